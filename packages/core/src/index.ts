@@ -1,1 +1,88 @@
-export {};
+export {
+  anchorSecureClock,
+  type ClockReading,
+  type ClockRollback,
+  DEFAULT_CLOCK_TOLERANCE_MS,
+  initialSecureClock,
+  readSecureClock,
+  type SecureClockState,
+} from './clock.js';
+export {
+  activeLicenses,
+  type Command,
+  type Decision,
+  type DeviceEventContext,
+  type DownloadAllowance,
+  decide,
+  decideDeviceEvent,
+  devicesHoldingDownloads,
+  downloadAllowance,
+  REJECTION_CODES,
+  type Rejection,
+  type RejectionCode,
+} from './decide.js';
+export { EventSchemaError, type EventSchemaErrorCode, isSatchelError, SatchelError } from './errors.js';
+export {
+  CURRENT_EVENT_VERSIONS,
+  DEVICE_EVENT_TYPES,
+  type DeviceEvent,
+  type DeviceEventType,
+  type DomainEvent,
+  type EventOf,
+  type EventType,
+  EXPIRY_REASONS,
+  type ExpiryReason,
+  event,
+  eventDataSchemas,
+  isDeviceEvent,
+  REVOCATION_REASONS,
+  type RevocationReason,
+  toVersioned,
+  upcast,
+  type VersionedEvent,
+} from './events.js';
+export {
+  computeExpiry,
+  type Expiry,
+  type ExpiryTerms,
+  evaluatePlayback,
+  LICENSE_STATUSES,
+  type LicenseLike,
+  type LicenseStatus,
+  PLAYBACK_REFUSAL_REASONS,
+  type PlaybackDecision,
+  type PlaybackRefusalReason,
+  refusalForExpiry,
+} from './expiry.js';
+export {
+  DEFAULT_PLAN,
+  DEFAULT_POLICY,
+  type Plan,
+  PlanSchema,
+  type Policy,
+  PolicySchema,
+  policy,
+} from './policy.js';
+export {
+  type AccountState,
+  type Device,
+  ENDED_LICENSE_RETENTION_MS,
+  evolve,
+  FOLD_VERSION,
+  fold,
+  type Grant,
+  hardExpiry,
+  initialState,
+  isActive,
+  type License,
+} from './state.js';
+export { DAY_MS, HOUR_MS, MINUTE_MS, MONTH_WINDOW_MS, SECOND_MS, YEAR_WINDOW_MS } from './time.js';
+export {
+  type DeviceSnapshotContent,
+  type DeviceView,
+  deviceLicenseViews,
+  deviceSnapshot,
+  deviceView,
+  type LicenseView,
+  licenseView,
+} from './views.js';

@@ -1,0 +1,110 @@
+/**
+ * The secure clock's persisted state.
+ * - `highWaterMark`: the latest trusted time handed out; trusted time never goes below it.
+ * - `offsetMs`: maps the device's wall clock onto server time (learnt at each sync, and grown by
+ *   every detected rollback so a set-back clock keeps counting from where it was).
+ * - `lastEstimate`: the previous `wall + offset`, against which a rollback is detected.
+ * - `monotonic`: the last monotonic reading of this session, which keeps counting real elapsed time
+ *   even while the wall clock is being changed.
+ */
+export interface SecureClockState {
+  readonly highWaterMark: number;
+  readonly offsetMs: number;
+  readonly lastEstimate: number;
+  readonly monotonic: { readonly session: string; readonly at: number; readonly estimate: number } | null;
+}
+
+/** One reading of the device's clocks. */
+export interface ClockReading {
+  /** The device's wall clock (`Date.now()`), which the member can set. */
+  readonly wallNow: number;
+  /** A monotonic timer (`performance.now()`), meaningful only within one `session`. */
+  readonly monotonicNow?: number;
+  /** Identifies the lifetime of the monotonic timer (e.g. one page load). */
+  readonly session?: string;
+}
+
+/** A detected clock rollback. */
+export interface ClockRollback {
+  readonly wallNow: number;
+  readonly trustedNow: number;
+  readonly behindMs: number;
+}
+
+/** The rollback tolerance Widevine uses. */
+export const DEFAULT_CLOCK_TOLERANCE_MS = 5000;
+
+/** A secure clock that has never been anchored starts from the wall clock it first sees. */
+export function initialSecureClock(wallNow: number): SecureClockState {
+  return { highWaterMark: wallNow, offsetMs: 0, lastEstimate: wallNow, monotonic: null };
+}
+
+function monotonicEstimate(state: SecureClockState, reading: ClockReading): number {
+  const mono = state.monotonic;
+  if (mono === null || reading.monotonicNow === undefined || reading.session !== mono.session)
+    return -Infinity;
+  if (reading.monotonicNow < mono.at) return -Infinity;
+  return mono.estimate + (reading.monotonicNow - mono.at);
+}
+
+function withMonotonic(reading: ClockReading, estimate: number): SecureClockState['monotonic'] {
+  return reading.monotonicNow === undefined || reading.session === undefined
+    ? null
+    : { session: reading.session, at: reading.monotonicNow, estimate };
+}
+
+/**
+ * Reads trusted time. The estimate is the wall clock plus the learnt offset. If it falls behind the
+ * previous estimate (or behind the monotonic timer's count since then) by more than `toleranceMs`,
+ * the clock was set back: the reading reports the rollback once, and the offset absorbs it so the
+ * estimate continues from where it was. Trusted time is the estimate, never below the high-water
+ * mark: it never moves backwards.
+ */
+export function readSecureClock(
+  state: SecureClockState,
+  reading: ClockReading,
+  toleranceMs: number = DEFAULT_CLOCK_TOLERANCE_MS,
+): { now: number; state: SecureClockState; rollback: ClockRollback | null } {
+  let estimate = reading.wallNow + state.offsetMs;
+  let offsetMs = state.offsetMs;
+  let rollback: ClockRollback | null = null;
+  const reference = Math.max(state.lastEstimate, monotonicEstimate(state, reading));
+  if (estimate < reference - toleranceMs) {
+    offsetMs += reference - estimate;
+    rollback = {
+      wallNow: reading.wallNow,
+      trustedNow: Math.max(reference, state.highWaterMark),
+      behindMs: reference - estimate,
+    };
+    estimate = reference;
+  }
+  const now = Math.max(estimate, state.highWaterMark);
+  return {
+    now,
+    rollback,
+    state: {
+      highWaterMark: now,
+      offsetMs,
+      lastEstimate: estimate,
+      monotonic: withMonotonic(reading, estimate),
+    },
+  };
+}
+
+/**
+ * Anchors the clock to the server's time at a sync: from now on the estimate is server time as
+ * the device's clocks advance it. The high-water mark only moves forward, so a device whose clock
+ * ran ahead holds its trusted time until server time catches up, rather than gaining time back.
+ */
+export function anchorSecureClock(
+  state: SecureClockState,
+  serverTime: number,
+  reading: ClockReading,
+): SecureClockState {
+  return {
+    highWaterMark: Math.max(state.highWaterMark, serverTime),
+    offsetMs: serverTime - reading.wallNow,
+    lastEstimate: serverTime,
+    monotonic: withMonotonic(reading, serverTime),
+  };
+}

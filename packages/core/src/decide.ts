@@ -1,0 +1,503 @@
+import { type DeviceEvent, type DomainEvent, event, type RevocationReason } from './events.js';
+import type { Plan, Policy } from './policy.js';
+import { type AccountState, hardExpiry, isActive, type License, own } from './state.js';
+import { MONTH_WINDOW_MS, YEAR_WINDOW_MS } from './time.js';
+
+/** What the account aggregate is asked to do. Every command carries the instant it is decided at. */
+export type Command =
+  | { readonly type: 'OpenAccount'; readonly accountId: string; readonly plan: Plan; readonly now: number }
+  | { readonly type: 'ChangePlan'; readonly plan: Plan; readonly now: number }
+  | {
+      readonly type: 'RegisterDevice';
+      readonly deviceId: string;
+      readonly name: string;
+      readonly now: number;
+    }
+  | { readonly type: 'DeactivateDevice'; readonly deviceId: string; readonly now: number }
+  | {
+      readonly type: 'IssueLicense';
+      readonly licenseId: string;
+      readonly deviceId: string;
+      readonly titleId: string;
+      readonly policy: Policy;
+      readonly now: number;
+    }
+  | {
+      readonly type: 'RenewLicense';
+      readonly licenseId: string;
+      readonly deviceId: string;
+      readonly now: number;
+    }
+  | {
+      readonly type: 'ReleaseLicense';
+      readonly licenseId: string;
+      readonly deviceId: string;
+      readonly now: number;
+    }
+  | {
+      readonly type: 'RevokeLicense';
+      readonly licenseId: string;
+      readonly reason: RevocationReason;
+      readonly now: number;
+    }
+  | { readonly type: 'ExpireLicenses'; readonly now: number }
+  | {
+      readonly type: 'WithdrawTitle';
+      readonly titleId: string;
+      readonly availableUntil: number;
+      readonly now: number;
+    };
+
+/** Why the rules refuse a command or a device event. */
+export const REJECTION_CODES = [
+  'ACCOUNT_NOT_OPEN',
+  'ACCOUNT_ALREADY_OPEN',
+  'DEVICE_NOT_REGISTERED',
+  'DEVICE_ALREADY_REGISTERED',
+  'DEVICE_DEACTIVATED',
+  'DEVICE_LIMIT',
+  'DEVICE_LICENSE_LIMIT',
+  'YEARLY_LIMIT',
+  'MONTHLY_LIMIT',
+  'RENEWAL_LIMIT',
+  'TITLE_UNAVAILABLE',
+  'ALREADY_LICENSED',
+  'LICENSE_NOT_FOUND',
+  'LICENSE_NOT_ACTIVE',
+  'WRONG_DEVICE',
+  'NOT_DOWNLOADED',
+  'INVALID_COMMAND',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+/**
+ * A refusal by the rules, with what a player needs to tell the member: the limit, how much of it
+ * is used, and when the next download becomes possible.
+ */
+export interface Rejection {
+  readonly code: RejectionCode;
+  readonly message: string;
+  readonly limit?: number;
+  readonly used?: number;
+  readonly remaining?: number;
+  /** When the limit frees up again (the oldest counted download leaves the window). */
+  readonly nextAvailableAt?: number;
+  readonly titleId?: string;
+  readonly licenseId?: string;
+}
+
+/** The outcome of `decide`: the events to append, or a rejection. */
+export type Decision =
+  | { readonly ok: true; readonly events: readonly DomainEvent[] }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+const accept = (...events: DomainEvent[]): Decision => ({ ok: true, events });
+const reject = (
+  code: RejectionCode,
+  message: string,
+  extra: Omit<Rejection, 'code' | 'message'> = {},
+): Decision => ({
+  ok: false,
+  rejection: { code, message, ...extra },
+});
+
+function byIssue(a: License, b: License): number {
+  return (
+    a.firstIssuedAt - b.firstIssuedAt || (a.licenseId < b.licenseId ? -1 : a.licenseId > b.licenseId ? 1 : 0)
+  );
+}
+
+/** Licences of the account that hold a slot at `now`, oldest first. */
+export function activeLicenses(state: AccountState, now: number): License[] {
+  return Object.values(state.licenses)
+    .filter((license) => isActive(license, now))
+    .sort(byIssue);
+}
+
+/** Devices that hold at least one active licence at `now`. */
+export function devicesHoldingDownloads(state: AccountState, now: number): Set<string> {
+  return new Set(activeLicenses(state, now).map((license) => license.deviceId));
+}
+
+/** How many more times a title may be downloaded (issued or renewed) in the rolling year. */
+export interface DownloadAllowance {
+  readonly titleId: string;
+  /** The policy's yearly limit, or `null` when there is none. */
+  readonly limit: number | null;
+  readonly used: number;
+  readonly remaining: number | null;
+  /** When one more download becomes possible, if none remains; otherwise when the oldest counted one leaves the window. */
+  readonly nextAvailableAt: number | null;
+}
+
+function windowCount(grants: readonly { at: number }[], now: number, windowMs: number) {
+  const inWindow = grants.filter((grant) => grant.at > now - windowMs && grant.at <= now);
+  const oldest = inWindow.reduce((min, grant) => Math.min(min, grant.at), Infinity);
+  return { used: inWindow.length, nextAvailableAt: inWindow.length === 0 ? null : oldest + windowMs };
+}
+
+/** The yearly allowance of a title for the account at `now` ("1 more time before 3 March"). */
+export function downloadAllowance(
+  state: AccountState,
+  titleId: string,
+  policy: Pick<Policy, 'maxDownloadsPerYear'>,
+  now: number,
+): DownloadAllowance {
+  const { used, nextAvailableAt } = windowCount(
+    state.grants.filter((grant) => grant.titleId === titleId),
+    now,
+    YEAR_WINDOW_MS,
+  );
+  const limit = policy.maxDownloadsPerYear;
+  return {
+    titleId,
+    limit,
+    used,
+    remaining: limit === null ? null : Math.max(0, limit - used),
+    nextAvailableAt,
+  };
+}
+
+function availableUntil(state: AccountState, titleId: string, policy: Policy): number {
+  return Math.min(policy.availableUntil ?? Infinity, own(state.withdrawals, titleId) ?? Infinity);
+}
+
+/** The rules every new download (issue or renewal) must pass: availability, yearly and monthly limits. */
+function checkDownloadLimits(
+  state: AccountState,
+  titleId: string,
+  policy: Policy,
+  now: number,
+): Decision | null {
+  if (availableUntil(state, titleId, policy) <= now) {
+    return reject('TITLE_UNAVAILABLE', 'This title is no longer available for download.', { titleId });
+  }
+  const yearly = downloadAllowance(state, titleId, policy, now);
+  if (yearly.limit !== null && yearly.used >= yearly.limit) {
+    return reject('YEARLY_LIMIT', `This title can be downloaded ${yearly.limit} times a year.`, {
+      titleId,
+      limit: yearly.limit,
+      used: yearly.used,
+      remaining: 0,
+      ...(yearly.nextAvailableAt === null ? {} : { nextAvailableAt: yearly.nextAvailableAt }),
+    });
+  }
+  const monthlyLimit = state.plan.maxDownloadsPerMonth;
+  if (monthlyLimit !== null) {
+    const monthly = windowCount(state.grants, now, MONTH_WINDOW_MS);
+    if (monthly.used >= monthlyLimit) {
+      return reject('MONTHLY_LIMIT', `Your plan allows ${monthlyLimit} downloads every 30 days.`, {
+        limit: monthlyLimit,
+        used: monthly.used,
+        remaining: 0,
+        ...(monthly.nextAvailableAt === null ? {} : { nextAvailableAt: monthly.nextAvailableAt }),
+      });
+    }
+  }
+  return null;
+}
+
+/** The device rules: the slot (devices holding downloads) and the per-device cap of active licences. */
+function checkDeviceCapacity(state: AccountState, deviceId: string, now: number): Decision | null {
+  const active = activeLicenses(state, now);
+  const onDevice = active.filter((license) => license.deviceId === deviceId).length;
+  if (onDevice >= state.plan.maxDownloadsPerDevice) {
+    return reject(
+      'DEVICE_LICENSE_LIMIT',
+      `A device can hold ${state.plan.maxDownloadsPerDevice} downloads at once.`,
+      {
+        limit: state.plan.maxDownloadsPerDevice,
+        used: onDevice,
+        remaining: 0,
+      },
+    );
+  }
+  const holding = new Set(active.map((license) => license.deviceId));
+  if (!holding.has(deviceId) && holding.size >= state.plan.maxDownloadDevices) {
+    return reject(
+      'DEVICE_LIMIT',
+      `Your plan allows downloads on ${state.plan.maxDownloadDevices} devices at once.`,
+      {
+        limit: state.plan.maxDownloadDevices,
+        used: holding.size,
+        remaining: 0,
+      },
+    );
+  }
+  return null;
+}
+
+function checkDevice(state: AccountState, deviceId: string): Decision | null {
+  if (!state.opened) return reject('ACCOUNT_NOT_OPEN', 'The account is not open.');
+  const device = own(state.devices, deviceId);
+  if (device === undefined) return reject('DEVICE_NOT_REGISTERED', 'This device is not registered.');
+  if (device.status === 'deactivated') return reject('DEVICE_DEACTIVATED', 'This device was deactivated.');
+  return null;
+}
+
+function licenseOf(state: AccountState, licenseId: string, deviceId: string): License | Decision {
+  const license = own(state.licenses, licenseId);
+  if (license === undefined) return reject('LICENSE_NOT_FOUND', 'No such licence.', { licenseId });
+  if (license.deviceId !== deviceId)
+    return reject('WRONG_DEVICE', 'This licence belongs to another device.', { licenseId });
+  return license;
+}
+
+const isDecision = (value: License | Decision): value is Decision => 'ok' in value;
+const isFinal = (license: License) =>
+  license.status === 'released' || license.status === 'revoked' || license.status === 'expired';
+
+function revocations(licenses: readonly License[], reason: RevocationReason, now: number): DomainEvent[] {
+  return licenses.map((license) =>
+    event('LicenseRevoked', { licenseId: license.licenseId, at: now, reason }),
+  );
+}
+
+/** Revokes what a (new) plan no longer allows: the devices and licences granted last lose first. */
+function limitConflicts(state: AccountState, plan: Plan, now: number): DomainEvent[] {
+  const active = activeLicenses(state, now);
+  const byDevice = new Map<string, License[]>();
+  for (const license of active)
+    byDevice.set(license.deviceId, [...(byDevice.get(license.deviceId) ?? []), license]);
+  const revoked: License[] = [];
+  const devices = [...byDevice.entries()].sort(
+    ([a, la], [b, lb]) =>
+      Math.min(...la.map((l) => l.firstIssuedAt)) - Math.min(...lb.map((l) => l.firstIssuedAt)) ||
+      (a < b ? -1 : 1),
+  );
+  devices.forEach(([, licenses], index) => {
+    if (index >= plan.maxDownloadDevices) revoked.push(...licenses);
+    else revoked.push(...licenses.slice(plan.maxDownloadsPerDevice));
+  });
+  return revocations(revoked.sort(byIssue), 'LIMIT_CONFLICT', now);
+}
+
+/**
+ * Decides a command against the account's state: the events it produces, or a rejection with a
+ * typed reason. Pure: it reads nothing but its arguments.
+ */
+export function decide(state: AccountState, command: Command): Decision {
+  const { now } = command;
+  switch (command.type) {
+    case 'OpenAccount':
+      if (state.opened) return reject('ACCOUNT_ALREADY_OPEN', 'The account is already open.');
+      return accept(event('AccountOpened', { accountId: command.accountId, plan: command.plan, at: now }));
+
+    case 'ChangePlan': {
+      if (!state.opened) return reject('ACCOUNT_NOT_OPEN', 'The account is not open.');
+      return accept(
+        event('AccountPlanChanged', { plan: command.plan, at: now }),
+        ...limitConflicts(state, command.plan, now),
+      );
+    }
+
+    case 'RegisterDevice': {
+      if (!state.opened) return reject('ACCOUNT_NOT_OPEN', 'The account is not open.');
+      const device = own(state.devices, command.deviceId);
+      if (device?.status === 'active') {
+        return reject('DEVICE_ALREADY_REGISTERED', 'This device is already registered.');
+      }
+      return accept(event('DeviceRegistered', { deviceId: command.deviceId, name: command.name, at: now }));
+    }
+
+    case 'DeactivateDevice': {
+      const refused = checkDevice(state, command.deviceId);
+      if (refused) return refused;
+      const held = Object.values(state.licenses)
+        .filter((license) => license.deviceId === command.deviceId && !isFinal(license))
+        .sort(byIssue);
+      return accept(
+        event('DeviceDeactivated', { deviceId: command.deviceId, at: now }),
+        ...revocations(held, 'DEVICE_DEACTIVATED', now),
+      );
+    }
+
+    case 'IssueLicense': {
+      const refused = checkDevice(state, command.deviceId);
+      if (refused) return refused;
+      const existing = own(state.licenses, command.licenseId);
+      if (existing !== undefined) {
+        // A retried request with the same client-chosen id: nothing more to do.
+        if (existing.deviceId === command.deviceId && existing.titleId === command.titleId) return accept();
+        return reject('INVALID_COMMAND', 'This licence id is already used.', {
+          licenseId: command.licenseId,
+        });
+      }
+      const held = activeLicenses(state, now).find(
+        (license) => license.deviceId === command.deviceId && license.titleId === command.titleId,
+      );
+      if (held !== undefined) {
+        return reject('ALREADY_LICENSED', 'This device already holds a licence for this title.', {
+          titleId: command.titleId,
+          licenseId: held.licenseId,
+        });
+      }
+      const limited =
+        checkDownloadLimits(state, command.titleId, command.policy, now) ??
+        checkDeviceCapacity(state, command.deviceId, now);
+      if (limited) return limited;
+      const until = availableUntil(state, command.titleId, command.policy);
+      return accept(
+        event('LicenseIssued', {
+          licenseId: command.licenseId,
+          deviceId: command.deviceId,
+          titleId: command.titleId,
+          policy: { ...command.policy, availableUntil: Number.isFinite(until) ? until : null },
+          at: now,
+        }),
+      );
+    }
+
+    case 'RenewLicense': {
+      const refused = checkDevice(state, command.deviceId);
+      if (refused) return refused;
+      const license = licenseOf(state, command.licenseId, command.deviceId);
+      if (isDecision(license)) return license;
+      if (license.status === 'released' || license.status === 'revoked') {
+        return reject('LICENSE_NOT_ACTIVE', `This licence was ${license.status}.`, {
+          licenseId: license.licenseId,
+        });
+      }
+      const { maxRenewals } = license.policy;
+      if (maxRenewals !== null && license.renewals >= maxRenewals) {
+        return reject('RENEWAL_LIMIT', `This licence can be renewed ${maxRenewals} times.`, {
+          licenseId: license.licenseId,
+          limit: maxRenewals,
+          used: license.renewals,
+          remaining: 0,
+        });
+      }
+      const limited =
+        checkDownloadLimits(state, license.titleId, license.policy, now) ??
+        (isActive(license, now) ? null : checkDeviceCapacity(state, command.deviceId, now));
+      if (limited) return limited;
+      return accept(
+        event('LicenseRenewed', { licenseId: license.licenseId, at: now, renewal: license.renewals + 1 }),
+      );
+    }
+
+    case 'ReleaseLicense': {
+      if (!state.opened) return reject('ACCOUNT_NOT_OPEN', 'The account is not open.');
+      const license = licenseOf(state, command.licenseId, command.deviceId);
+      if (isDecision(license)) return license;
+      if (isFinal(license))
+        return reject('LICENSE_NOT_ACTIVE', `This licence was ${license.status}.`, {
+          licenseId: license.licenseId,
+        });
+      return accept(event('LicenseReleased', { licenseId: license.licenseId, at: now }));
+    }
+
+    case 'RevokeLicense': {
+      const license = own(state.licenses, command.licenseId);
+      if (license === undefined)
+        return reject('LICENSE_NOT_FOUND', 'No such licence.', { licenseId: command.licenseId });
+      if (isFinal(license))
+        return reject('LICENSE_NOT_ACTIVE', `This licence was ${license.status}.`, {
+          licenseId: license.licenseId,
+        });
+      return accept(...revocations([license], command.reason, now));
+    }
+
+    case 'ExpireLicenses': {
+      const expired = Object.values(state.licenses)
+        .filter((license) => !isFinal(license) && hardExpiry(license).expiresAt <= now)
+        .sort(byIssue);
+      return accept(
+        ...expired.map((license) => {
+          const { expiresAt, reason } = hardExpiry(license);
+          return event('LicenseExpired', { licenseId: license.licenseId, at: expiresAt, reason });
+        }),
+      );
+    }
+
+    case 'WithdrawTitle': {
+      if (!state.opened) return reject('ACCOUNT_NOT_OPEN', 'The account is not open.');
+      const withdrawn = event('TitleWithdrawn', {
+        titleId: command.titleId,
+        availableUntil: command.availableUntil,
+        at: now,
+      });
+      if (command.availableUntil > now) return accept(withdrawn);
+      const affected = activeLicenses(state, now).filter((license) => license.titleId === command.titleId);
+      return accept(withdrawn, ...revocations(affected, 'TITLE_WITHDRAWN', now));
+    }
+  }
+}
+
+/** Where the server received a device event: the device it authenticated, and when the request arrived. */
+export interface DeviceEventContext {
+  readonly deviceId: string;
+  readonly receivedAt: number;
+}
+
+const clamp = (value: number, min: number, max: number) => Math.min(Math.max(value, min), Math.max(min, max));
+
+/**
+ * Decides a device-recorded event (the merge's entry point): checks it against the same rules the
+ * device applied, clamps its device-reported instant into what the server can believe (not before
+ * the licence was issued, not after the request arrived), and returns the event to append — or none
+ * when it changes nothing (e.g. a download deleted twice) — or a rejection.
+ */
+export function decideDeviceEvent(
+  state: AccountState,
+  incoming: DeviceEvent,
+  context: DeviceEventContext,
+): Decision {
+  if (!state.opened) return reject('ACCOUNT_NOT_OPEN', 'The account is not open.');
+  if (incoming.data.deviceId !== context.deviceId) {
+    return reject('WRONG_DEVICE', 'The event names another device than the one that sent it.');
+  }
+  const device = own(state.devices, context.deviceId);
+  if (device === undefined) return reject('DEVICE_NOT_REGISTERED', 'This device is not registered.');
+  const latest = device.deactivatedAt ?? context.receivedAt;
+
+  if (incoming.type === 'ClockRollbackDetected') {
+    return accept({
+      ...incoming,
+      data: { ...incoming.data, at: clamp(incoming.data.at, device.registeredAt, latest) },
+    });
+  }
+
+  const license = licenseOf(state, incoming.data.licenseId, context.deviceId);
+  if (isDecision(license)) return license;
+  const at = clamp(incoming.data.at, license.firstIssuedAt, context.receivedAt);
+  const ended = license.endedAt !== null && at >= license.endedAt;
+  if (device.status === 'deactivated' && at >= (device.deactivatedAt ?? Infinity)) {
+    return reject('DEVICE_DEACTIVATED', 'This device was deactivated.');
+  }
+
+  switch (incoming.type) {
+    case 'DownloadCompleted':
+      if (license.status === 'downloaded') return accept();
+      if (license.status !== 'issued') {
+        return reject('LICENSE_NOT_ACTIVE', `This licence was ${license.status}.`, {
+          licenseId: license.licenseId,
+        });
+      }
+      return accept(event('DownloadCompleted', { ...incoming.data, at }));
+
+    case 'PlaybackStarted': {
+      if (license.downloadedAt === null) {
+        return reject('NOT_DOWNLOADED', 'This title has not finished downloading.', {
+          licenseId: license.licenseId,
+        });
+      }
+      if (ended || at >= hardExpiry(license).expiresAt) {
+        return reject('LICENSE_NOT_ACTIVE', 'Playback started after the licence ended.', {
+          licenseId: license.licenseId,
+        });
+      }
+      return accept(event('PlaybackStarted', { ...incoming.data, at }));
+    }
+
+    case 'PlaybackStopped':
+      return accept(event('PlaybackStopped', { ...incoming.data, at }));
+
+    case 'DownloadDeleted':
+      if (isFinal(license)) return accept();
+      return accept(event('DownloadDeleted', { ...incoming.data, at }));
+
+    case 'LicenseExpiryObserved':
+      return accept(event('LicenseExpiryObserved', { ...incoming.data, at }));
+  }
+}

@@ -1,0 +1,289 @@
+import type { DomainEvent, RevocationReason } from './events.js';
+import { computeExpiry, type LicenseStatus } from './expiry.js';
+import { DEFAULT_PLAN, type Plan, type Policy } from './policy.js';
+import { DAY_MS, YEAR_WINDOW_MS } from './time.js';
+
+/**
+ * The version of the fold code. Bump it whenever `evolve` changes what it derives: snapshots
+ * folded by another version are ignored and rebuilt from the events.
+ */
+export const FOLD_VERSION = 1;
+
+/** A device of the account. */
+export interface Device {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly status: 'active' | 'deactivated';
+  readonly registeredAt: number;
+  readonly deactivatedAt: number | null;
+}
+
+/** A licence as the account's history determines it. */
+export interface License {
+  readonly licenseId: string;
+  readonly deviceId: string;
+  readonly titleId: string;
+  /** The policy at issue, with `availableUntil` lowered by any later withdrawal of the title. */
+  readonly policy: Policy;
+  /** When the current term started: the issue, or the latest renewal. */
+  readonly issuedAt: number;
+  /** When the licence was first issued (renewals do not move it). */
+  readonly firstIssuedAt: number;
+  readonly firstPlayedAt: number | null;
+  readonly downloadedAt: number | null;
+  readonly renewals: number;
+  readonly lastPositionMs: number | null;
+  readonly status: LicenseStatus;
+  /** The revocation or expiry reason of a final status. */
+  readonly statusReason:
+    | RevocationReason
+    | 'RENTAL'
+    | 'PLAYBACK_WINDOW'
+    | 'LICENSE_DURATION'
+    | 'CHECK_IN'
+    | 'AVAILABILITY'
+    | null;
+  readonly endedAt: number | null;
+}
+
+/** One download that counts towards the yearly and monthly limits: an issue or a renewal. */
+export interface Grant {
+  readonly licenseId: string;
+  readonly titleId: string;
+  readonly at: number;
+}
+
+/** The state of one account: the consistency boundary. Plain JSON, so it can be snapshotted. */
+export interface AccountState {
+  readonly accountId: string;
+  readonly opened: boolean;
+  readonly plan: Plan;
+  /** How many events have been folded: the stream version this state reflects. */
+  readonly version: number;
+  readonly devices: Readonly<Record<string, Device>>;
+  readonly licenses: Readonly<Record<string, License>>;
+  /** Issues and renewals of the last 366 days (older ones can no longer count towards a limit). */
+  readonly grants: readonly Grant[];
+  /** Titles withdrawn from the catalogue, and when they leave it. */
+  readonly withdrawals: Readonly<Record<string, number>>;
+  readonly clockRollbacks: number;
+  /** The latest instant any folded event carries. */
+  readonly lastEventAt: number;
+}
+
+/** Ended licences are kept this long after they end, then dropped from the state (not from the events). */
+export const ENDED_LICENSE_RETENTION_MS = 400 * DAY_MS;
+const GRANT_RETENTION_MS = YEAR_WINDOW_MS + DAY_MS;
+
+/** The state of an account before its first event. */
+export function initialState(accountId: string): AccountState {
+  return {
+    accountId,
+    opened: false,
+    plan: DEFAULT_PLAN,
+    version: 0,
+    devices: {},
+    licenses: {},
+    grants: [],
+    withdrawals: {},
+    clockRollbacks: 0,
+    lastEventAt: 0,
+  };
+}
+
+/** Reads an own entry of a record (never one inherited from Object.prototype). */
+export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+interface Draft extends Omit<Mutable<AccountState>, 'devices' | 'licenses' | 'grants' | 'withdrawals'> {
+  devices: Record<string, Device>;
+  licenses: Record<string, License>;
+  grants: Grant[];
+  withdrawals: Record<string, number>;
+}
+
+function draftOf(state: AccountState): Draft {
+  return {
+    ...state,
+    plan: { ...state.plan },
+    devices: { ...state.devices },
+    licenses: { ...state.licenses },
+    grants: [...state.grants],
+    withdrawals: { ...state.withdrawals },
+  };
+}
+
+function updateLicense(draft: Draft, licenseId: string, change: (license: License) => License): void {
+  const license = own(draft.licenses, licenseId);
+  if (license !== undefined) draft.licenses[licenseId] = change(license);
+}
+
+function apply(draft: Draft, event: DomainEvent): void {
+  switch (event.type) {
+    case 'AccountOpened':
+      draft.opened = true;
+      draft.accountId = event.data.accountId;
+      draft.plan = event.data.plan;
+      break;
+    case 'AccountPlanChanged':
+      draft.plan = event.data.plan;
+      break;
+    case 'DeviceRegistered':
+      draft.devices[event.data.deviceId] = {
+        deviceId: event.data.deviceId,
+        name: event.data.name,
+        status: 'active',
+        registeredAt: event.data.at,
+        deactivatedAt: null,
+      };
+      break;
+    case 'DeviceDeactivated': {
+      const device = own(draft.devices, event.data.deviceId);
+      if (device !== undefined) {
+        draft.devices[device.deviceId] = { ...device, status: 'deactivated', deactivatedAt: event.data.at };
+      }
+      break;
+    }
+    case 'LicenseIssued': {
+      const { licenseId, deviceId, titleId, at } = event.data;
+      const withdrawn = own(draft.withdrawals, titleId);
+      const policy =
+        withdrawn === undefined || (event.data.policy.availableUntil ?? Infinity) <= withdrawn
+          ? event.data.policy
+          : { ...event.data.policy, availableUntil: withdrawn };
+      draft.licenses[licenseId] = {
+        licenseId,
+        deviceId,
+        titleId,
+        policy,
+        issuedAt: at,
+        firstIssuedAt: at,
+        firstPlayedAt: null,
+        downloadedAt: null,
+        renewals: 0,
+        lastPositionMs: null,
+        status: 'issued',
+        statusReason: null,
+        endedAt: null,
+      };
+      draft.grants.push({ licenseId, titleId, at });
+      break;
+    }
+    case 'LicenseRenewed': {
+      const license = own(draft.licenses, event.data.licenseId);
+      if (license === undefined) break;
+      draft.licenses[license.licenseId] = {
+        ...license,
+        issuedAt: event.data.at,
+        firstPlayedAt: null,
+        renewals: event.data.renewal,
+        status: license.downloadedAt === null ? 'issued' : 'downloaded',
+        statusReason: null,
+        endedAt: null,
+      };
+      draft.grants.push({ licenseId: license.licenseId, titleId: license.titleId, at: event.data.at });
+      break;
+    }
+    case 'LicenseReleased':
+    case 'DownloadDeleted':
+      updateLicense(draft, event.data.licenseId, (l) => ({
+        ...l,
+        status: 'released',
+        statusReason: null,
+        endedAt: event.data.at,
+      }));
+      break;
+    case 'LicenseRevoked':
+      updateLicense(draft, event.data.licenseId, (l) => ({
+        ...l,
+        status: 'revoked',
+        statusReason: event.data.reason,
+        endedAt: event.data.at,
+      }));
+      break;
+    case 'LicenseExpired':
+      updateLicense(draft, event.data.licenseId, (l) => ({
+        ...l,
+        status: 'expired',
+        statusReason: event.data.reason,
+        endedAt: event.data.at,
+      }));
+      break;
+    case 'TitleWithdrawn': {
+      const { titleId, availableUntil } = event.data;
+      draft.withdrawals[titleId] = Math.min(own(draft.withdrawals, titleId) ?? Infinity, availableUntil);
+      for (const license of Object.values(draft.licenses)) {
+        if (license.titleId === titleId && (license.policy.availableUntil ?? Infinity) > availableUntil) {
+          draft.licenses[license.licenseId] = { ...license, policy: { ...license.policy, availableUntil } };
+        }
+      }
+      break;
+    }
+    case 'DownloadCompleted':
+      updateLicense(draft, event.data.licenseId, (l) =>
+        l.status === 'issued' ? { ...l, status: 'downloaded', downloadedAt: event.data.at } : l,
+      );
+      break;
+    case 'PlaybackStarted':
+      updateLicense(draft, event.data.licenseId, (l) => ({
+        ...l,
+        firstPlayedAt: l.firstPlayedAt ?? event.data.at,
+        lastPositionMs: event.data.positionMs,
+      }));
+      break;
+    case 'PlaybackStopped':
+      updateLicense(draft, event.data.licenseId, (l) => ({ ...l, lastPositionMs: event.data.positionMs }));
+      break;
+    case 'ClockRollbackDetected':
+      draft.clockRollbacks += 1;
+      break;
+    case 'LicenseExpiryObserved':
+      break;
+  }
+  draft.version += 1;
+  draft.lastEventAt = Math.max(draft.lastEventAt, event.data.at);
+}
+
+function prune(draft: Draft): void {
+  const grantHorizon = draft.lastEventAt - GRANT_RETENTION_MS;
+  if (draft.grants.length > 0 && (draft.grants[0]?.at ?? Infinity) < grantHorizon) {
+    draft.grants = draft.grants.filter((grant) => grant.at >= grantHorizon);
+  }
+  const licenseHorizon = draft.lastEventAt - ENDED_LICENSE_RETENTION_MS;
+  for (const license of Object.values(draft.licenses)) {
+    if (license.endedAt !== null && license.endedAt < licenseHorizon)
+      delete draft.licenses[license.licenseId];
+  }
+}
+
+/** Applies one event. Pure and deterministic: the result depends only on the state and the event. */
+export function evolve(state: AccountState, event: DomainEvent): AccountState {
+  return fold([event], state);
+}
+
+/** Applies events in order, from `from` (a snapshot) or from the initial state of `from`'s account. */
+export function fold(events: Iterable<DomainEvent>, from: AccountState = initialState('')): AccountState {
+  const draft = draftOf(from);
+  let count = 0;
+  for (const event of events) {
+    apply(draft, event);
+    count += 1;
+    if (count % 1024 === 0) prune(draft);
+  }
+  prune(draft);
+  return draft;
+}
+
+/** The hard expiry of a licence (without the device's check-in, which only the device applies). */
+export function hardExpiry(license: License) {
+  return computeExpiry({ ...license, lastCheckInAt: null });
+}
+
+/** True when a licence holds a slot at `now`: issued or downloaded, and not past its hard expiry. */
+export function isActive(license: License, now: number): boolean {
+  return (
+    (license.status === 'issued' || license.status === 'downloaded') && hardExpiry(license).expiresAt > now
+  );
+}
