@@ -17,6 +17,7 @@ const ignored = ['**/node_modules/**', '**/dist/**'];
 export default defineConfig({
   resolve: { alias: workspaceAliases },
   test: {
+    passWithNoTests: true,
     projects: [
       {
         extends: true,
@@ -39,7 +40,6 @@ export default defineConfig({
           environment: 'node',
           include: ['**/*.pg.test.ts'],
           exclude: ignored,
-          passWithNoTests: true,
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -1,0 +1,331 @@
+import * as z from 'zod/mini';
+import { DevicesResponse, RegisterDeviceRequest, RegisterDeviceResponse } from './devices.js';
+import {
+  ERROR_CODES,
+  ErrorResponse,
+  PROTOCOL_ERROR_CODES,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from './errors.js';
+import { DeviceEventEnvelope } from './events.js';
+import { LicenseRequest, LicenseResponse, LicensesResponse, Refusal } from './licenses.js';
+import { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './primitives.js';
+import { EventResult, SyncRequest, SyncResponse } from './sync.js';
+import {
+  MIN_SUPPORTED_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  PROTOCOL_VERSION_HEADER,
+  REQUEST_ID_HEADER,
+} from './version.js';
+import { Allowance, DeviceView, LicenseSnapshot, LicenseView } from './views.js';
+
+/** Options for {@link openApiDocument}. */
+export interface OpenApiOptions {
+  /** Base URL listed under `servers` (omitted when not given). */
+  readonly serverUrl?: string;
+}
+
+type JsonObject = { [key: string]: unknown };
+
+/** An OpenAPI 3.1 document: plain JSON data. */
+export interface OpenApiDocument {
+  readonly openapi: '3.1.0';
+  readonly info: { readonly title: string; readonly version: string; readonly description: string };
+  readonly servers?: ReadonlyArray<{ readonly url: string }>;
+  readonly security: ReadonlyArray<Record<string, readonly string[]>>;
+  readonly paths: Record<string, Record<string, JsonObject>>;
+  readonly components: {
+    readonly schemas: Record<string, JsonObject>;
+    readonly responses: Record<string, JsonObject>;
+    readonly parameters: Record<string, JsonObject>;
+    readonly securitySchemes: Record<string, JsonObject>;
+  };
+}
+
+const HealthResponse = z.object({ status: z.literal('ok') });
+const ReadinessResponse = z.object({ status: z.literal('ready') });
+
+const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
+const parameterRef = (name: string) => ({ $ref: `#/components/parameters/${name}` });
+
+function componentSchemas(): Record<string, JsonObject> {
+  const registry = z.registry<{ id: string; description?: string }>();
+  const named: Record<string, z.core.$ZodType> = {
+    EpochMs,
+    Uuid,
+    UuidV7,
+    Id,
+    Policy,
+    Plan,
+    DeviceEventEnvelope,
+    SyncRequest,
+    EventResult,
+    SyncResponse,
+    LicenseView,
+    DeviceView,
+    Allowance,
+    LicenseSnapshot,
+    LicenseRequest,
+    Refusal,
+    LicenseResponse,
+    LicensesResponse,
+    RegisterDeviceRequest,
+    RegisterDeviceResponse,
+    DevicesResponse,
+    ProtocolError,
+    ErrorResponse,
+    HealthResponse,
+    ReadinessResponse,
+  };
+  for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
+  const generated = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    io: 'input',
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  const schemas: Record<string, JsonObject> = {};
+  for (const [id, schema] of Object.entries(generated.schemas)) {
+    const { $schema: _schema, $id: _id, ...rest } = schema as JsonObject;
+    schemas[id] = rest;
+  }
+  return schemas;
+}
+
+const ERROR_RESPONSES: ReadonlyArray<{ name: string; status: number; codes: readonly ProtocolErrorCode[] }> =
+  [
+    { name: 'BadRequest', status: 400, codes: ['BAD_REQUEST', 'VALIDATION_FAILED'] },
+    { name: 'Unauthenticated', status: 401, codes: ['UNAUTHENTICATED', 'TOKEN_EXPIRED'] },
+    { name: 'Forbidden', status: 403, codes: ['FORBIDDEN', 'DEVICE_DEACTIVATED'] },
+    { name: 'NotFound', status: 404, codes: ['NOT_FOUND'] },
+    { name: 'MethodNotAllowed', status: 405, codes: ['METHOD_NOT_ALLOWED'] },
+    { name: 'SeqGap', status: 409, codes: ['SEQ_GAP'] },
+    { name: 'PayloadTooLarge', status: 413, codes: ['PAYLOAD_TOO_LARGE'] },
+    { name: 'UnsupportedMediaType', status: 415, codes: ['UNSUPPORTED_MEDIA_TYPE'] },
+    { name: 'ProtocolVersionUnsupported', status: 426, codes: ['PROTOCOL_VERSION_UNSUPPORTED'] },
+    { name: 'RateLimited', status: 429, codes: ['RATE_LIMITED'] },
+    { name: 'Internal', status: 500, codes: ['INTERNAL'] },
+    { name: 'Unavailable', status: 503, codes: ['CONCURRENCY_CONFLICT', 'UNAVAILABLE'] },
+  ];
+
+function componentResponses(): Record<string, JsonObject> {
+  const responses: Record<string, JsonObject> = {};
+  for (const { name, codes } of ERROR_RESPONSES) {
+    const retry = codes.filter((code) => ERROR_CODES[code].retryable);
+    responses[name] = {
+      description:
+        `Error codes: ${codes.join(', ')}.` +
+        (retry.length > 0 ? ' Retryable: wait `retryAfterMs` before sending the request again.' : ''),
+      headers: { [REQUEST_ID_HEADER]: { schema: { type: 'string' } } },
+      content: { 'application/json': { schema: schemaRef('ErrorResponse') } },
+    };
+  }
+  return responses;
+}
+
+function errors(...names: string[]): Record<string, JsonObject> {
+  const out: Record<string, JsonObject> = {};
+  for (const name of names) {
+    const entry = ERROR_RESPONSES.find((response) => response.name === name);
+    if (entry) out[String(entry.status)] = responseRef(name);
+  }
+  return out;
+}
+
+const JSON_ERRORS = ['BadRequest', 'UnsupportedMediaType', 'PayloadTooLarge'];
+const COMMON_ERRORS = [
+  'Unauthenticated',
+  'Forbidden',
+  'ProtocolVersionUnsupported',
+  'RateLimited',
+  'Internal',
+  'Unavailable',
+];
+const VERSIONED = [parameterRef('ProtocolVersion'), parameterRef('RequestId')];
+
+function ok(description: string, schema: string): JsonObject {
+  return {
+    description,
+    headers: { [REQUEST_ID_HEADER]: { schema: { type: 'string' } } },
+    content: { 'application/json': { schema: schemaRef(schema) } },
+  };
+}
+
+function jsonBody(schema: string): JsonObject {
+  return { required: true, content: { 'application/json': { schema: schemaRef(schema) } } };
+}
+
+/**
+ * The OpenAPI 3.1 description of the HTTP API, generated from the wire schemas (their JSON Schemas are
+ * under `components.schemas`). Pure and deterministic: the same options give an equal document. Never
+ * throws.
+ */
+export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
+  const errorTable = PROTOCOL_ERROR_CODES.map(
+    (code) => `| ${code} | ${ERROR_CODES[code].status} | ${ERROR_CODES[code].retryable ? 'yes' : 'no'} |`,
+  ).join('\n');
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Satchel sync API',
+      version: String(PROTOCOL_VERSION),
+      description:
+        `Offline-first licence sync. Protocol versions ${MIN_SUPPORTED_PROTOCOL_VERSION}..${PROTOCOL_VERSION} ` +
+        `(header \`${PROTOCOL_VERSION_HEADER}\`). Times are epoch milliseconds; policy durations are seconds. ` +
+        'A refusal by the licence rules is a 200 answer with `outcome: "refused"`, not an error.\n\n' +
+        `| error code | HTTP status | retryable |\n| --- | --- | --- |\n${errorTable}`,
+    },
+    ...(options.serverUrl !== undefined ? { servers: [{ url: options.serverUrl }] } : {}),
+    security: [{ bearerAuth: [] }],
+    paths: {
+      '/v1/sync': {
+        post: {
+          operationId: 'sync',
+          summary: "Send a batch of the device's events; receive per-event results and the snapshot",
+          parameters: VERSIONED,
+          requestBody: jsonBody('SyncRequest'),
+          responses: {
+            '200': ok(
+              'Per-event results, the acknowledged seq and the authoritative snapshot',
+              'SyncResponse',
+            ),
+            ...errors(...JSON_ERRORS, 'SeqGap', ...COMMON_ERRORS),
+          },
+        },
+      },
+      '/v1/licenses': {
+        post: {
+          operationId: 'requestLicense',
+          summary: 'Ask for a download licence for a title',
+          parameters: VERSIONED,
+          requestBody: jsonBody('LicenseRequest'),
+          responses: {
+            '200': ok('Granted, or refused by the rules with a reason', 'LicenseResponse'),
+            ...errors(...JSON_ERRORS, ...COMMON_ERRORS),
+          },
+        },
+        get: {
+          operationId: 'listLicenses',
+          summary: "The authenticated device's licences",
+          parameters: VERSIONED,
+          responses: {
+            '200': ok("The device's licences", 'LicensesResponse'),
+            ...errors(...COMMON_ERRORS),
+          },
+        },
+      },
+      '/v1/licenses/{licenseId}/renew': {
+        post: {
+          operationId: 'renewLicense',
+          summary: 'Renew a licence (counts as a download)',
+          parameters: [...VERSIONED, parameterRef('LicenseId')],
+          responses: {
+            '200': ok('Renewed, or refused by the rules with a reason', 'LicenseResponse'),
+            ...errors('BadRequest', 'NotFound', ...COMMON_ERRORS),
+          },
+        },
+      },
+      '/v1/licenses/{licenseId}/release': {
+        post: {
+          operationId: 'releaseLicense',
+          summary: 'Give a licence back (the download was deleted)',
+          parameters: [...VERSIONED, parameterRef('LicenseId')],
+          responses: {
+            '200': ok('Released, or refused by the rules with a reason', 'LicenseResponse'),
+            ...errors('BadRequest', 'NotFound', ...COMMON_ERRORS),
+          },
+        },
+      },
+      '/v1/devices': {
+        post: {
+          operationId: 'registerDevice',
+          summary: "Register a device (bearer: the account's enrolment token)",
+          parameters: VERSIONED,
+          requestBody: jsonBody('RegisterDeviceRequest'),
+          responses: {
+            '201': ok("The device's id, token and first snapshot", 'RegisterDeviceResponse'),
+            ...errors(...JSON_ERRORS, ...COMMON_ERRORS),
+          },
+        },
+        get: {
+          operationId: 'listDevices',
+          summary: "The account's devices",
+          parameters: VERSIONED,
+          responses: {
+            '200': ok("The account's devices", 'DevicesResponse'),
+            ...errors(...COMMON_ERRORS),
+          },
+        },
+      },
+      '/v1/devices/{deviceId}': {
+        delete: {
+          operationId: 'deactivateDevice',
+          summary: 'Deactivate a device; its licences are revoked',
+          parameters: [...VERSIONED, parameterRef('DeviceId')],
+          responses: {
+            '200': ok("The account's devices after the change", 'DevicesResponse'),
+            ...errors('BadRequest', 'NotFound', ...COMMON_ERRORS),
+          },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'health',
+          summary: 'Liveness: the process answers',
+          security: [],
+          responses: { '200': ok('Alive', 'HealthResponse') },
+        },
+      },
+      '/readyz': {
+        get: {
+          operationId: 'ready',
+          summary: 'Readiness: the database is reachable and migrated',
+          security: [],
+          responses: { '200': ok('Ready', 'ReadinessResponse'), ...errors('Unavailable') },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          summary: 'Prometheus metrics',
+          security: [],
+          responses: {
+            '200': {
+              description: 'Prometheus text exposition format',
+              content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } },
+            },
+          },
+        },
+      },
+    },
+    components: {
+      schemas: componentSchemas(),
+      responses: componentResponses(),
+      parameters: {
+        ProtocolVersion: {
+          name: PROTOCOL_VERSION_HEADER,
+          in: 'header',
+          required: false,
+          description: `Protocol version the client speaks (default ${PROTOCOL_VERSION}).`,
+          schema: { type: 'integer', minimum: 1 },
+        },
+        RequestId: {
+          name: REQUEST_ID_HEADER,
+          in: 'header',
+          required: false,
+          description: 'Echoed in the response and in errors; generated when absent.',
+          schema: { type: 'string', maxLength: 128 },
+        },
+        LicenseId: { name: 'licenseId', in: 'path', required: true, schema: schemaRef('Uuid') },
+        DeviceId: { name: 'deviceId', in: 'path', required: true, schema: schemaRef('Id') },
+      },
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A device token, or (for POST /v1/devices) an account enrolment token.',
+        },
+      },
+    },
+  };
+}
