@@ -3,7 +3,8 @@
  * - `highWaterMark`: the latest trusted time handed out; trusted time never goes below it.
  * - `offsetMs`: maps the device's wall clock onto server time (learnt at each sync, and grown by
  *   every detected rollback so a set-back clock keeps counting from where it was).
- * - `lastEstimate`: the previous `wall + offset`, against which a rollback is detected.
+ * - `lastEstimate`: the highest `wall + offset` seen since the last anchor (or the monotonic count,
+ *   if higher), against which a rollback is detected.
  * - `monotonic`: the last monotonic reading of this session, which keeps counting real elapsed time
  *   even while the wall clock is being changed.
  */
@@ -55,7 +56,8 @@ function withMonotonic(reading: ClockReading, estimate: number): SecureClockStat
 
 /**
  * Reads trusted time. The estimate is the wall clock plus the learnt offset. If it falls behind the
- * previous estimate (or behind the monotonic timer's count since then) by more than `toleranceMs`,
+ * highest previous estimate (or behind the monotonic timer's count since then) by more than
+ * `toleranceMs`, even through several smaller set-backs,
  * the clock was set back: the reading reports the rollback once, and the offset absorbs it so the
  * estimate continues from where it was. Trusted time is the estimate, never below the high-water
  * mark: it never moves backwards.
@@ -79,14 +81,21 @@ export function readSecureClock(
     estimate = reference;
   }
   const now = Math.max(estimate, state.highWaterMark);
+  // The reference never moves back within the tolerance either: otherwise set-backs smaller than
+  // the tolerance would add up unnoticed and hold trusted time still.
+  const baseline = Math.max(estimate, reference);
   return {
     now,
     rollback,
     state: {
       highWaterMark: now,
       offsetMs,
-      lastEstimate: estimate,
-      monotonic: withMonotonic(reading, estimate),
+      lastEstimate: baseline,
+      // A reading without the timer (no session) keeps the session's reference rather than dropping it.
+      monotonic:
+        reading.monotonicNow === undefined && reading.session === undefined
+          ? state.monotonic
+          : withMonotonic(reading, baseline),
     },
   };
 }

@@ -130,10 +130,19 @@ export interface DownloadAllowance {
   readonly nextAvailableAt: number | null;
 }
 
-function windowCount(grants: readonly { at: number }[], now: number, windowMs: number) {
-  const inWindow = grants.filter((grant) => grant.at > now - windowMs && grant.at <= now);
-  const oldest = inWindow.reduce((min, grant) => Math.min(min, grant.at), Infinity);
-  return { used: inWindow.length, nextAvailableAt: inWindow.length === 0 ? null : oldest + windowMs };
+/**
+ * Counts the grants in the window ending at `now`. `nextAvailableAt` is when the count drops below
+ * `limit` (a limit lowered under existing grants needs several to leave), or, with room left or no
+ * limit, when the oldest counted grant leaves the window.
+ */
+function windowCount(grants: readonly { at: number }[], now: number, windowMs: number, limit: number | null) {
+  const inWindow = grants
+    .filter((grant) => grant.at > now - windowMs && grant.at <= now)
+    .map((grant) => grant.at)
+    .sort((a, b) => a - b);
+  const freeing = limit === null || inWindow.length < limit ? 0 : inWindow.length - limit;
+  const at = inWindow[freeing];
+  return { used: inWindow.length, nextAvailableAt: at === undefined ? null : at + windowMs };
 }
 
 /** The yearly allowance of a title for the account at `now` ("1 more time before 3 March"). */
@@ -147,6 +156,7 @@ export function downloadAllowance(
     state.grants.filter((grant) => grant.titleId === titleId),
     now,
     YEAR_WINDOW_MS,
+    policy.maxDownloadsPerYear,
   );
   const limit = policy.maxDownloadsPerYear;
   return {
@@ -184,7 +194,7 @@ function checkDownloadLimits(
   }
   const monthlyLimit = state.plan.maxDownloadsPerMonth;
   if (monthlyLimit !== null) {
-    const monthly = windowCount(state.grants, now, MONTH_WINDOW_MS);
+    const monthly = windowCount(state.grants, now, MONTH_WINDOW_MS, monthlyLimit);
     if (monthly.used >= monthlyLimit) {
       return reject('MONTHLY_LIMIT', `Your plan allows ${monthlyLimit} downloads every 30 days.`, {
         limit: monthlyLimit,
@@ -366,6 +376,17 @@ export function decide(state: AccountState, command: Command): Decision {
           used: license.renewals,
           remaining: 0,
         });
+      }
+      if (!isActive(license, now)) {
+        const held = activeLicenses(state, now).find(
+          (other) => other.deviceId === command.deviceId && other.titleId === license.titleId,
+        );
+        if (held !== undefined) {
+          return reject('ALREADY_LICENSED', 'This device already holds a licence for this title.', {
+            titleId: license.titleId,
+            licenseId: held.licenseId,
+          });
+        }
       }
       const limited =
         checkDownloadLimits(state, license.titleId, license.policy, now) ??

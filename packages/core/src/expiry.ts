@@ -151,7 +151,7 @@ export function evaluatePlayback(license: LicenseLike, secureNow: number): Playb
     case 'expired': {
       const reason = license.statusReason as ExpiryReason | null;
       return refuse(
-        reason !== null && reason in REFUSAL_FOR_EXPIRY ? REFUSAL_FOR_EXPIRY[reason] : 'EXPIRED',
+        reason !== null && Object.hasOwn(REFUSAL_FOR_EXPIRY, reason) ? REFUSAL_FOR_EXPIRY[reason] : 'EXPIRED',
         null,
       );
     }

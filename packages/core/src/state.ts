@@ -227,9 +227,10 @@ function apply(draft: Draft, event: DomainEvent): void {
       );
       break;
     case 'PlaybackStarted':
+      // A start recorded before a renewal (synced late) belongs to the previous term.
       updateLicense(draft, event.data.licenseId, (l) => ({
         ...l,
-        firstPlayedAt: l.firstPlayedAt ?? event.data.at,
+        firstPlayedAt: l.firstPlayedAt ?? (event.data.at >= l.issuedAt ? event.data.at : null),
         lastPositionMs: event.data.positionMs,
       }));
       break;
