@@ -1,0 +1,125 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { type Browser, chromium } from 'playwright-core';
+
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** Bundles a module written against `@satchel/sdk` for the browser (the SDK from its sources). */
+export async function bundleModule(source: string): Promise<string> {
+  const result = await build({
+    absWorkingDir: root,
+    stdin: { contents: source, loader: 'ts', resolveDir: root, sourcefile: 'example.ts' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    alias: {
+      '@satchel/sdk': './packages/sdk/src/index.ts',
+      '@satchel/core': './packages/core/src/index.ts',
+      '@satchel/protocol': './packages/protocol/src/index.ts',
+    },
+    logLevel: 'error',
+  });
+  return result.outputFiles[0]?.text ?? '';
+}
+
+/** Bundles the SDK for the test page (once per process). */
+let bundle: Promise<string> | null = null;
+export function sdkBundle(): Promise<string> {
+  bundle ??= build({
+    absWorkingDir: root,
+    entryPoints: ['packages/sdk/src/browser/page.ts'],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    alias: {
+      '@satchel/core': './packages/core/src/index.ts',
+      '@satchel/protocol': './packages/protocol/src/index.ts',
+    },
+    logLevel: 'error',
+  }).then((r) => r.outputFiles[0]?.text ?? '');
+  return bundle;
+}
+
+const PAGE =
+  '<!doctype html><meta charset="utf-8"><title>satchel</title><script type="module" src="/sdk.js"></script>';
+
+/** A fetch-style handler for the sync API (`/v1/...`). */
+export type ApiHandler = (request: Request) => Promise<Response>;
+
+/**
+ * Serves the test page, the SDK bundle and, under `/v1/`, the sync API through `api` — one origin, so
+ * IndexedDB, BroadcastChannel and Web Locks are shared by every tab of a browser context.
+ */
+export async function startSite(
+  api: ApiHandler,
+  script?: string,
+): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+  const js = script ?? (await sdkBundle());
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void handle(req, res).catch((error: unknown) => {
+      res.statusCode = 500;
+      res.end(String(error));
+    });
+  });
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/') {
+      res.setHeader('content-type', 'text/html');
+      res.end(PAGE);
+      return;
+    }
+    if (url.pathname === '/sdk.js') {
+      res.setHeader('content-type', 'text/javascript');
+      res.end(js);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+    const response = await api(
+      new Request(`http://localhost${req.url ?? '/'}`, {
+        method: req.method ?? 'GET',
+        headers,
+        ...(body === undefined || req.method === 'GET' ? {} : { body }),
+      }),
+    );
+    res.statusCode = response.status;
+    response.headers.forEach((value, key) => {
+      res.setHeader(key, value);
+    });
+    res.end(Buffer.from(await response.arrayBuffer()));
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}

@@ -1,0 +1,770 @@
+import {
+  anchorSecureClock,
+  type ClockReading,
+  type ClockRollback,
+  DEFAULT_CLOCK_TOLERANCE_MS,
+  type ExpiryReason,
+  evaluatePlayback,
+  initialSecureClock,
+  isSatchelError,
+  type PlaybackRefusalReason,
+  readSecureClock,
+  type SecureClockState,
+} from '@satchel/core';
+import type {
+  DevicePlatform,
+  LicenseResponse,
+  LicenseSnapshot,
+  LicenseView,
+  Refusal,
+} from '@satchel/protocol';
+import { ClientError } from './errors.js';
+import { overlayLicenses } from './overlay.js';
+import { idbStorage } from './storage/idb.js';
+import type {
+  NewOutboxEvent,
+  OutboxEntry,
+  SatchelStorage,
+  StoredMeta,
+  StoredSyncError,
+} from './storage/types.js';
+import { retryDelay } from './sync/backoff.js';
+import { drainOutbox, type SyncResult } from './sync/engine.js';
+import { httpTransport, type Transport } from './sync/http.js';
+import { type LockManagerLike, TabCoordinator, type TabMessage } from './tabs.js';
+import { uuidv7 } from './uuid.js';
+
+/**
+ * The time source. `now()` is the wall clock (epoch ms, default `Date.now`); `monotonicNow()` a timer that
+ * the user cannot set (default `performance.now`). A simulator or a test drives a virtual clock through it.
+ */
+export interface SatchelClock {
+  now(): number;
+  monotonicNow?(): number;
+}
+
+/** Options of {@link createSatchel}. */
+export interface SatchelOptions {
+  /** The sync server, e.g. `https://sync.example.com/` (a path prefix is kept). */
+  baseUrl: string;
+  /** The device's bearer token, when the device was registered out of band. */
+  token?: string;
+  /** Called before every authenticated request; wins over `token` and the stored token. */
+  getToken?: () => string | null | Promise<string | null>;
+  /** The device id, when registered out of band (stored on first use together with `token`). */
+  deviceId?: string;
+  /** Where the outbox and snapshot live (default: `idbStorage()`, its own IndexedDB database `satchel`). */
+  storage?: SatchelStorage;
+  /** The `fetch` used for every request (default: the global one). */
+  fetch?: typeof fetch;
+  /** The clock (default: `Date.now` and `performance.now`). */
+  clock?: SatchelClock;
+  /**
+   * Sync in the background: on start, every `syncIntervalMs`, on the browser's `online` event, shortly
+   * after an event is recorded, and before the offline check-in deadline (default true).
+   */
+  autoSync?: boolean;
+  /** Period of background sync in ms (default 5 minutes). */
+  syncIntervalMs?: number;
+  /** Delay between recording an event and pushing it, in ms (default 2 s). */
+  pushDelayMs?: number;
+  /** Per-request timeout in ms (default 15 s). */
+  requestTimeoutMs?: number;
+  /** Backoff after a failed background sync: full jitter over `baseMs * 2^attempt`, capped at `maxMs`. */
+  backoff?: { baseMs?: number; maxMs?: number };
+  /** Largest sync batch, in events and in bytes (defaults: the protocol's limits). */
+  batch?: { maxEvents?: number; maxBytes?: number };
+  /** Clock rollback tolerance in ms (default 5000). */
+  clockToleranceMs?: number;
+  /**
+   * Web Locks used to elect the syncing tab (default `navigator.locks`). `null` disables coordination:
+   * every tab then syncs on its own, which is safe because the server is idempotent.
+   */
+  locks?: LockManagerLike | null;
+  /** Name that tabs sharing one storage coordinate under (default `satchel`). */
+  tabGroup?: string;
+  /** Random source for backoff jitter (default `Math.random`). */
+  random?: () => number;
+}
+
+/** A device registration's outcome. */
+export interface Registration {
+  deviceId: string;
+  accountId: string;
+  tokenExpiresAt: number;
+}
+
+/** The answer to a licence request or renewal: granted, or refused by the rules with the reason. */
+export type LicenseRequestResult = { ok: true; license: LicenseView } | { ok: false; refusal: Refusal };
+
+/** Why playback of a licence is refused offline. */
+export type PlaybackRefusal = PlaybackRefusalReason | 'LICENSE_NOT_FOUND';
+
+/**
+ * An offline playback decision. `secureNow` is the trusted time it was taken at; `clockRollback` is set
+ * when the device clock was found set back (the decision then used the secure clock's time).
+ */
+export type PlaybackResult = { licenseId: string; secureNow: number; clockRollback: ClockRollback | null } & (
+  | { allowed: true; expiresAt: number; reason: ExpiryReason; timeLeftMs: number }
+  | { allowed: false; reason: PlaybackRefusal; expiredAt: number | null; message: string }
+);
+
+/** A licence as the device currently sees it, with whether it could play right now. */
+export interface LicenseState extends LicenseView {
+  /** Whether a device event about this licence is still waiting to be synced. */
+  pendingSync: boolean;
+  /** What `startPlayback` would decide now (without recording anything). */
+  playback: PlaybackResult;
+}
+
+/** The SDK's sync status, as any tab sees it. */
+export interface SatchelStatus {
+  registered: boolean;
+  deviceId: string | null;
+  /** `navigator.onLine` (true where unknown). */
+  online: boolean;
+  /** Device events waiting in the outbox. */
+  pendingEvents: number;
+  /** Wall-clock time of the last successful sync (from any tab). */
+  lastSyncAt: number | null;
+  /** How the last sync failed, cleared by the next success. */
+  lastError: StoredSyncError | null;
+  /** Set when the server no longer speaks this SDK's protocol: the player must update; sync stopped. */
+  updateRequired: { minProtocolVersion: number | null; message: string } | null;
+  /** Whether this tab is syncing right now. */
+  syncing: boolean;
+  /** Whether this tab runs background sync. */
+  leader: boolean;
+  /** When this tab's next background sync is due (wall-clock ms), if scheduled. */
+  nextSyncAt: number | null;
+  /** The earliest instant a licence stops playing unless the device checks in (null: none active). */
+  checkInDeadline: number | null;
+  /** Version of the cached snapshot. */
+  snapshotVersion: number | null;
+}
+
+/** A change notification; read `licenses()` or `status()` for the new state. */
+export interface SatchelChange {
+  type: 'licenses' | 'outbox' | 'status';
+  /** `local`: this tab; `remote`: another tab sharing the storage. */
+  source: 'local' | 'remote';
+}
+
+/** The client returned by {@link createSatchel}. */
+export interface SatchelClient {
+  /**
+   * Registers this device with an enrolment token and stores its identity, token and first snapshot.
+   * Durable when it resolves. Online only.
+   * @throws {ClientError} `ALREADY_REGISTERED`, `NETWORK`, `TIMEOUT`, `UNAUTHORIZED`, `SERVER`,
+   *   `UPDATE_REQUIRED`, `INVALID_RESPONSE`; {@link StorageError} if the identity cannot be stored.
+   */
+  register(
+    enrolmentToken: string,
+    device: { name: string; platform?: DevicePlatform },
+  ): Promise<Registration>;
+  /**
+   * Asks the server for a download licence (online; pending events are pushed first, best effort). A
+   * refusal by the rules (device limit, yearly limit…) resolves with `{ ok: false, refusal }`. The snapshot
+   * that comes with the answer is stored before it resolves.
+   * @throws {ClientError} `NOT_REGISTERED`, `NETWORK`, `TIMEOUT`, `UNAUTHORIZED`, `SERVER`, `UPDATE_REQUIRED`,
+   *   `INVALID_RESPONSE`; {@link StorageError}.
+   */
+  requestDownload(titleId: string): Promise<LicenseRequestResult>;
+  /**
+   * Records that the licence's media finished downloading (works offline). The event is in the outbox
+   * when it resolves. @throws {ClientError} `NOT_REGISTERED`; {@link StorageError}.
+   */
+  downloadCompleted(licenseId: string): Promise<void>;
+  /**
+   * Decides OFFLINE, from the cached snapshot and the secure clock, whether the licence may play now.
+   * When allowed, a `PlaybackStarted` event is in the outbox when it resolves; a detected clock rollback is
+   * recorded (`ClockRollbackDetected`) in the same transaction; an expiry observed offline is recorded as
+   * `LicenseExpiryObserved`. A refusal is a result, not an error.
+   * @throws {ClientError} `NOT_REGISTERED`, `NO_SNAPSHOT`; {@link StorageError}.
+   */
+  startPlayback(licenseId: string, options?: { positionMs?: number }): Promise<PlaybackResult>;
+  /** Records a `PlaybackStopped` at `positionMs` (works offline; durable when it resolves). @throws as `downloadCompleted`. */
+  stopPlayback(licenseId: string, positionMs: number): Promise<void>;
+  /** Records a `DownloadDeleted`, which releases the licence at the next sync (durable when it resolves). @throws as `downloadCompleted`. */
+  deleteDownload(licenseId: string): Promise<void>;
+  /** Asks the server to renew a licence (online); like {@link SatchelClient.requestDownload}. */
+  renew(licenseId: string): Promise<LicenseRequestResult>;
+  /**
+   * Pushes the whole outbox and stores the authoritative snapshot. Exclusive across tabs (Web Locks).
+   * Each acknowledged batch is committed (acknowledgement + snapshot + clock anchor, one transaction)
+   * before the next is sent, so a failure half-way loses nothing and resends nothing acknowledged.
+   * Concurrent calls in one tab share one run.
+   * @throws {ClientError} `NOT_REGISTERED`, `NETWORK`, `TIMEOUT`, `UNAUTHORIZED`, `SERVER`, `UPDATE_REQUIRED`,
+   *   `INVALID_RESPONSE`, `CLOSED`; {@link StorageError}.
+   */
+  sync(): Promise<SyncResult>;
+  /** The device's licences: the snapshot with pending events applied, each with its current playback decision. @throws {StorageError} */
+  licenses(): Promise<LicenseState[]>;
+  /** The sync status. @throws {StorageError} */
+  status(): Promise<SatchelStatus>;
+  /** Calls `listener` on every change, in this tab or another sharing the storage. Returns an unsubscribe function. */
+  subscribe(listener: (change: SatchelChange) => void): () => void;
+  /** Stops background sync, hands leadership to another tab, closes the storage. Idempotent. */
+  close(): Promise<void>;
+}
+
+const ACTIVE = new Set(['issued', 'downloaded']);
+const newSession = (): string => uuidv7();
+
+/**
+ * Creates the device-side client. Nothing is read or sent until the first call (or the first background
+ * sync, when `autoSync` is on). Never throws; storage or configuration problems surface from the calls.
+ *
+ * Tabs sharing the storage coordinate through Web Locks (one leader runs background sync; every sync run
+ * is exclusive) and a BroadcastChannel (change notifications). Where Web Locks are missing, every tab
+ * syncs on its own: safe, because the server is idempotent and seqs are assigned transactionally.
+ */
+export function createSatchel(options: SatchelOptions): SatchelClient {
+  return new Client(options);
+}
+
+class Client implements SatchelClient {
+  readonly #storage: SatchelStorage;
+  readonly #transport: Transport;
+  readonly #clock: SatchelClock;
+  readonly #session = newSession();
+  readonly #tabs: TabCoordinator;
+  readonly #listeners = new Set<(change: SatchelChange) => void>();
+  readonly #ready: Promise<void>;
+  readonly #random: () => number;
+  readonly #tolerance: number;
+  #closed = false;
+  #syncing: Promise<SyncResult> | null = null;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #nextSyncAt: number | null = null;
+  #failures = 0;
+  #stopped = false;
+  readonly #onOnline = () => this.#kick(0);
+
+  constructor(private readonly options: SatchelOptions) {
+    this.#storage = options.storage ?? idbStorage();
+    this.#clock =
+      options.clock ??
+      ({
+        now: () => Date.now(),
+        monotonicNow: typeof performance === 'undefined' ? undefined : () => performance.now(),
+      } as SatchelClock);
+    this.#random = options.random ?? Math.random;
+    this.#tolerance = options.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
+    this.#transport = httpTransport({
+      baseUrl: options.baseUrl,
+      timeoutMs: options.requestTimeoutMs ?? 15_000,
+      now: () => this.#clock.now(),
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    });
+    this.#tabs = new TabCoordinator(options.tabGroup ?? 'satchel', options.locks, (message) =>
+      this.#remote(message),
+    );
+    this.#ready = this.#init();
+    this.#ready.catch(() => undefined);
+    if (options.autoSync ?? true) {
+      this.#tabs.campaign(() => {
+        if (this.#closed) return;
+        if (typeof addEventListener === 'function') addEventListener('online', this.#onOnline);
+        this.#kick(0);
+      });
+    }
+  }
+
+  async #init(): Promise<void> {
+    await this.#storage.open();
+    if (this.options.deviceId === undefined) return;
+    const meta = await this.#storage.readMeta();
+    if (meta.identity === null) {
+      await this.#storage.commit(null, {
+        identity: {
+          deviceId: this.options.deviceId,
+          token: this.options.token ?? null,
+          tokenExpiresAt: null,
+          accountId: null,
+          name: null,
+        },
+      });
+    }
+  }
+
+  async #open(): Promise<void> {
+    if (this.#closed) throw new ClientError('CLOSED', 'The client is closed');
+    await this.#ready;
+  }
+
+  #reading(): ClockReading {
+    const mono = this.#clock.monotonicNow?.();
+    return mono === undefined
+      ? { wallNow: this.#clock.now() }
+      : { wallNow: this.#clock.now(), monotonicNow: mono, session: this.#session };
+  }
+
+  async #token(meta?: StoredMeta): Promise<string> {
+    const fromHook = await this.options.getToken?.();
+    if (typeof fromHook === 'string' && fromHook !== '') return fromHook;
+    if (this.options.token !== undefined) return this.options.token;
+    const stored = (meta ?? (await this.#storage.readMeta())).identity?.token;
+    if (stored == null)
+      throw new ClientError('NOT_REGISTERED', 'The device has no token: call register() first');
+    return stored;
+  }
+
+  #emit(types: Array<SatchelChange['type']>, source: SatchelChange['source'] = 'local'): void {
+    if (source === 'local') this.#tabs.post({ type: 'changed', what: types });
+    for (const type of types) {
+      for (const listener of this.#listeners) {
+        try {
+          listener({ type, source });
+        } catch {}
+      }
+    }
+  }
+
+  #remote(message: TabMessage): void {
+    if (this.#closed) return;
+    this.#emit(message.what, 'remote');
+    if (message.what.includes('outbox') && this.#tabs.leader) this.#kick(this.options.pushDelayMs ?? 2000);
+  }
+
+  /** Reads the secure clock and records the events `make` builds at trusted time, with the new clock state, in one transaction. */
+  async #recordDeviceEvents(
+    meta: StoredMeta,
+    make: (deviceId: string, now: number) => Array<Pick<NewOutboxEvent, 'type' | 'v' | 'data'>>,
+  ): Promise<{
+    entries: OutboxEntry[];
+    now: number;
+    rollback: ClockRollback | null;
+    clock: SecureClockState;
+  }> {
+    const identity = meta.identity;
+    if (identity === null)
+      throw new ClientError('NOT_REGISTERED', 'The device is not registered: call register() first');
+    const reading = this.#reading();
+    const read = readSecureClock(meta.clock ?? initialSecureClock(reading.wallNow), reading, this.#tolerance);
+    const events: NewOutboxEvent[] = [];
+    const envelope = (e: Pick<NewOutboxEvent, 'type' | 'v' | 'data'>): NewOutboxEvent => ({
+      ...e,
+      occurredAt: Math.max(0, Math.round(reading.wallNow)),
+      trustedAt: Math.round(read.now),
+    });
+    if (read.rollback !== null) {
+      events.push(
+        envelope({
+          type: 'ClockRollbackDetected',
+          v: versionOf('ClockRollbackDetected'),
+          data: {
+            deviceId: identity.deviceId,
+            at: Math.round(read.now),
+            wallClockAt: Math.round(read.rollback.wallNow),
+            behindMs: Math.max(1, Math.round(read.rollback.behindMs)),
+          },
+        }),
+      );
+    }
+    for (const e of make(identity.deviceId, Math.round(read.now))) events.push(envelope(e));
+    const entries = await this.#storage.append(events, { clock: read.state });
+    if (entries.length > 0) {
+      this.#emit(['outbox', 'licenses']);
+      if (this.#tabs.leader) this.#kick(this.options.pushDelayMs ?? 2000);
+    }
+    return { entries, now: read.now, rollback: read.rollback, clock: read.state };
+  }
+
+  async #licenseEvent(
+    type: 'DownloadCompleted' | 'DownloadDeleted' | 'PlaybackStopped',
+    licenseId: string,
+    positionMs?: number,
+  ): Promise<void> {
+    await this.#open();
+    const meta = await this.#storage.readMeta();
+    await this.#recordDeviceEvents(meta, (deviceId, at) => [
+      {
+        type,
+        v: versionOf(type),
+        data:
+          positionMs === undefined ? { licenseId, deviceId, at } : { licenseId, deviceId, at, positionMs },
+      },
+    ]);
+  }
+
+  async register(
+    enrolmentToken: string,
+    device: { name: string; platform?: DevicePlatform },
+  ): Promise<Registration> {
+    await this.#open();
+    const meta = await this.#storage.readMeta();
+    if (meta.identity?.token != null) {
+      throw new ClientError(
+        'ALREADY_REGISTERED',
+        `This device is already registered as ${meta.identity.deviceId}`,
+      );
+    }
+    const deviceId = meta.identity?.deviceId ?? this.options.deviceId ?? uuidv7(this.#clock.now());
+    const response = await this.#transport.register(enrolmentToken, {
+      deviceId,
+      name: device.name,
+      ...(device.platform === undefined ? {} : { platform: device.platform }),
+    });
+    const reading = this.#reading();
+    await this.#storage.commit(null, {
+      identity: {
+        deviceId: response.deviceId,
+        token: response.token,
+        tokenExpiresAt: response.tokenExpiresAt,
+        accountId: response.snapshot.accountId,
+        name: device.name,
+      },
+      snapshot: response.snapshot,
+      clock: anchor(meta.clock, response.snapshot.serverTime, reading),
+      cursor: { lastSyncAt: reading.wallNow, lastError: null, updateRequired: null },
+    });
+    this.#emit(['licenses', 'status']);
+    return {
+      deviceId: response.deviceId,
+      accountId: response.snapshot.accountId,
+      tokenExpiresAt: response.tokenExpiresAt,
+    };
+  }
+
+  async #licenseCall(call: (token: string) => Promise<LicenseResponse>): Promise<LicenseRequestResult> {
+    await this.#open();
+    const meta = await this.#storage.readMeta();
+    if (meta.identity === null) throw new ClientError('NOT_REGISTERED', 'The device is not registered');
+    if ((await this.#storage.pendingCount()) > 0) await this.sync().catch(() => undefined);
+    const token = await this.#token(meta);
+    let response: LicenseResponse;
+    try {
+      response = await call(token);
+    } catch (error) {
+      await this.#noteFailure(error);
+      throw error;
+    }
+    await this.#storeSnapshot(response.snapshot);
+    return response.outcome === 'granted'
+      ? { ok: true, license: response.license }
+      : { ok: false, refusal: response.refusal };
+  }
+
+  async #storeSnapshot(snapshot: LicenseSnapshot): Promise<void> {
+    const meta = await this.#storage.readMeta();
+    const reading = this.#reading();
+    await this.#storage.commit(null, {
+      snapshot,
+      clock: anchor(meta.clock, snapshot.serverTime, reading),
+      cursor: { lastSyncAt: reading.wallNow, lastError: null, updateRequired: null },
+    });
+    this.#emit(['licenses', 'status']);
+  }
+
+  requestDownload(titleId: string): Promise<LicenseRequestResult> {
+    const licenseId = uuidv7(this.#clock.now());
+    return this.#licenseCall((token) => this.#transport.requestLicense(token, { titleId, licenseId }));
+  }
+
+  renew(licenseId: string): Promise<LicenseRequestResult> {
+    return this.#licenseCall((token) => this.#transport.renew(token, licenseId));
+  }
+
+  downloadCompleted(licenseId: string): Promise<void> {
+    return this.#licenseEvent('DownloadCompleted', licenseId);
+  }
+
+  stopPlayback(licenseId: string, positionMs: number): Promise<void> {
+    return this.#licenseEvent('PlaybackStopped', licenseId, Math.max(0, Math.round(positionMs)));
+  }
+
+  deleteDownload(licenseId: string): Promise<void> {
+    return this.#licenseEvent('DownloadDeleted', licenseId);
+  }
+
+  async startPlayback(licenseId: string, options: { positionMs?: number } = {}): Promise<PlaybackResult> {
+    await this.#open();
+    const meta = await this.#storage.readMeta();
+    if (meta.identity === null) throw new ClientError('NOT_REGISTERED', 'The device is not registered');
+    const snapshot = meta.snapshot;
+    if (snapshot === null)
+      throw new ClientError('NO_SNAPSHOT', 'No licence snapshot yet: sync or request a download first');
+    const pending = await this.#storage.pending();
+    const license = overlayLicenses(snapshot.licenses, pending).find((l) => l.licenseId === licenseId);
+    let result: PlaybackResult | null = null;
+    const recorded = await this.#recordDeviceEvents(meta, (deviceId, now) => {
+      if (license === undefined) {
+        result = refusal(
+          licenseId,
+          now,
+          'LICENSE_NOT_FOUND',
+          null,
+          'This device holds no licence with that id.',
+        );
+        return [];
+      }
+      const decision = evaluatePlayback({ ...license, lastCheckInAt: snapshot.serverTime }, now);
+      if (decision.allowed) {
+        result = { licenseId, secureNow: now, clockRollback: null, ...decision };
+        return [
+          {
+            type: 'PlaybackStarted',
+            v: versionOf('PlaybackStarted'),
+            data: {
+              licenseId,
+              deviceId,
+              at: now,
+              positionMs: Math.max(0, Math.round(options.positionMs ?? 0)),
+            },
+          },
+        ];
+      }
+      result = { licenseId, secureNow: now, clockRollback: null, ...decision };
+      const expiry = expiryOf(decision.reason);
+      if (expiry !== null && ACTIVE.has(license.status)) {
+        return [
+          {
+            type: 'LicenseExpiryObserved',
+            v: versionOf('LicenseExpiryObserved'),
+            data: { licenseId, deviceId, at: now, reason: expiry },
+          },
+        ];
+      }
+      return [];
+    });
+    const final = result as PlaybackResult | null;
+    if (final === null) throw new Error('unreachable');
+    return { ...final, clockRollback: recorded.rollback };
+  }
+
+  async licenses(): Promise<LicenseState[]> {
+    await this.#open();
+    const meta = await this.#storage.readMeta();
+    if (meta.snapshot === null) return [];
+    const pending = await this.#storage.pending();
+    const pendingIds = new Set(pending.map((e) => e.data.licenseId));
+    const reading = this.#reading();
+    const { now, rollback } = readSecureClock(
+      meta.clock ?? initialSecureClock(reading.wallNow),
+      reading,
+      this.#tolerance,
+    );
+    const lastCheckInAt = meta.snapshot.serverTime;
+    return overlayLicenses(meta.snapshot.licenses, pending).map((license) => {
+      const decision = evaluatePlayback({ ...license, lastCheckInAt }, now);
+      return {
+        ...license,
+        pendingSync: pendingIds.has(license.licenseId),
+        playback: { licenseId: license.licenseId, secureNow: now, clockRollback: rollback, ...decision },
+      };
+    });
+  }
+
+  async status(): Promise<SatchelStatus> {
+    await this.#open();
+    const meta = await this.#storage.readMeta();
+    const pendingEvents = await this.#storage.pendingCount();
+    const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
+    return {
+      registered: meta.identity !== null,
+      deviceId: meta.identity?.deviceId ?? null,
+      online: nav?.onLine ?? true,
+      pendingEvents,
+      lastSyncAt: meta.cursor.lastSyncAt,
+      lastError: meta.cursor.lastError,
+      updateRequired: meta.cursor.updateRequired,
+      syncing: this.#syncing !== null,
+      leader: this.#tabs.leader,
+      nextSyncAt: this.#nextSyncAt,
+      checkInDeadline: checkInDeadline(meta.snapshot),
+      snapshotVersion: meta.snapshot?.version ?? null,
+    };
+  }
+
+  subscribe(listener: (change: SatchelChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  sync(): Promise<SyncResult> {
+    if (this.#closed) return Promise.reject(new ClientError('CLOSED', 'The client is closed'));
+    this.#syncing ??= this.#runSync().finally(() => {
+      this.#syncing = null;
+    });
+    return this.#syncing;
+  }
+
+  async #runSync(): Promise<SyncResult> {
+    await this.#open();
+    this.#emit(['status']);
+    try {
+      const result = await this.#tabs.exclusive(() =>
+        drainOutbox({
+          storage: this.#storage,
+          transport: this.#transport,
+          token: () => this.#token(),
+          reading: () => this.#reading(),
+          maxEvents: this.options.batch?.maxEvents ?? DEFAULT_BATCH_EVENTS,
+          maxBytes: this.options.batch?.maxBytes ?? DEFAULT_BATCH_BYTES,
+        }),
+      );
+      this.#emit(['outbox', 'licenses', 'status']);
+      return result;
+    } catch (error) {
+      await this.#noteFailure(error);
+      this.#emit(['status']);
+      throw error;
+    }
+  }
+
+  async #noteFailure(error: unknown): Promise<void> {
+    if (this.#closed || !isSatchelError(error)) return;
+    const { code, message } = error;
+    if (code === 'NOT_REGISTERED' || code === 'CLOSED') return;
+    const at = this.#clock.now();
+    const wireCode = error.details?.code;
+    const patch = {
+      lastError: { code: typeof wireCode === 'string' ? wireCode : code, message, at },
+      ...(code === 'UPDATE_REQUIRED'
+        ? {
+            updateRequired: {
+              minProtocolVersion: minVersionOf(error),
+              message,
+            },
+          }
+        : {}),
+    };
+    try {
+      await this.#storage.commit(null, { cursor: patch });
+    } catch {}
+  }
+
+  #kick(delayMs: number): void {
+    if (this.#closed || this.#stopped || !(this.options.autoSync ?? true) || !this.#tabs.leader) return;
+    const at = this.#clock.now() + Math.max(0, delayMs);
+    if (this.#timer !== null && this.#nextSyncAt !== null && this.#nextSyncAt <= at) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#nextSyncAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = null;
+        this.#nextSyncAt = null;
+        void this.#background();
+      },
+      Math.max(0, delayMs),
+    );
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  async #background(): Promise<void> {
+    if (this.#closed || this.#stopped) return;
+    const interval = this.options.syncIntervalMs ?? 300_000;
+    try {
+      await this.sync();
+      this.#failures = 0;
+      const meta = await this.#storage.readMeta();
+      const deadline = checkInDeadline(meta.snapshot);
+      let next = interval;
+      if (deadline !== null && meta.snapshot !== null) {
+        const window = deadline - meta.snapshot.serverTime;
+        const margin = Math.min(3_600_000, window / 10);
+        next = Math.min(next, Math.max(1000, deadline - margin - this.#clock.now()));
+      }
+      this.#kick(next);
+    } catch (error) {
+      if (isSatchelError(error, 'UPDATE_REQUIRED') || isSatchelError(error, 'CLOSED')) {
+        this.#stopped = isSatchelError(error, 'UPDATE_REQUIRED');
+        return;
+      }
+      if (isSatchelError(error, 'NOT_REGISTERED')) return this.#kick(interval);
+      const retryable = error instanceof ClientError ? error.retryable : !isSatchelError(error);
+      const retryAfter = error instanceof ClientError ? error.retryAfterMs : null;
+      const delay = retryable
+        ? retryDelay(
+            this.#failures,
+            retryAfter,
+            { baseMs: this.options.backoff?.baseMs ?? 1000, maxMs: this.options.backoff?.maxMs ?? interval },
+            this.#random,
+          )
+        : interval;
+      this.#failures++;
+      this.#kick(delay);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (typeof removeEventListener === 'function') removeEventListener('online', this.#onOnline);
+    this.#tabs.close();
+    await this.#syncing?.catch(() => undefined);
+    await this.#storage.close();
+  }
+}
+
+function anchor(
+  stored: SecureClockState | null,
+  serverTime: number,
+  reading: ClockReading,
+): SecureClockState {
+  return anchorSecureClock(stored ?? initialSecureClock(reading.wallNow), serverTime, reading);
+}
+
+function refusal(
+  licenseId: string,
+  now: number,
+  reason: PlaybackRefusal,
+  expiredAt: number | null,
+  message: string,
+): PlaybackResult {
+  return { licenseId, secureNow: now, clockRollback: null, allowed: false, reason, expiredAt, message };
+}
+
+const EXPIRY_BY_REFUSAL: Partial<Record<PlaybackRefusal, ExpiryReason>> = {
+  EXPIRED_RENTAL: 'RENTAL',
+  EXPIRED_PLAYBACK_WINDOW: 'PLAYBACK_WINDOW',
+  EXPIRED_LICENSE: 'LICENSE_DURATION',
+  TITLE_UNAVAILABLE: 'AVAILABILITY',
+};
+
+function expiryOf(reason: PlaybackRefusal): ExpiryReason | null {
+  return EXPIRY_BY_REFUSAL[reason] ?? null;
+}
+
+/**
+ * The schema version of each device event payload this SDK writes. It describes the SDK's own payload
+ * shape, so it moves only when the SDK writes a new shape (a test keeps it equal to core's current versions).
+ */
+export const DEVICE_EVENT_VERSIONS = {
+  DownloadCompleted: 1,
+  PlaybackStarted: 1,
+  PlaybackStopped: 3,
+  DownloadDeleted: 1,
+  ClockRollbackDetected: 1,
+  LicenseExpiryObserved: 1,
+} as const satisfies Record<NewOutboxEvent['type'], number>;
+
+/** Default batch bounds: the protocol's 500 events, and half its 1 MiB body limit. */
+export const DEFAULT_BATCH_EVENTS = 500;
+export const DEFAULT_BATCH_BYTES = 512 * 1024;
+
+function versionOf(type: NewOutboxEvent['type']): number {
+  return DEVICE_EVENT_VERSIONS[type];
+}
+
+function minVersionOf(error: { details: Readonly<Record<string, unknown>> | undefined }): number | null {
+  const wire = error.details?.wire as { details?: { minVersion?: unknown } } | undefined;
+  return typeof wire?.details?.minVersion === 'number' ? wire.details.minVersion : null;
+}
+
+/** The earliest check-in deadline over the snapshot's active licences. */
+export function checkInDeadline(snapshot: LicenseSnapshot | null): number | null {
+  if (snapshot === null) return null;
+  let deadline: number | null = null;
+  for (const license of snapshot.licenses) {
+    if (!ACTIVE.has(license.status)) continue;
+    const at = snapshot.serverTime + license.policy.offlineCheckInSec * 1000;
+    deadline = deadline === null ? at : Math.min(deadline, at);
+  }
+  return deadline;
+}

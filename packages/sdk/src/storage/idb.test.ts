@@ -1,0 +1,74 @@
+import 'fake-indexeddb/auto';
+import { isSatchelError } from '@satchel/core';
+import { openDB } from 'idb';
+import { describe, expect, it } from 'vitest';
+import { deviceEvent } from '../testkit.js';
+import { describeStorageContract } from './contract.testkit.js';
+import { IDB_SCHEMA_VERSION, idbStorage } from './idb.js';
+
+let counter = 0;
+const freshName = () => `satchel-idb-test-${++counter}-${Math.random().toString(36).slice(2)}`;
+
+describeStorageContract('idb', {
+  async fresh() {
+    const name = freshName();
+    return { storage: idbStorage({ name }), reopen: () => idbStorage({ name }) };
+  },
+});
+
+describe('idb schema versions', () => {
+  it('upgrades a version 1 database and keeps its outbox', async () => {
+    const name = freshName();
+    const v1 = await openDB(name, 1, {
+      upgrade(db) {
+        db.createObjectStore('outbox', { keyPath: 'seq' });
+        db.createObjectStore('meta');
+      },
+    });
+    await v1.put('outbox', { ...deviceEvent(1), seq: 1, eventId: '01890000-0000-7000-8000-00000000000a' });
+    await v1.put('meta', 1, 'lastSeq');
+    v1.close();
+    const storage = idbStorage({ name });
+    const [next] = await storage.append([deviceEvent(2)]);
+    expect(next?.seq).toBe(2);
+    expect((await storage.pending(10)).map((e) => e.seq)).toEqual([1, 2]);
+    await storage.close();
+    const raw = await openDB(name);
+    expect(raw.version).toBe(IDB_SCHEMA_VERSION);
+    expect([...raw.transaction('outbox').store.indexNames]).toEqual(['eventId']);
+    raw.close();
+  });
+
+  it('fails with STORAGE_BLOCKED when an older connection never closes', async () => {
+    const name = freshName();
+    const stubborn = await openDB(name, 1, {
+      upgrade(db) {
+        db.createObjectStore('outbox', { keyPath: 'seq' });
+        db.createObjectStore('meta');
+      },
+    });
+    const storage = idbStorage({ name, blockedTimeoutMs: 50 });
+    const error = await storage.open().catch((e: unknown) => e);
+    expect(isSatchelError(error, 'STORAGE_BLOCKED')).toBe(true);
+    stubborn.close();
+    await storage.open();
+    expect(await storage.pendingCount()).toBe(0);
+    await storage.close();
+  });
+
+  it('closes itself for a newer version opened elsewhere, then reports STORAGE_VERSION_TOO_NEW', async () => {
+    const name = freshName();
+    const storage = idbStorage({ name, blockedTimeoutMs: 200 });
+    await storage.append([deviceEvent(1)]);
+    let blocked = false;
+    const newer = await openDB(name, IDB_SCHEMA_VERSION + 1, {
+      blocked() {
+        blocked = true;
+      },
+    });
+    expect(blocked).toBe(false);
+    const error = await storage.pendingCount().catch((e: unknown) => e);
+    expect(isSatchelError(error, 'STORAGE_VERSION_TOO_NEW')).toBe(true);
+    newer.close();
+  });
+});

@@ -1,0 +1,138 @@
+import { StorageError } from '../errors.js';
+import { uuidv7 } from '../uuid.js';
+import type {
+  DeviceIdentity,
+  MetaPatch,
+  NewOutboxEvent,
+  OutboxEntry,
+  StoredClock,
+  StoredMeta,
+  SyncCursor,
+} from './types.js';
+import { EMPTY_CURSOR } from './types.js';
+
+/** Keys of the meta store. */
+export const META_KEYS = {
+  identity: 'identity',
+  snapshot: 'snapshot',
+  clock: 'clock',
+  cursor: 'cursor',
+  lastSeq: 'lastSeq',
+  dataVersion: 'dataVersion',
+} as const;
+
+/** Version of the shape of stored records; bumped with a data migration when a record's shape changes. */
+export const STORAGE_DATA_VERSION = 1;
+
+export function assignEntries(events: readonly NewOutboxEvent[], lastSeq: number): OutboxEntry[] {
+  return events.map((event, i) => ({ ...event, seq: lastSeq + 1 + i, eventId: uuidv7(event.occurredAt) }));
+}
+
+export function mergeClock(stored: StoredClock | null, next: StoredClock | null): StoredClock | null {
+  if (next === null || stored === null) return next;
+  if (stored.highWaterMark <= next.highWaterMark) return next;
+  return { ...next, highWaterMark: stored.highWaterMark };
+}
+
+export function mergeCursor(
+  stored: SyncCursor | undefined,
+  patch: Partial<SyncCursor> | undefined,
+  ackSeq: number | null,
+): SyncCursor {
+  const base = stored ?? EMPTY_CURSOR;
+  const next = { ...base, ...patch };
+  next.ackSeq = Math.max(base.ackSeq, ackSeq ?? 0, patch?.ackSeq ?? 0);
+  return next;
+}
+
+export function toMeta(values: {
+  identity: unknown;
+  snapshot: unknown;
+  clock: unknown;
+  cursor: unknown;
+  lastSeq: unknown;
+}): StoredMeta {
+  return {
+    identity: (values.identity as DeviceIdentity | undefined) ?? null,
+    snapshot: (values.snapshot as StoredMeta['snapshot'] | undefined) ?? null,
+    clock: (values.clock as StoredClock | undefined) ?? null,
+    cursor: { ...EMPTY_CURSOR, ...(values.cursor as SyncCursor | undefined) },
+    lastSeq: typeof values.lastSeq === 'number' ? values.lastSeq : 0,
+  };
+}
+
+/** Writes a meta patch through `put`/`del`, given the stored clock and cursor. */
+export function patchWrites(
+  patch: MetaPatch | undefined,
+  storedClock: StoredClock | null,
+  storedCursor: SyncCursor | undefined,
+  ackSeq: number | null,
+): Array<[key: string, value: unknown]> {
+  const writes: Array<[string, unknown]> = [];
+  if (patch?.identity !== undefined) writes.push([META_KEYS.identity, patch.identity]);
+  if (patch?.snapshot !== undefined) writes.push([META_KEYS.snapshot, patch.snapshot]);
+  if (patch?.clock !== undefined) writes.push([META_KEYS.clock, mergeClock(storedClock, patch.clock)]);
+  if (patch?.cursor !== undefined || ackSeq !== null) {
+    writes.push([META_KEYS.cursor, mergeCursor(storedCursor, patch?.cursor, ackSeq)]);
+  }
+  return writes;
+}
+
+function names(error: unknown): { names: string[]; messages: string[] } {
+  const found = { names: [] as string[], messages: [] as string[] };
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const e = current as { name?: unknown; message?: unknown; inner?: unknown; cause?: unknown };
+    if (typeof e.name === 'string') found.names.push(e.name);
+    if (typeof e.message === 'string') found.messages.push(e.message);
+    current = e.inner ?? e.cause;
+  }
+  return found;
+}
+
+/**
+ * Sorts a raw IndexedDB (or Dexie) failure: `lost` means the connection is gone and reopening once may
+ * succeed; anything else is already the typed error to throw.
+ */
+export function classifyStorageError(error: unknown): 'lost' | StorageError {
+  if (error instanceof StorageError) return error;
+  const { names: n, messages } = names(error);
+  const text = messages.join(' ');
+  if (n.includes('QuotaExceededError') || /quota/i.test(text)) {
+    return new StorageError(
+      'STORAGE_QUOTA_EXCEEDED',
+      'The browser refused to store more data (quota exceeded)',
+      {
+        cause: error,
+      },
+    );
+  }
+  if (n.includes('VersionError')) {
+    return new StorageError(
+      'STORAGE_VERSION_TOO_NEW',
+      'The database was upgraded by a newer version of the SDK in another tab; reload to use it',
+      { cause: error },
+    );
+  }
+  if (
+    n.includes('InvalidStateError') ||
+    n.includes('DatabaseClosedError') ||
+    /connection .*lost|database .*closed|closing/i.test(text) ||
+    (n.includes('UnknownError') && /lost|closed|terminated/i.test(text))
+  ) {
+    return 'lost';
+  }
+  return new StorageError('STORAGE_UNAVAILABLE', `IndexedDB failed: ${text || String(error)}`, {
+    cause: error,
+  });
+}
+
+export function unavailable(error: unknown): StorageError {
+  return new StorageError(
+    'STORAGE_UNAVAILABLE',
+    'The IndexedDB connection was lost and could not be reopened',
+    {
+      cause: error,
+    },
+  );
+}
