@@ -132,6 +132,16 @@ export function describeStorageContract(name: string, fixture: StorageFixture): 
       expect(meta.clock?.lastEstimate).toBe(T0);
     });
 
+    it('never replaces a snapshot with an older one of the same account and device', async () => {
+      const { storage } = await fixture.fresh();
+      await storage.commit(null, { snapshot: snapshot(8) });
+      await storage.commit(null, { snapshot: snapshot(5) });
+      expect((await storage.readMeta()).snapshot?.version).toBe(8);
+      await storage.commit(null, { snapshot: snapshot(9) });
+      expect((await storage.readMeta()).snapshot?.version).toBe(9);
+      await storage.close();
+    });
+
     it('persists across connections and continues the seq after everything was acknowledged', async () => {
       const { storage, reopen } = await fixture.fresh();
       const identity = { deviceId: 'device-1', token: 't', tokenExpiresAt: null, accountId: 'a', name: 'n' };

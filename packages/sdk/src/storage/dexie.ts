@@ -135,7 +135,11 @@ class DexieStorage implements SatchelStorage {
           ackSeq !== null && ackSeq >= 1 ? await this.#outbox.where(':id').belowOrEqual(ackSeq).delete() : 0;
         const clock = (await this.#meta.get(META_KEYS.clock)) as StoredClock | undefined;
         const cursor = (await this.#meta.get(META_KEYS.cursor)) as SyncCursor | undefined;
-        for (const [key, value] of patchWrites(patch, clock ?? null, cursor, ackSeq))
+        const snapshot =
+          patch?.snapshot === undefined
+            ? undefined
+            : ((await this.#meta.get(META_KEYS.snapshot)) as StoredMeta['snapshot'] | undefined);
+        for (const [key, value] of patchWrites(patch, clock ?? null, cursor, ackSeq, snapshot))
           await this.#meta.put(value, key);
         return removed;
       }),

@@ -231,14 +231,17 @@ class IdbStorage implements SatchelStorage {
       const outbox = tx.objectStore(OUTBOX);
       const range = ackSeq !== null && ackSeq >= 1 ? IDBKeyRange.upperBound(ackSeq) : null;
       return inTransaction(tx, async (track) => {
-        const [removed, clock, cursor] = await Promise.all([
+        const [removed, clock, cursor, snapshot] = await Promise.all([
           range === null ? 0 : track(outbox.count(range)),
           track(meta.get(META_KEYS.clock) as Promise<StoredClock | undefined>),
           track(meta.get(META_KEYS.cursor) as Promise<SyncCursor | undefined>),
+          patch?.snapshot === undefined
+            ? undefined
+            : track(meta.get(META_KEYS.snapshot) as Promise<StoredMeta['snapshot'] | undefined>),
         ]);
         const writes: Promise<unknown>[] = [];
         if (range !== null) writes.push(track(outbox.delete(range)));
-        for (const [key, value] of patchWrites(patch, clock ?? null, cursor, ackSeq)) {
+        for (const [key, value] of patchWrites(patch, clock ?? null, cursor, ackSeq, snapshot)) {
           writes.push(track(meta.put(value, key)));
         }
         await Promise.all(writes);

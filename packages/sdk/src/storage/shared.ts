@@ -61,16 +61,33 @@ export function toMeta(values: {
   };
 }
 
+/**
+ * A snapshot of the same account and device at a lower stream version than the stored one is stale (a slow
+ * answer overtaken by a newer sync in another tab): it must not replace the newer one.
+ */
+export function isOlderSnapshot(incoming: StoredMeta['snapshot'], stored: StoredMeta['snapshot']): boolean {
+  return (
+    incoming !== null &&
+    stored !== null &&
+    incoming.accountId === stored.accountId &&
+    incoming.deviceId === stored.deviceId &&
+    incoming.version < stored.version
+  );
+}
+
 /** Writes a meta patch through `put`/`del`, given the stored clock and cursor. */
 export function patchWrites(
   patch: MetaPatch | undefined,
   storedClock: StoredClock | null,
   storedCursor: SyncCursor | undefined,
   ackSeq: number | null,
+  storedSnapshot?: StoredMeta['snapshot'] | undefined,
 ): Array<[key: string, value: unknown]> {
   const writes: Array<[string, unknown]> = [];
   if (patch?.identity !== undefined) writes.push([META_KEYS.identity, patch.identity]);
-  if (patch?.snapshot !== undefined) writes.push([META_KEYS.snapshot, patch.snapshot]);
+  if (patch?.snapshot !== undefined && !isOlderSnapshot(patch.snapshot, storedSnapshot ?? null)) {
+    writes.push([META_KEYS.snapshot, patch.snapshot]);
+  }
   if (patch?.clock !== undefined) writes.push([META_KEYS.clock, mergeClock(storedClock, patch.clock)]);
   if (patch?.cursor !== undefined || ackSeq !== null) {
     writes.push([META_KEYS.cursor, mergeCursor(storedCursor, patch?.cursor, ackSeq)]);
