@@ -7,7 +7,7 @@ import { DAY_MS, YEAR_WINDOW_MS } from './time.js';
  * The version of the fold code. Bump it whenever `evolve` changes what it derives: snapshots
  * folded by another version are ignored and rebuilt from the events.
  */
-export const FOLD_VERSION = 1;
+export const FOLD_VERSION = 2;
 
 /** A device of the account. */
 export interface Device {
@@ -71,8 +71,12 @@ export interface AccountState {
   readonly lastEventAt: number;
 }
 
-/** Ended licences are kept this long after they end, then dropped from the state (not from the events). */
-export const ENDED_LICENSE_RETENTION_MS = 400 * DAY_MS;
+/**
+ * Ended licences stay in the state this long after they end (so devices see what was revoked or expired),
+ * then leave it — not the events. What counts towards a limit is in `grants`, so the state, and with it
+ * the cost of loading an account, is bounded by recent activity rather than the length of its history.
+ */
+export const ENDED_LICENSE_RETENTION_MS = 30 * DAY_MS;
 const GRANT_RETENTION_MS = YEAR_WINDOW_MS + DAY_MS;
 
 /** The state of an account before its first event. */

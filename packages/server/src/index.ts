@@ -1,1 +1,37 @@
-export {};
+export { AccountRepository, type AccountUnit, accountFold } from './accounts.js';
+export { AuthError, DEVELOPMENT_TOKEN_SECRET, type Principal, type TokenOptions, Tokens } from './auth.js';
+export { Catalogue, demoCatalogue, type Title } from './catalogue.js';
+export type { Database, Queryable } from './db/database.js';
+export { pgliteDatabase } from './db/pglite.js';
+export { postgresDatabase } from './db/postgres.js';
+export {
+  ConcurrencyError,
+  ConflictRetriesExhaustedError,
+  isConcurrencyError,
+  isConflictRetriesExhaustedError,
+  ServerError,
+} from './errors.js';
+export { type AppOptions, createApp } from './http/app.js';
+export { Metrics } from './metrics.js';
+export {
+  createSatchelServer,
+  type DatabaseConfig,
+  type Listener,
+  openDatabase,
+  type SatchelServer,
+  type SatchelServerConfig,
+  serveFetch,
+  startingUpFetch,
+} from './server.js';
+export { ForbiddenError, NotFoundError, SatchelService, SeqGapError } from './service.js';
+export {
+  type DeviceReceipt,
+  type EventMetadata,
+  EventStore,
+  type EventStoreOptions,
+  type Fold,
+  type LoadedStream,
+  type NewEvent,
+  type StoredEvent,
+} from './store/event-store.js';
+export { MIGRATIONS, type Migration, migrate, migrationsCurrent } from './store/migrations.js';

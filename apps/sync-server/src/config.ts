@@ -1,0 +1,69 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEVELOPMENT_TOKEN_SECRET } from '@satchel/server';
+
+/** The reference server's settings, from the environment (docs/operations.md lists them). */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  tokenSecret: string;
+  production: boolean;
+  snapshotEvery: number;
+  logLevel: string;
+  demoAccountId: string;
+}
+
+/** Reads the configuration. Throws with a readable message when a value is invalid or unsafe. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const tokenSecret = env.SATCHEL_TOKEN_SECRET ?? DEVELOPMENT_TOKEN_SECRET;
+  if (production && tokenSecret === DEVELOPMENT_TOKEN_SECRET) {
+    throw new Error(
+      'NODE_ENV=production but SATCHEL_TOKEN_SECRET is not set: refusing to sign tokens with the development secret.',
+    );
+  }
+  const port = Number(env.PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`PORT must be a port number, got ${env.PORT}`);
+  const snapshotEvery = Number(env.SATCHEL_SNAPSHOT_EVERY ?? 100);
+  if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1)
+    throw new Error('SATCHEL_SNAPSHOT_EVERY must be a positive integer');
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.SATCHEL_DATA_DIR
+      ? resolve(env.SATCHEL_DATA_DIR)
+      : fileURLToPath(new URL('../../../.satchel-data', import.meta.url)),
+    tokenSecret,
+    production,
+    snapshotEvery,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    demoAccountId: env.SATCHEL_DEMO_ACCOUNT ?? 'demo',
+  };
+}
+
+const pidFile = (dataDir: string) => resolve(dataDir, 'server.pid');
+
+/** Creates the PGlite data directory and records this process as its user. */
+export function claimDataDir(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true });
+  return pidFile(dataDir);
+}
+
+/** The pid of a live server using this PGlite data directory, or null. */
+export function dataDirOwner(dataDir: string): number | null {
+  const file = pidFile(dataDir);
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const tsx = join(root, 'node_modules/.bin/tsx');
+const dataDir = mkdtempSync(join(tmpdir(), 'satchel-sync-server-'));
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+function run(script: string, env: Record<string, string>, args: string[] = []): ChildProcess {
+  const clean = { ...process.env };
+  delete clean.DATABASE_URL;
+  delete clean.NODE_ENV;
+  delete clean.SATCHEL_TOKEN_SECRET;
+  return spawn(
+    tsx,
+    ['--tsconfig', 'apps/sync-server/tsconfig.json', `apps/sync-server/src/${script}`, ...args],
+    {
+      cwd: root,
+      env: { ...clean, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; out: string }>((resolve) => {
+    let out = '';
+    child.stdout?.on('data', (d) => (out += d));
+    child.stderr?.on('data', (d) => (out += d));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('the reference sync server process', { timeout: 90_000 }, () => {
+  it('serves /healthz within 20 s on a fresh PGlite directory, becomes ready, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const child = run('main.ts', { PORT: String(port), SATCHEL_DATA_DIR: dataDir });
+    const done = exited(child);
+    let healthyAfter = Number.POSITIVE_INFINITY;
+    while (Date.now() - started < 20_000) {
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) {
+        healthyAfter = Date.now() - started;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    let ready = false;
+    while (!ready && Date.now() - started < 80_000) {
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (!ready) await new Promise((r) => setTimeout(r, 250));
+    }
+    child.kill('SIGTERM');
+    const { code, out } = await done;
+    expect(healthyAfter).toBeLessThan(20_000);
+    expect(ready).toBe(true);
+    expect(out).toContain("Demo account 'demo' enrolment token");
+    expect(code).toBe(0);
+  });
+
+  it('answers the CLI from the same data directory once the server stopped', async () => {
+    const { code, out } = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dataDir }, ['history', 'demo']));
+    expect(code).toBe(0);
+    expect(out).toContain('AccountOpened');
+  });
+
+  it('refuses to start in production with the development signing secret', async () => {
+    const { code, out } = await exited(
+      run('main.ts', { NODE_ENV: 'production', PORT: '0', SATCHEL_DATA_DIR: dataDir }),
+    );
+    expect(code).toBe(1);
+    expect(out).toContain('SATCHEL_TOKEN_SECRET');
+  });
+});

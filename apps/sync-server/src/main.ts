@@ -1,0 +1,114 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import {
+  createSatchelServer,
+  demoCatalogue,
+  openDatabase,
+  serveFetch,
+  startingUpFetch,
+} from '@satchel/server';
+import { pino } from 'pino';
+import { claimDataDir, dataDirOwner, loadConfig } from './config.js';
+import { playerBuilt, withPlayer } from './player.js';
+import { withTestHooks } from './test-hooks.js';
+
+const started = performance.now();
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (e) {
+  console.error(`satchel sync server: ${(e as Error).message}`);
+  process.exit(1);
+}
+const logger = pino({ level: config.logLevel });
+
+let pid: string | null = null;
+if (!config.databaseUrl) {
+  const owner = dataDirOwner(config.dataDir);
+  if (owner !== null) {
+    logger.fatal(
+      { dataDir: config.dataDir, pid: owner },
+      'another server is using this PGlite data directory',
+    );
+    process.exit(1);
+  }
+  pid = claimDataDir(config.dataDir);
+  writeFileSync(pid, String(process.pid));
+}
+
+// Liveness answers at once; the API answers 503 until the database is open and migrated.
+let handler: (request: Request) => Response | Promise<Response> = startingUpFetch;
+let listener: Awaited<ReturnType<typeof serveFetch>>;
+try {
+  listener = await serveFetch((request) => handler(request), config.port, config.host);
+} catch (e) {
+  logger.fatal({ err: e, port: config.port }, 'cannot listen');
+  if (pid) rmSync(pid, { force: true });
+  process.exit(1);
+}
+
+let db: Awaited<ReturnType<typeof openDatabase>>;
+let server: Awaited<ReturnType<typeof createSatchelServer>>;
+let created: boolean;
+try {
+  db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  server = await createSatchelServer({
+    db,
+    tokenSecret: config.tokenSecret,
+    snapshotEvery: config.snapshotEvery,
+    logger,
+  });
+  await server.service.catalogue.put(demoCatalogue(Date.now()));
+  ({ created } = await server.service.createAccount(config.demoAccountId, 'Demo household'));
+} catch (e) {
+  logger.fatal({ err: e }, 'cannot open the database');
+  await listener.close();
+  if (pid) rmSync(pid, { force: true });
+  process.exit(1);
+}
+handler = withPlayer(withTestHooks(server.app.fetch));
+const { token } = await server.tokens.mint({ kind: 'account', accountId: config.demoAccountId });
+
+logger.info(
+  {
+    port: listener.port,
+    database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
+    demoAccount: config.demoAccountId,
+    demoAccountCreated: created,
+    startupMs: Math.round(performance.now() - started),
+  },
+  'satchel sync server listening',
+);
+const base = `http://localhost:${listener.port}`;
+process.stdout.write(
+  [
+    '',
+    `Satchel sync server on ${base} (${playerBuilt() ? `player: ${base}/, ` : ''}health: ${base}/healthz, API: ${base}/openapi.json)`,
+    ...(playerBuilt() ? [`Demo player (opens enrolled in the demo account): ${base}/#enrol=${token}`] : []),
+    `Demo account '${config.demoAccountId}' enrolment token (valid 30 days):`,
+    `  ${token}`,
+    'Register a device and get its token:',
+    `  curl -s -X POST ${base}/v1/devices -H 'authorization: Bearer ${token}' \\`,
+    `       -H 'content-type: application/json' -d '{"name":"My laptop"}'`,
+    `  (or: pnpm satchel token account ${config.demoAccountId}; pnpm satchel token device ${config.demoAccountId} <deviceId>)`,
+    '',
+  ].join('\n'),
+);
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+  const force = setTimeout(() => {
+    logger.error('shutdown took more than 10 s, exiting');
+    process.exit(1);
+  }, 10_000);
+  force.unref();
+  await listener.close();
+  await db.close();
+  if (pid) rmSync(pid, { force: true });
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

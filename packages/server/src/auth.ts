@@ -1,0 +1,87 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { ServerError } from './errors.js';
+
+/** Who a request speaks for: a device of an account, or the account itself (enrolment and administration). */
+export type Principal =
+  | { readonly kind: 'device'; readonly accountId: string; readonly deviceId: string }
+  | { readonly kind: 'account'; readonly accountId: string };
+
+/** The signing secret used when none is configured: accepted in development only. */
+export const DEVELOPMENT_TOKEN_SECRET = 'satchel-development-secret-change-me';
+
+/** A token was missing, malformed, forged or expired (`code`: UNAUTHENTICATED or TOKEN_EXPIRED). */
+export class AuthError extends ServerError {
+  constructor(code: 'UNAUTHENTICATED' | 'TOKEN_EXPIRED', message: string) {
+    super(code, message);
+    this.name = 'SatchelAuthError';
+  }
+}
+
+export interface TokenOptions {
+  /** Lifetime of device tokens in seconds (default 90 days). */
+  deviceTokenTtlSec?: number;
+  /** Lifetime of account tokens in seconds (default 30 days). */
+  accountTokenTtlSec?: number;
+}
+
+const ISSUER = 'satchel';
+const AUDIENCE = 'satchel-sync';
+
+/** Mints and verifies HS256 JWTs bound to an account (and, for device tokens, to one device). */
+export class Tokens {
+  private readonly key: Uint8Array;
+  readonly deviceTokenTtlSec: number;
+  readonly accountTokenTtlSec: number;
+
+  /** Throws when the secret is shorter than 16 characters. */
+  constructor(secret: string, options: TokenOptions = {}) {
+    if (secret.length < 16)
+      throw new ServerError('WEAK_SECRET', 'The token secret must have at least 16 characters');
+    this.key = new TextEncoder().encode(secret);
+    this.deviceTokenTtlSec = options.deviceTokenTtlSec ?? 90 * 86_400;
+    this.accountTokenTtlSec = options.accountTokenTtlSec ?? 30 * 86_400;
+  }
+
+  /** A token for `principal`, valid `ttlSec` from `now` (epoch ms). */
+  async mint(
+    principal: Principal,
+    now = Date.now(),
+    ttlSec?: number,
+  ): Promise<{ token: string; expiresAt: number }> {
+    const ttl = ttlSec ?? (principal.kind === 'device' ? this.deviceTokenTtlSec : this.accountTokenTtlSec);
+    const iat = Math.floor(now / 1000);
+    const exp = iat + ttl;
+    const token = await new SignJWT({ kind: principal.kind, acc: principal.accountId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject(principal.kind === 'device' ? principal.deviceId : principal.accountId)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .sign(this.key);
+    return { token, expiresAt: exp * 1000 };
+  }
+
+  /** The principal of a valid token. Throws {@link AuthError} otherwise. */
+  async verify(token: string, now = Date.now()): Promise<Principal> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['HS256'],
+        currentDate: new Date(now),
+      });
+      const acc = payload.acc;
+      const sub = payload.sub;
+      if (typeof acc !== 'string' || typeof sub !== 'string')
+        throw new AuthError('UNAUTHENTICATED', 'Malformed token');
+      if (payload.kind === 'device') return { kind: 'device', accountId: acc, deviceId: sub };
+      if (payload.kind === 'account' && sub === acc) return { kind: 'account', accountId: acc };
+      throw new AuthError('UNAUTHENTICATED', 'Malformed token');
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      if (e instanceof errors.JWTExpired) throw new AuthError('TOKEN_EXPIRED', 'The token has expired');
+      throw new AuthError('UNAUTHENTICATED', 'Invalid token');
+    }
+  }
+}

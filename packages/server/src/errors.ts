@@ -1,0 +1,51 @@
+import { SatchelError } from '@satchel/core';
+
+/**
+ * Base class of the server's in-process errors: core's `SatchelError` (a stable `code`; core's
+ * `isSatchelError` matches it), with a `name` the guards below test, so they work across realms and bundles.
+ */
+export class ServerError extends SatchelError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'SatchelServerError';
+  }
+}
+
+/** An append lost the race for its expected stream version (or a receipt was written concurrently). */
+export class ConcurrencyError extends ServerError {
+  readonly accountId: string;
+  readonly expectedVersion: number;
+  constructor(accountId: string, expectedVersion: number, constraint?: string) {
+    super(
+      'CONCURRENCY_CONFLICT',
+      `Account ${accountId} moved past version ${expectedVersion}${constraint ? ` (${constraint})` : ''}`,
+    );
+    this.name = 'SatchelConcurrencyError';
+    this.accountId = accountId;
+    this.expectedVersion = expectedVersion;
+  }
+}
+
+/** Every retry after a {@link ConcurrencyError} lost again; the client should retry after `retryAfterMs`. */
+export class ConflictRetriesExhaustedError extends ServerError {
+  readonly attempts: number;
+  readonly retryAfterMs: number;
+  constructor(accountId: string, attempts: number, retryAfterMs = 250) {
+    super('CONFLICT_RETRIES_EXHAUSTED', `Account ${accountId} is busy: ${attempts} attempts conflicted`);
+    this.name = 'SatchelConflictRetriesExhaustedError';
+    this.attempts = attempts;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+const named =
+  <T>(name: string) =>
+  (e: unknown): e is T =>
+    typeof e === 'object' && e !== null && (e as { name?: unknown }).name === name;
+
+/** True for a {@link ConcurrencyError}, from any realm. */
+export const isConcurrencyError = named<ConcurrencyError>('SatchelConcurrencyError');
+/** True for a {@link ConflictRetriesExhaustedError}, from any realm. */
+export const isConflictRetriesExhaustedError = named<ConflictRetriesExhaustedError>(
+  'SatchelConflictRetriesExhaustedError',
+);

@@ -1,0 +1,363 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ERROR_CODES,
+  Id,
+  LicenseRequest,
+  MAX_SYNC_BODY_BYTES,
+  negotiateProtocolVersion,
+  openApiDocument,
+  PROTOCOL_VERSION,
+  PROTOCOL_VERSION_HEADER,
+  type ProtocolError,
+  type ProtocolErrorCode,
+  protocolError,
+  REQUEST_ID_HEADER,
+  RegisterDeviceRequest,
+  SyncRequest,
+  toValidationIssues,
+} from '@satchel/protocol';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { matchedRoutes } from 'hono/route';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import type * as z from 'zod/mini';
+import type { Principal, Tokens } from '../auth.js';
+import { type Database, dbError } from '../db/database.js';
+import { isConflictRetriesExhaustedError, ServerError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { SatchelService } from '../service.js';
+import { migrationsCurrent } from '../store/migrations.js';
+import { RateLimiter } from './rate-limit.js';
+
+export interface AppOptions {
+  service: SatchelService;
+  tokens: Tokens;
+  db: Database;
+  metrics: Metrics;
+  logger?: Logger;
+  /** Largest accepted body in bytes (default: the protocol's MAX_SYNC_BODY_BYTES). */
+  maxBodyBytes?: number;
+  /** Requests per principal: burst size and refill per second (default 60 and 20). */
+  rateLimit?: { burst: number; perSecond: number };
+  /** CORS origins allowed (default `*`: browser players on any origin). */
+  corsOrigin?: string | string[];
+}
+
+type Env = { Variables: { requestId: string; log: Logger; principal: Principal } };
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ProtocolError,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(body.message);
+  }
+}
+
+const fail = (error: ProtocolError, headers?: Record<string, string>): never => {
+  throw new HttpError(ERROR_CODES[error.code].status, error, headers);
+};
+
+async function readJson<S extends z.ZodMiniType>(c: Context<Env>, schema: S): Promise<z.infer<S>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    fail(protocolError('UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json'));
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    fail(protocolError('BAD_REQUEST', 'The body is not valid JSON'));
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    fail(
+      protocolError('VALIDATION_FAILED', 'The request does not match its schema', {
+        details: toValidationIssues(parsed.error.issues),
+      }),
+    );
+  }
+  return parsed.data as z.infer<S>;
+}
+
+// Losing the database (refused or dropped connection, server shutting down or starting) is retryable.
+const DATABASE_GONE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const databaseGone = (e: unknown): boolean => {
+  const code = dbError(e)?.code;
+  return code !== undefined && (DATABASE_GONE.has(code) || code.startsWith('08'));
+};
+
+function toProtocolError(
+  e: unknown,
+): { status: number; error: ProtocolError; headers: Record<string, string> } | null {
+  if (e instanceof HttpError) return { status: e.status, error: e.body, headers: e.headers };
+  if (isConflictRetriesExhaustedError(e)) {
+    const error = protocolError('CONCURRENCY_CONFLICT', e.message, { retryAfterMs: e.retryAfterMs });
+    return {
+      status: 503,
+      error,
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) },
+    };
+  }
+  if (e instanceof ServerError) {
+    const code = e.code as ProtocolErrorCode;
+    if (code === 'SEQ_GAP') {
+      const g = e as ServerError & { expectedSeq: number; receivedSeq: number };
+      return {
+        status: 409,
+        error: protocolError('SEQ_GAP', e.message, {
+          details: { expectedSeq: g.expectedSeq, receivedSeq: g.receivedSeq },
+        }),
+        headers: {},
+      };
+    }
+    if (
+      code === 'UNAUTHENTICATED' ||
+      code === 'TOKEN_EXPIRED' ||
+      code === 'FORBIDDEN' ||
+      code === 'DEVICE_DEACTIVATED' ||
+      code === 'NOT_FOUND'
+    ) {
+      return { status: ERROR_CODES[code].status, error: protocolError(code, e.message), headers: {} };
+    }
+  }
+  if (databaseGone(e)) {
+    return {
+      status: 503,
+      error: protocolError('UNAVAILABLE', 'The database is unavailable'),
+      headers: { 'retry-after': '1' },
+    };
+  }
+  return null;
+}
+
+/**
+ * Builds the HTTP API (Hono). Stateless apart from per-process metrics and rate-limit buckets: any
+ * number of instances can serve the same database.
+ */
+export function createApp(options: AppOptions): Hono<Env> {
+  const { service, tokens, db, metrics } = options;
+  const logger = options.logger ?? pino({ level: 'info' });
+  const maxBody = options.maxBodyBytes ?? MAX_SYNC_BODY_BYTES;
+  const limiter = new RateLimiter(options.rateLimit?.burst ?? 60, options.rateLimit?.perSecond ?? 20);
+  const app = new Hono<Env>();
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header(REQUEST_ID_HEADER);
+    const requestId = incoming && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ requestId });
+    c.set('requestId', requestId);
+    c.set('log', log);
+    const started = performance.now();
+    await next();
+    // A body left unread (the request was refused on its headers) would make Node drop the keep-alive
+    // connection under the client's next request: read a small one; announce the close of a large one.
+    const raw = c.req.raw;
+    if (raw.body !== null && !raw.bodyUsed) {
+      const length = Number(c.req.header('content-length'));
+      if (Number.isFinite(length) && length <= maxBody) await raw.arrayBuffer().catch(() => undefined);
+      else c.header('connection', 'close');
+    }
+    c.header(REQUEST_ID_HEADER, requestId);
+    const route =
+      matchedRoutes(c)
+        .filter((r) => r.method !== 'ALL')
+        .at(-1)?.path ?? 'unmatched';
+    const seconds = (performance.now() - started) / 1000;
+    metrics.httpRequests.inc({ route, method: c.req.method, status: String(c.res.status) });
+    metrics.httpDuration.observe({ route, method: c.req.method }, seconds);
+    if (route !== '/healthz' && route !== '/metrics') {
+      log.info(
+        { method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
+        'request',
+      );
+    }
+  });
+  app.use(
+    '*',
+    cors({
+      origin: options.corsOrigin ?? '*',
+      exposeHeaders: [REQUEST_ID_HEADER, 'retry-after'],
+      maxAge: 600,
+    }),
+  );
+
+  app.onError((e, c) => {
+    const mapped = toProtocolError(e);
+    const requestId = c.get('requestId');
+    if (!mapped) {
+      c.get('log')?.error({ err: e }, 'unhandled error');
+      const error = protocolError('INTERNAL', 'Internal error', { requestId });
+      return c.json({ error }, 500, { [REQUEST_ID_HEADER]: requestId });
+    }
+    if (mapped.status >= 500) c.get('log')?.warn({ code: mapped.error.code }, mapped.error.message);
+    return c.json({ error: { ...mapped.error, requestId } }, mapped.status as 400, {
+      ...mapped.headers,
+      [REQUEST_ID_HEADER]: requestId,
+    });
+  });
+  app.notFound((c) =>
+    c.json({ error: protocolError('NOT_FOUND', 'No such route', { requestId: c.get('requestId') }) }, 404),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' as const }));
+  app.get('/readyz', async (c) => {
+    try {
+      await db.query('SELECT 1');
+      if (await migrationsCurrent(db)) return c.json({ status: 'ready' as const });
+      fail(protocolError('UNAVAILABLE', 'Migrations are not applied'));
+    } catch (e) {
+      if (e instanceof HttpError) throw e;
+      fail(protocolError('UNAVAILABLE', 'The database does not answer'));
+    }
+    return c.body(null, 500);
+  });
+  app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  let openapi: unknown = null;
+  app.get('/openapi.json', (c) => {
+    openapi ??= openApiDocument();
+    return c.json(openapi as object);
+  });
+
+  const v1 = new Hono<Env>();
+  v1.use(
+    '*',
+    bodyLimit({
+      maxSize: maxBody,
+      onError: () =>
+        fail(
+          protocolError('PAYLOAD_TOO_LARGE', `The body exceeds ${maxBody} bytes`, {
+            details: { limitBytes: maxBody },
+          }),
+        ),
+    }),
+  );
+  v1.use('*', async (c, next) => {
+    const announced = c.req.header(PROTOCOL_VERSION_HEADER);
+    if (announced !== undefined) {
+      const n = negotiateProtocolVersion(/^\d+$/.test(announced.trim()) ? Number(announced) : Number.NaN);
+      if (!n.ok) fail(n.error);
+    }
+    const auth = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (!m?.[1]) fail(protocolError('UNAUTHENTICATED', 'A bearer token is required'));
+    const principal = await tokens.verify(m?.[1] ?? '');
+    c.set('principal', principal);
+    c.set('log', c.get('log').child(principal));
+    const key =
+      principal.kind === 'device'
+        ? `d:${principal.accountId}:${principal.deviceId}`
+        : `a:${principal.accountId}`;
+    const waitMs = limiter.take(key);
+    if (waitMs > 0) {
+      fail(protocolError('RATE_LIMITED', 'Too many requests', { retryAfterMs: waitMs }), {
+        'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+      });
+    }
+    await next();
+    c.header(PROTOCOL_VERSION_HEADER, String(PROTOCOL_VERSION));
+  });
+
+  const device = (c: Context<Env>) => {
+    const p = c.get('principal');
+    if (p.kind !== 'device') fail(protocolError('FORBIDDEN', 'This endpoint needs a device token'));
+    return p as Extract<Principal, { kind: 'device' }>;
+  };
+  const account = (c: Context<Env>) => {
+    const p = c.get('principal');
+    if (p.kind !== 'account') fail(protocolError('FORBIDDEN', "This endpoint needs the account's token"));
+    return p;
+  };
+
+  v1.post('/sync', async (c) => {
+    const p = device(c);
+    const body = await readJson(c, SyncRequest);
+    if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
+    const n = negotiateProtocolVersion(body.protocolVersion);
+    if (!n.ok) fail(n.error);
+    return c.json(await service.sync(p.accountId, p.deviceId, body, c.get('requestId')));
+  });
+
+  v1.post('/devices', async (c) => {
+    const p = account(c);
+    const body = await readJson(c, RegisterDeviceRequest);
+    const { deviceId, snapshot } = await service.registerDevice(p.accountId, {
+      deviceId: body.deviceId,
+      name: body.name,
+    });
+    const { token, expiresAt } = await tokens.mint({ kind: 'device', accountId: p.accountId, deviceId });
+    return c.json({ deviceId, token, tokenExpiresAt: expiresAt, snapshot }, 201);
+  });
+  v1.get('/devices', async (c) => {
+    const p = c.get('principal');
+    return c.json({ devices: await service.devices(p.accountId) });
+  });
+  v1.delete('/devices/:deviceId', async (c) => {
+    const p = c.get('principal');
+    const target = c.req.param('deviceId') ?? '';
+    const valid = Id.safeParse(target);
+    if (!valid.success) {
+      fail(
+        protocolError('VALIDATION_FAILED', 'deviceId is not a valid identifier', {
+          details: toValidationIssues(
+            valid.error.issues.map((i) => ({ ...i, path: ['deviceId', ...i.path] })),
+          ),
+        }),
+      );
+    }
+    if (p.kind === 'device' && p.deviceId !== target) {
+      fail(protocolError('FORBIDDEN', 'A device may deactivate only itself; use the account token'));
+    }
+    return c.json({ devices: await service.deactivateDevice(p.accountId, target) });
+  });
+
+  v1.post('/licenses', async (c) => {
+    const p = device(c);
+    const body = await readJson(c, LicenseRequest);
+    return c.json(await service.requestLicense(p.accountId, p.deviceId, body));
+  });
+  v1.get('/licenses', async (c) => {
+    const p = c.get('principal');
+    return c.json(await service.licenses(p.accountId, p.kind === 'device' ? p.deviceId : undefined));
+  });
+  const licenseId = (c: Context<Env>) => {
+    const id = c.req.param('licenseId') ?? '';
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) {
+      fail(
+        protocolError('VALIDATION_FAILED', 'licenseId must be a lowercase UUID', {
+          details: [
+            { path: ['licenseId'], message: 'Expected a lowercase canonical UUID', code: 'invalid_format' },
+          ],
+        }),
+      );
+    }
+    return id;
+  };
+  v1.post('/licenses/:licenseId/renew', async (c) => {
+    const p = device(c);
+    return c.json(await service.renewLicense(p.accountId, p.deviceId, licenseId(c)));
+  });
+  v1.post('/licenses/:licenseId/release', async (c) => {
+    const p = device(c);
+    return c.json(await service.releaseLicense(p.accountId, p.deviceId, licenseId(c)));
+  });
+
+  app.route('/v1', v1);
+  return app;
+}

@@ -1,0 +1,153 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { protocolError } from '@satchel/protocol';
+import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { AccountRepository } from './accounts.js';
+import { type TokenOptions, Tokens } from './auth.js';
+import { Catalogue } from './catalogue.js';
+import type { Database } from './db/database.js';
+import { pgliteDatabase } from './db/pglite.js';
+import { postgresDatabase } from './db/postgres.js';
+import { createApp } from './http/app.js';
+import { Metrics } from './metrics.js';
+import { SatchelService } from './service.js';
+import { EventStore } from './store/event-store.js';
+import { migrate } from './store/migrations.js';
+
+/** Where the server keeps its state: PostgreSQL at `databaseUrl`, else PGlite in `dataDir` (in memory without one). */
+export interface DatabaseConfig {
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number | undefined;
+}
+
+/** Opens the configured database (nothing is migrated yet). */
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  if (config.databaseUrl) {
+    return postgresDatabase(
+      config.databaseUrl,
+      config.poolSize === undefined ? {} : { max: config.poolSize },
+    );
+  }
+  return pgliteDatabase(config.dataDir);
+}
+
+export interface SatchelServerConfig {
+  /** An open database (migrated at start-up). */
+  db: Database;
+  /** HS256 signing secret for tokens. */
+  tokenSecret: string;
+  tokens?: TokenOptions;
+  /** Snapshot every N events (default 100). */
+  snapshotEvery?: number;
+  logger?: Logger;
+  now?: () => number;
+  maxBodyBytes?: number;
+  rateLimit?: { burst: number; perSecond: number };
+  corsOrigin?: string | string[];
+}
+
+/** A wired server: the HTTP app and the pieces behind it. */
+export interface SatchelServer {
+  readonly app: Hono;
+  readonly service: SatchelService;
+  readonly tokens: Tokens;
+  readonly metrics: Metrics;
+  readonly db: Database;
+  readonly logger: Logger;
+  /**
+   * Listens on `port` (0 = any free port). Resolves with the bound port once accepting connections;
+   * rejects when the port cannot be bound (e.g. EADDRINUSE).
+   */
+  listen(port: number, hostname?: string): Promise<Listener>;
+}
+
+/**
+ * Migrates the database (under an advisory lock; safe with several instances starting together) and
+ * wires the store, the service and the HTTP app. Throws when the migrations fail.
+ */
+export async function createSatchelServer(config: SatchelServerConfig): Promise<SatchelServer> {
+  const logger = config.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const applied = await migrate(config.db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  const metrics = new Metrics();
+  const store = new EventStore(
+    config.db,
+    config.snapshotEvery === undefined ? {} : { snapshotEvery: config.snapshotEvery },
+  );
+  const accounts = new AccountRepository(store, { metrics });
+  const catalogue = new Catalogue(config.db);
+  const service = new SatchelService(accounts, {
+    catalogue,
+    metrics,
+    ...(config.now ? { now: config.now } : {}),
+  });
+  const tokens = new Tokens(config.tokenSecret, config.tokens);
+  const app = createApp({
+    service,
+    tokens,
+    db: config.db,
+    metrics,
+    logger,
+    ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
+    ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
+    ...(config.corsOrigin === undefined ? {} : { corsOrigin: config.corsOrigin }),
+  }) as unknown as Hono;
+  return {
+    app,
+    service,
+    tokens,
+    metrics,
+    db: config.db,
+    logger,
+    listen: (port, hostname = '0.0.0.0') => serveFetch(app.fetch, port, hostname),
+  };
+}
+
+/** A bound HTTP listener. */
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting connections and resolves when the requests in flight have been answered. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a fetch handler on Node's HTTP server. Resolves once accepting connections; rejects when the
+ * port cannot be bound (e.g. EADDRINUSE).
+ */
+export function serveFetch(
+  fetch: (request: Request) => Response | Promise<Response>,
+  port: number,
+  hostname = '0.0.0.0',
+): Promise<Listener> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port, hostname }, (info: AddressInfo) => {
+      server.off('error', reject);
+      resolve({
+        port: info.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+          }),
+      });
+    });
+    server.once('error', reject);
+  });
+}
+
+/**
+ * What a process answers while its database is still opening: `/healthz` is alive, everything else is
+ * `503 UNAVAILABLE` with a retry hint.
+ */
+export function startingUpFetch(request: Request): Response {
+  const headers = { 'content-type': 'application/json', 'retry-after': '1' };
+  if (new URL(request.url).pathname === '/healthz') {
+    return new Response(JSON.stringify({ status: 'ok' }), { status: 200, headers });
+  }
+  const error = protocolError('UNAVAILABLE', 'The server is starting');
+  return new Response(JSON.stringify({ error }), { status: 503, headers });
+}

@@ -1,0 +1,454 @@
+import {
+  type AccountState,
+  type Command,
+  DEFAULT_PLAN,
+  type DomainEvent,
+  decide,
+  decideDeviceEvent,
+  deviceSnapshot,
+  deviceView,
+  isDeviceEvent,
+  isSatchelError,
+  licenseView,
+  type Plan,
+  type Policy,
+  type Rejection,
+  upcast,
+} from '@satchel/core';
+import type {
+  DeviceView,
+  EventRejectionCode,
+  EventResult,
+  LicenseResponse,
+  LicenseSnapshot,
+  LicenseView,
+  Refusal,
+  SyncRequest,
+  SyncResponse,
+} from '@satchel/protocol';
+import { PROTOCOL_VERSION } from '@satchel/protocol';
+import { uuidv7 } from 'uuidv7';
+import type { AccountRepository, AccountUnit } from './accounts.js';
+import type { Catalogue } from './catalogue.js';
+import { ServerError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import type { DeviceReceipt } from './store/event-store.js';
+
+/** A `seq` does not follow the last acknowledged one; the whole batch was refused and nothing written. */
+export class SeqGapError extends ServerError {
+  readonly expectedSeq: number;
+  readonly receivedSeq: number;
+  constructor(expectedSeq: number, receivedSeq: number) {
+    super('SEQ_GAP', `Expected seq ${expectedSeq} next, received ${receivedSeq}`);
+    this.name = 'SatchelSeqGapError';
+    this.expectedSeq = expectedSeq;
+    this.receivedSeq = receivedSeq;
+  }
+}
+
+/** The request names something that does not exist for this principal (title, licence, device, account). */
+export class NotFoundError extends ServerError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+    this.name = 'SatchelNotFoundError';
+  }
+}
+
+/** The principal may not do this (another device, a deactivated device, …). `code` is the wire code. */
+export class ForbiddenError extends ServerError {
+  constructor(code: 'FORBIDDEN' | 'DEVICE_DEACTIVATED', message: string) {
+    super(code, message);
+    this.name = 'SatchelForbiddenError';
+  }
+}
+
+export interface ServiceOptions {
+  catalogue: Catalogue;
+  metrics?: Metrics;
+  /** The server clock (epoch ms); injectable for tests. */
+  now?: () => number;
+}
+
+const toRefusal = (r: Rejection): Refusal => {
+  const out: Refusal = { code: r.code, message: r.message };
+  for (const k of ['limit', 'used', 'remaining', 'nextAvailableAt', 'titleId', 'licenseId'] as const) {
+    const v = r[k];
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+};
+
+/**
+ * The server's use cases on top of the event store: the sync merge, licences, devices and accounts.
+ * Stateless: every call loads what it needs from the database.
+ */
+export class SatchelService {
+  readonly accounts: AccountRepository;
+  readonly catalogue: Catalogue;
+  readonly now: () => number;
+  private readonly metrics: Metrics | undefined;
+
+  constructor(accounts: AccountRepository, options: ServiceOptions) {
+    this.accounts = accounts;
+    this.catalogue = options.catalogue;
+    this.metrics = options.metrics;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Creates (or finds) an account and opens its stream with `plan`. Idempotent: an account that
+   * exists is left as it is. Resolves once durable.
+   */
+  async createAccount(
+    accountId: string,
+    name: string,
+    plan: Plan = DEFAULT_PLAN,
+  ): Promise<{ created: boolean }> {
+    const now = this.now();
+    return this.accounts.execute(accountId, async (unit) => {
+      await unit.tx.query(
+        'INSERT INTO accounts (account_id, name) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING',
+        [accountId, name],
+      );
+      if (unit.state.opened) return { created: false };
+      const d = decide(unit.state, { type: 'OpenAccount', accountId, plan, now });
+      if (!d.ok) throw new ServerError('INTERNAL', d.rejection.message);
+      unit.emit(d.events);
+      return { created: true };
+    });
+  }
+
+  /** True when the account exists. */
+  async accountExists(accountId: string): Promise<boolean> {
+    const rows = await this.accounts.db.query('SELECT 1 FROM accounts WHERE account_id = $1', [accountId]);
+    return rows.length > 0;
+  }
+
+  /** Every account id, sorted. */
+  async accountIds(): Promise<string[]> {
+    const rows = await this.accounts.db.query<{ account_id: string }>(
+      'SELECT account_id FROM accounts ORDER BY 1',
+    );
+    return rows.map((r) => r.account_id);
+  }
+
+  /**
+   * Registers a device (idempotent for a device that is already active: nothing is appended).
+   * Throws {@link NotFoundError} when the account does not exist, {@link ForbiddenError} when the rules refuse.
+   */
+  async registerDevice(
+    accountId: string,
+    request: { deviceId?: string | undefined; name: string },
+  ): Promise<{ deviceId: string; snapshot: LicenseSnapshot }> {
+    const deviceId = request.deviceId ?? uuidv7();
+    const now = this.now();
+    const limited = await this.limitedTitles();
+    return this.accounts.execute(accountId, async (unit) => {
+      if (!unit.state.opened) throw new NotFoundError('No such account');
+      const existing = unit.state.devices[deviceId];
+      if (existing?.status !== 'active') {
+        const d = decide(unit.state, { type: 'RegisterDevice', deviceId, name: request.name, now });
+        if (!d.ok) throw new ForbiddenError('FORBIDDEN', d.rejection.message);
+        unit.emit(d.events);
+      }
+      return { deviceId, snapshot: this.snapshotOf(unit.state, deviceId, now, limited) };
+    });
+  }
+
+  /**
+   * Deactivates a device: frees its slot and revokes its licences. Idempotent for a device already
+   * deactivated. Throws {@link NotFoundError} for a device the account does not have.
+   */
+  async deactivateDevice(accountId: string, deviceId: string): Promise<DeviceView[]> {
+    const now = this.now();
+    return this.accounts.execute(accountId, async (unit) => {
+      const device = unit.state.devices[deviceId];
+      if (!device || !Object.hasOwn(unit.state.devices, deviceId)) throw new NotFoundError('No such device');
+      if (device.status === 'active') {
+        this.expire(unit, now);
+        const d = decide(unit.state, { type: 'DeactivateDevice', deviceId, now });
+        if (!d.ok) throw new ForbiddenError('FORBIDDEN', d.rejection.message);
+        unit.emit(d.events);
+      }
+      return Object.values(unit.state.devices).map(deviceView);
+    });
+  }
+
+  /** The account's devices. */
+  async devices(accountId: string): Promise<DeviceView[]> {
+    const { state } = await this.accounts.load(accountId);
+    return Object.values(state.devices).map(deviceView);
+  }
+
+  /** A device's licences (or, without `deviceId`, every licence of the account) as of now. */
+  async licenses(
+    accountId: string,
+    deviceId?: string,
+  ): Promise<{ licenses: LicenseView[]; serverTime: number }> {
+    const now = this.now();
+    const { state } = await this.accounts.load(accountId);
+    const licenses = Object.values(state.licenses)
+      .filter((l) => deviceId === undefined || l.deviceId === deviceId)
+      .sort((a, b) => a.firstIssuedAt - b.firstIssuedAt || (a.licenseId < b.licenseId ? -1 : 1))
+      .map((l) => licenseView(l, now));
+    return { licenses, serverTime: now };
+  }
+
+  /** The authoritative snapshot of one device, as of now. */
+  async snapshot(accountId: string, deviceId: string): Promise<LicenseSnapshot> {
+    const { state } = await this.accounts.load(accountId);
+    return this.snapshotOf(state, deviceId, this.now(), await this.limitedTitles());
+  }
+
+  /**
+   * Asks for a licence for a catalogue title. A refusal by the rules is an answer (`outcome: 'refused'`).
+   * Throws {@link NotFoundError} for an unknown title, {@link ForbiddenError} for a deactivated device.
+   */
+  async requestLicense(
+    accountId: string,
+    deviceId: string,
+    request: { titleId: string; licenseId?: string | undefined },
+  ): Promise<LicenseResponse> {
+    const title = await this.catalogue.get(request.titleId);
+    if (!title) throw new NotFoundError(`No title ${request.titleId} in the catalogue`);
+    const licenseId = request.licenseId ?? uuidv7();
+    return this.licenseCommand(accountId, deviceId, licenseId, (now) => ({
+      type: 'IssueLicense',
+      licenseId,
+      deviceId,
+      titleId: title.titleId,
+      policy: title.policy,
+      now,
+    }));
+  }
+
+  /** Renews a licence of this device (counts as a download). Same errors as {@link requestLicense}. */
+  renewLicense(accountId: string, deviceId: string, licenseId: string): Promise<LicenseResponse> {
+    return this.licenseCommand(accountId, deviceId, licenseId, (now) => ({
+      type: 'RenewLicense',
+      licenseId,
+      deviceId,
+      now,
+    }));
+  }
+
+  /** Gives a licence of this device back. Same errors as {@link requestLicense}. */
+  releaseLicense(accountId: string, deviceId: string, licenseId: string): Promise<LicenseResponse> {
+    return this.licenseCommand(accountId, deviceId, licenseId, (now) => ({
+      type: 'ReleaseLicense',
+      licenseId,
+      deviceId,
+      now,
+    }));
+  }
+
+  private async licenseCommand(
+    accountId: string,
+    deviceId: string,
+    licenseId: string,
+    command: (now: number) => Command,
+  ): Promise<LicenseResponse> {
+    const now = this.now();
+    const limited = await this.limitedTitles();
+    return this.accounts.execute(accountId, async (unit) => {
+      this.requireActiveDevice(unit.state, deviceId);
+      this.expire(unit, now);
+      const d = decide(unit.state, command(now));
+      if (!d.ok) {
+        if (d.rejection.code === 'LICENSE_NOT_FOUND' || d.rejection.code === 'WRONG_DEVICE') {
+          throw new NotFoundError('No such licence on this device');
+        }
+        return {
+          outcome: 'refused',
+          refusal: toRefusal(d.rejection),
+          snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+        };
+      }
+      unit.emit(d.events);
+      const license = unit.state.licenses[licenseId];
+      if (!license) throw new NotFoundError('No such licence on this device');
+      return {
+        outcome: 'granted',
+        license: licenseView(license, now),
+        snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+      };
+    });
+  }
+
+  /**
+   * The merge: applies a device's batch in one transaction on its account. Events already applied
+   * (same device and seq, or same eventId) are answered as before and change nothing; a gap refuses
+   * the whole batch ({@link SeqGapError}, nothing written); every new event is upcast, decided by
+   * core's `decideDeviceEvent` and appended (or acknowledged as rejected, never blocking the queue).
+   * Resolves once everything is durable.
+   */
+  async sync(
+    accountId: string,
+    deviceId: string,
+    request: SyncRequest,
+    requestId?: string,
+  ): Promise<SyncResponse> {
+    const now = this.now();
+    const limited = await this.limitedTitles();
+    const store = this.accounts.store;
+    let cursor = 0;
+    const response = await this.accounts.execute(
+      accountId,
+      async (unit) => {
+        const { tx } = unit;
+        if (!Object.hasOwn(unit.state.devices, deviceId))
+          throw new ForbiddenError('FORBIDDEN', 'Unknown device');
+        let expected = cursor + 1;
+        for (const e of request.events) {
+          if (e.seq <= cursor) continue;
+          if (e.seq !== expected) throw new SeqGapError(cursor + 1, e.seq);
+          expected += 1;
+        }
+        const fresh = request.events.filter((e) => e.seq > cursor);
+        const bySeq = await store.receiptsBySeq(
+          tx,
+          accountId,
+          deviceId,
+          request.events.filter((e) => e.seq <= cursor).map((e) => e.seq),
+        );
+        const byId = await store.receiptsByEventId(
+          tx,
+          accountId,
+          fresh.map((e) => e.eventId),
+        );
+
+        this.expire(unit, now, requestId);
+
+        const results: EventResult[] = [];
+        const receipts: DeviceReceipt[] = [];
+        const seenIds = new Set<string>();
+        const reject = (
+          e: { seq: number; eventId: string },
+          code: EventRejectionCode,
+          message: string,
+          record = true,
+        ) => {
+          results.push({ status: 'rejected', seq: e.seq, eventId: e.eventId, code, message });
+          if (record)
+            receipts.push({ deviceId, seq: e.seq, eventId: e.eventId, status: 'rejected', code, message });
+        };
+
+        for (const e of request.events) {
+          if (e.seq <= cursor) {
+            const r = bySeq.get(e.seq);
+            if (r && r.eventId === e.eventId) {
+              if (r.status === 'rejected') {
+                reject(e, (r.code ?? 'INVALID_EVENT') as EventRejectionCode, r.message ?? '', false);
+              } else {
+                results.push({ status: 'duplicate', seq: e.seq, eventId: e.eventId });
+              }
+            } else {
+              reject(e, 'EVENT_ID_REUSED', `seq ${e.seq} was already acknowledged for another event`, false);
+            }
+            continue;
+          }
+          if (byId.has(e.eventId) || seenIds.has(e.eventId)) {
+            reject(e, 'EVENT_ID_REUSED', `eventId ${e.eventId} was already used by another seq`, false);
+            continue;
+          }
+          seenIds.add(e.eventId);
+          if (e.data.deviceId !== deviceId) {
+            reject(e, 'DEVICE_MISMATCH', 'The event names another device than the one that sent it');
+            continue;
+          }
+          let incoming: DomainEvent;
+          try {
+            incoming = upcast({ type: e.type, v: e.v, data: e.data });
+          } catch (err) {
+            if (isSatchelError(err)) {
+              reject(e, err.code as EventRejectionCode, err.message);
+              continue;
+            }
+            throw err;
+          }
+          if (!isDeviceEvent(incoming)) {
+            reject(e, 'UNKNOWN_EVENT_TYPE', `${e.type} is not a device event`);
+            continue;
+          }
+          const d = decideDeviceEvent(unit.state, incoming, { deviceId, receivedAt: now });
+          if (!d.ok) {
+            reject(e, d.rejection.code, d.rejection.message);
+            continue;
+          }
+          const ownIndex = d.events.findIndex((x) => x.type === incoming.type);
+          unit.emit(
+            d.events,
+            {
+              deviceId,
+              seq: e.seq,
+              deviceTime: e.occurredAt,
+              trustedTime: e.trustedAt,
+              ...(requestId ? { requestId } : {}),
+            },
+            d.events.map((_, i) => (i === ownIndex ? e.eventId : undefined)),
+          );
+          results.push({ status: 'accepted', seq: e.seq, eventId: e.eventId });
+          receipts.push({
+            deviceId,
+            seq: e.seq,
+            eventId: e.eventId,
+            status: 'accepted',
+            code: null,
+            message: null,
+          });
+        }
+        await store.insertReceipts(tx, accountId, receipts);
+        const ackSeq = Math.max(cursor, request.events.at(-1)?.seq ?? 0);
+        await store.advanceCursor(tx, accountId, deviceId, ackSeq, now);
+        return {
+          protocolVersion: Math.min(request.protocolVersion, PROTOCOL_VERSION),
+          results,
+          ackSeq,
+          serverTime: now,
+          snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+        } satisfies SyncResponse;
+      },
+      {
+        // One device's syncs are serialised on its cursor row; the account is loaded after the lock.
+        beforeLoad: async (tx) => {
+          cursor = await store.lockDeviceCursor(tx, accountId, deviceId);
+        },
+      },
+    );
+    for (const r of response.results) this.metrics?.syncEvents.inc({ status: r.status });
+    return response;
+  }
+
+  private expire(unit: AccountUnit, now: number, requestId?: string): void {
+    const d = decide(unit.state, { type: 'ExpireLicenses', now });
+    if (d.ok) unit.emit(d.events, requestId ? { requestId } : {});
+  }
+
+  private requireActiveDevice(state: AccountState, deviceId: string): void {
+    if (!Object.hasOwn(state.devices, deviceId)) throw new ForbiddenError('FORBIDDEN', 'Unknown device');
+    if (state.devices[deviceId]?.status !== 'active') {
+      throw new ForbiddenError('DEVICE_DEACTIVATED', 'This device was deactivated');
+    }
+  }
+
+  private async limitedTitles(): Promise<Map<string, Policy>> {
+    const titles = await this.catalogue.titles();
+    return new Map(
+      [...titles.values()]
+        .filter((t) => t.policy.maxDownloadsPerYear !== null)
+        .map((t) => [t.titleId, t.policy] as const),
+    );
+  }
+
+  // Catalogue policies are read before the account transaction: PGlite has one connection.
+  private snapshotOf(
+    state: AccountState,
+    deviceId: string,
+    now: number,
+    limited: Map<string, Policy>,
+  ): LicenseSnapshot {
+    const snap = deviceSnapshot(state, deviceId, now, limited);
+    if (!snap) throw new ForbiddenError('FORBIDDEN', 'Unknown device');
+    return snap;
+  }
+}

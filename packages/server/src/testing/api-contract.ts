@@ -1,0 +1,550 @@
+import { DAY_MS, HOUR_MS } from '@satchel/core';
+import { ErrorResponse, LicenseResponse, RegisterDeviceResponse, SyncResponse } from '@satchel/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../db/database.js';
+import { envelope, type Harness, harness, syncBody, T0, TEST_SECRET } from './harness.js';
+
+export interface ApiBackend {
+  db: Database;
+  teardown(): Promise<void>;
+}
+
+/** The HTTP API and merge behaviour every backend must show. */
+export function apiContract(name: string, open: () => Promise<ApiBackend>): void {
+  describe(`sync server API (${name})`, { timeout: 30_000 }, () => {
+    let backend: ApiBackend;
+    let h: Harness;
+
+    beforeAll(async () => {
+      backend = await open();
+      h = await harness(backend.db, { snapshotEvery: 20 });
+    }, 120_000);
+    afterAll(async () => {
+      await backend?.teardown();
+    });
+
+    const version = (accountId: string) =>
+      h.server.service.accounts.store.streamVersion(backend.db, accountId);
+    const expectError = (res: { status: number; body: unknown }, status: number, code: string) => {
+      expect(res.status).toBe(status);
+      const parsed = ErrorResponse.safeParse(res.body);
+      expect(parsed.success).toBe(true);
+      expect(parsed.data?.error.code).toBe(code);
+      return parsed.data?.error;
+    };
+
+    async function downloaded(title = 'quiet-river') {
+      const acct = await h.account();
+      const dev = await h.device(acct.token, 'Laptop');
+      const lic = await h.call('POST', '/v1/licenses', { token: dev.token, body: { titleId: title } });
+      expect(lic.body.outcome).toBe('granted');
+      return { acct, dev, licenseId: lic.body.license.licenseId as string };
+    }
+
+    it('serves health, readiness, metrics and the OpenAPI document', async () => {
+      expect((await h.call('GET', '/healthz')).body).toEqual({ status: 'ok' });
+      expect((await h.call('GET', '/readyz')).body).toEqual({ status: 'ready' });
+      const metrics = await h.call('GET', '/metrics');
+      expect(metrics.body).toContain('# TYPE satchel_http_requests_total counter');
+      expect(metrics.body).toContain('satchel_http_request_duration_seconds_bucket');
+      const doc = await h.call('GET', '/openapi.json');
+      expect(doc.body.openapi).toBe('3.1.0');
+      expect(Object.keys(doc.body.paths)).toContain('/v1/sync');
+      expect(metrics.headers.get('x-request-id')).toMatch(/.+/);
+    });
+
+    it('echoes a request id and answers unknown routes with a typed 404', async () => {
+      const res = await h.call('GET', '/nowhere', { headers: { 'x-request-id': 'req-123' } });
+      expect(res.headers.get('x-request-id')).toBe('req-123');
+      expectError(res, 404, 'NOT_FOUND');
+    });
+
+    it('registers a device with the enrolment token and answers with a device token and snapshot', async () => {
+      const acct = await h.account();
+      const res = await h.call('POST', '/v1/devices', { token: acct.token, body: { name: 'Living room' } });
+      expect(res.status).toBe(201);
+      const body = RegisterDeviceResponse.parse(res.body);
+      expect(body.snapshot.device).toMatchObject({ name: 'Living room', status: 'active' });
+      expect(body.tokenExpiresAt).toBeGreaterThan(Date.now());
+      const devices = await h.call('GET', '/v1/devices', { token: body.token });
+      expect(devices.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual([body.deviceId]);
+      const again = await h.call('POST', '/v1/devices', {
+        token: acct.token,
+        body: { name: 'Living room', deviceId: body.deviceId },
+      });
+      expect(again.status).toBe(201);
+      expect(again.body.deviceId).toBe(body.deviceId);
+      const dev = await h.device(acct.token);
+      expectError(
+        await h.call('POST', '/v1/devices', { token: dev.token, body: { name: 'x' } }),
+        403,
+        'FORBIDDEN',
+      );
+    });
+
+    it('grants a licence for a catalogue title and refuses past the plan with a typed reason (200)', async () => {
+      const acct = await h.account();
+      const a = await h.device(acct.token, 'A');
+      const b = await h.device(acct.token, 'B');
+      const c = await h.device(acct.token, 'C');
+      const first = await h.call('POST', '/v1/licenses', {
+        token: a.token,
+        body: { titleId: 'night-train' },
+      });
+      expect(first.status).toBe(200);
+      const granted = LicenseResponse.parse(first.body);
+      expect(granted.outcome).toBe('granted');
+      if (granted.outcome === 'granted') {
+        expect(granted.license.policy.playbackDurationSec).toBe(172_800);
+        expect(granted.snapshot.licenses.map((l) => l.licenseId)).toContain(granted.license.licenseId);
+      }
+      expect(
+        (await h.call('POST', '/v1/licenses', { token: b.token, body: { titleId: 'paper-moon' } })).body
+          .outcome,
+      ).toBe('granted');
+      const refused = await h.call('POST', '/v1/licenses', {
+        token: c.token,
+        body: { titleId: 'paper-moon' },
+      });
+      expect(refused.status).toBe(200);
+      expect(refused.body).toMatchObject({
+        outcome: 'refused',
+        refusal: { code: 'DEVICE_LIMIT', limit: 2, used: 2 },
+      });
+      expectError(
+        await h.call('POST', '/v1/licenses', { token: c.token, body: { titleId: 'no-such-title' } }),
+        404,
+        'NOT_FOUND',
+      );
+    });
+
+    it('counts downloads per year and tells when the next one is possible', async () => {
+      const acct = await h.account();
+      const dev = await h.device(acct.token);
+      for (let i = 0; i < 3; i++) {
+        const got = await h.call('POST', '/v1/licenses', {
+          token: dev.token,
+          body: { titleId: 'harbour-lights' },
+        });
+        expect(got.body.outcome).toBe('granted');
+        const rel = await h.call('POST', `/v1/licenses/${got.body.license.licenseId}/release`, {
+          token: dev.token,
+        });
+        expect(rel.body.outcome).toBe('granted');
+      }
+      const fourth = await h.call('POST', '/v1/licenses', {
+        token: dev.token,
+        body: { titleId: 'harbour-lights' },
+      });
+      expect(fourth.body).toMatchObject({
+        outcome: 'refused',
+        refusal: { code: 'YEARLY_LIMIT', limit: 3, remaining: 0 },
+      });
+      expect(fourth.body.refusal.nextAvailableAt).toBeGreaterThan(T0);
+      const allowance = fourth.body.snapshot.allowances.find(
+        (a: { titleId: string }) => a.titleId === 'harbour-lights',
+      );
+      expect(allowance).toMatchObject({ limit: 3, used: 3, remaining: 0 });
+    });
+
+    it('merges a batch: accepted results, ackSeq, server time and the authoritative snapshot', async () => {
+      const { acct, dev, licenseId } = await downloaded();
+      const before = await version(acct.accountId);
+      const events = [
+        envelope(1, 'DownloadCompleted', { licenseId, deviceId: dev.deviceId }, T0 + 1000),
+        envelope(2, 'PlaybackStarted', { licenseId, deviceId: dev.deviceId, positionMs: 0 }, T0 + 2000),
+        envelope(3, 'PlaybackStopped', { licenseId, deviceId: dev.deviceId, positionMs: 60_000 }, T0 + 3000),
+      ];
+      h.clock.now = T0 + 10_000;
+      const res = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, events),
+      });
+      expect(res.status).toBe(200);
+      const body = SyncResponse.parse(res.body);
+      expect(body.results.map((r) => r.status)).toEqual(['accepted', 'accepted', 'accepted']);
+      expect(body.ackSeq).toBe(3);
+      expect(body.serverTime).toBe(T0 + 10_000);
+      const lic = body.snapshot.licenses.find((l) => l.licenseId === licenseId);
+      expect(lic).toMatchObject({ status: 'downloaded', firstPlayedAt: T0 + 2000, lastPositionMs: 60_000 });
+      expect(lic?.expiresAt).toBe(T0 + 2000 + 48 * HOUR_MS);
+      expect(await version(acct.accountId)).toBe(before + 3);
+      const stored = await h.server.service.accounts.store.readStream(backend.db, acct.accountId, before);
+      expect(stored.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+      expect(stored[0]?.metadata).toMatchObject({ deviceId: dev.deviceId, seq: 1, deviceTime: T0 + 1000 });
+    });
+
+    it('answers a replayed batch with the same acks and changes nothing', async () => {
+      const { acct, dev, licenseId } = await downloaded();
+      const events = [
+        envelope(1, 'DownloadCompleted', { licenseId, deviceId: dev.deviceId }, T0 + 1000),
+        envelope(
+          2,
+          'PlaybackStarted',
+          { licenseId: 'no-such-licence', deviceId: dev.deviceId, positionMs: 0 },
+          T0 + 2000,
+        ),
+      ];
+      const first = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, events),
+      });
+      const v = await version(acct.accountId);
+      const second = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, events),
+      });
+      expect(second.status).toBe(200);
+      expect(await version(acct.accountId)).toBe(v);
+      expect(second.body.ackSeq).toBe(first.body.ackSeq);
+      expect(second.body.results).toEqual([
+        { status: 'duplicate', seq: 1, eventId: events[0]?.eventId },
+        first.body.results[1],
+      ]);
+      expect(second.body.snapshot.licenses).toEqual(first.body.snapshot.licenses);
+    });
+
+    it('refuses a gap in seq with SEQ_GAP (409), the whole batch, and writes nothing', async () => {
+      const { acct, dev, licenseId } = await downloaded();
+      const ok = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, [
+          envelope(1, 'DownloadCompleted', { licenseId, deviceId: dev.deviceId }, T0),
+        ]),
+      });
+      expect(ok.body.ackSeq).toBe(1);
+      const v = await version(acct.accountId);
+      const gap = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, [
+          envelope(2, 'PlaybackStarted', { licenseId, deviceId: dev.deviceId, positionMs: 0 }, T0),
+          envelope(4, 'PlaybackStopped', { licenseId, deviceId: dev.deviceId, positionMs: 5 }, T0),
+        ]),
+      });
+      const error = expectError(gap, 409, 'SEQ_GAP');
+      expect(error).toMatchObject({ details: { expectedSeq: 2, receivedSeq: 4 } });
+      expect(await version(acct.accountId)).toBe(v);
+      expect(
+        await h.server.service.accounts.store.deviceCursor(backend.db, acct.accountId, dev.deviceId),
+      ).toBe(1);
+      const late = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, [
+          envelope(3, 'PlaybackStarted', { licenseId, deviceId: dev.deviceId, positionMs: 0 }, T0),
+        ]),
+      });
+      expectError(late, 409, 'SEQ_GAP');
+    });
+
+    it('acknowledges a poisoned event as rejected and applies the events after it', async () => {
+      const { dev, licenseId } = await downloaded();
+      const events = [
+        envelope(1, 'PlaybackStarted', { licenseId, deviceId: dev.deviceId, positionMs: 0 }, T0),
+        envelope(2, 'PlaybackStopped', { licenseId, deviceId: dev.deviceId, positionMs: 'oops' }, T0),
+        envelope(3, 'DownloadCompleted', { licenseId, deviceId: dev.deviceId }, T0 + 5),
+        envelope(4, 'PlaybackStarted', { licenseId, deviceId: dev.deviceId, positionMs: 0 }, T0 + 6),
+        envelope(5, 'DownloadDeleted', { licenseId, deviceId: dev.deviceId }, T0 + 7, { v: 99 }),
+      ];
+      const res = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, events),
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.results.map((r: { status: string; code?: string }) => r.code ?? r.status)).toEqual([
+        'NOT_DOWNLOADED',
+        'INVALID_EVENT',
+        'accepted',
+        'accepted',
+        'UNSUPPORTED_EVENT_VERSION',
+      ]);
+      expect(res.body.ackSeq).toBe(5);
+      const next = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, [
+          envelope(6, 'PlaybackStopped', { licenseId, deviceId: dev.deviceId, positionMs: 9 }, T0 + 8),
+        ]),
+      });
+      expect(next.body).toMatchObject({ ackSeq: 6, results: [{ status: 'accepted', seq: 6 }] });
+    });
+
+    it('never lets a device act as another device or another account', async () => {
+      const { acct, dev, licenseId } = await downloaded();
+      const other = await h.device(acct.token, 'Other');
+      const stranger = await downloaded();
+      expectError(
+        await h.call('POST', '/v1/sync', { token: other.token, body: syncBody(dev.deviceId, []) }),
+        403,
+        'FORBIDDEN',
+      );
+      const mismatch = await h.call('POST', '/v1/sync', {
+        token: other.token,
+        body: syncBody(other.deviceId, [
+          envelope(1, 'DownloadCompleted', { licenseId, deviceId: dev.deviceId }, T0),
+        ]),
+      });
+      expect(mismatch.body.results[0]).toMatchObject({ status: 'rejected', code: 'DEVICE_MISMATCH' });
+      const wrongDevice = await h.call('POST', '/v1/sync', {
+        token: other.token,
+        body: syncBody(other.deviceId, [
+          envelope(2, 'DownloadCompleted', { licenseId, deviceId: other.deviceId }, T0),
+        ]),
+      });
+      expect(wrongDevice.body.results[0]).toMatchObject({ status: 'rejected', code: 'WRONG_DEVICE' });
+      expectError(
+        await h.call('POST', `/v1/licenses/${licenseId}/release`, { token: other.token }),
+        404,
+        'NOT_FOUND',
+      );
+      expectError(
+        await h.call('POST', `/v1/licenses/${stranger.licenseId}/renew`, { token: dev.token }),
+        404,
+        'NOT_FOUND',
+      );
+      expectError(
+        await h.call('DELETE', `/v1/devices/${stranger.dev.deviceId}`, { token: acct.token }),
+        404,
+        'NOT_FOUND',
+      );
+      expectError(
+        await h.call('DELETE', `/v1/devices/${dev.deviceId}`, { token: other.token }),
+        403,
+        'FORBIDDEN',
+      );
+      const mine = await h.call('GET', '/v1/licenses', { token: other.token });
+      expect(mine.body.licenses).toEqual([]);
+      const theirs = await h.call('GET', '/v1/devices', { token: stranger.dev.token });
+      expect(theirs.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual([
+        stranger.dev.deviceId,
+      ]);
+      const forged = await h.server.tokens.mint({
+        kind: 'device',
+        accountId: acct.accountId,
+        deviceId: stranger.dev.deviceId,
+      });
+      expectError(
+        await h.call('GET', '/v1/licenses', { token: `${forged.token.slice(0, -4)}AAAA` }),
+        401,
+        'UNAUTHENTICATED',
+      );
+      expectError(
+        await h.call('POST', '/v1/sync', { token: forged.token, body: syncBody(stranger.dev.deviceId, []) }),
+        403,
+        'FORBIDDEN',
+      );
+    });
+
+    it('refuses missing, expired and foreign tokens', async () => {
+      const acct = await h.account();
+      expectError(await h.call('GET', '/v1/devices'), 401, 'UNAUTHENTICATED');
+      const expired = await h.server.tokens.mint(
+        { kind: 'account', accountId: acct.accountId },
+        Date.now() - 10 * DAY_MS,
+        60,
+      );
+      expectError(await h.call('GET', '/v1/devices', { token: expired.token }), 401, 'TOKEN_EXPIRED');
+      const { Tokens } = await import('../auth.js');
+      const foreign = await new Tokens(`${TEST_SECRET}-other`).mint({
+        kind: 'account',
+        accountId: acct.accountId,
+      });
+      expectError(await h.call('GET', '/v1/devices', { token: foreign.token }), 401, 'UNAUTHENTICATED');
+    });
+
+    it('refuses oversized, malformed and invalid bodies with typed errors and writes nothing', async () => {
+      const { acct, dev, licenseId } = await downloaded();
+      const v = await version(acct.accountId);
+      const huge = syncBody(dev.deviceId, [
+        envelope(
+          1,
+          'DownloadCompleted',
+          { licenseId, deviceId: dev.deviceId, pad: 'x'.repeat(1_100_000) },
+          T0,
+        ),
+      ]);
+      const big = await h.call('POST', '/v1/sync', { token: dev.token, body: huge });
+      expect(expectError(big, 413, 'PAYLOAD_TOO_LARGE')).toMatchObject({
+        details: { limitBytes: 1_048_576 },
+      });
+      expectError(
+        await h.call('POST', '/v1/sync', {
+          token: dev.token,
+          raw: '{"protocolVersion":',
+          headers: { 'content-type': 'application/json' },
+        }),
+        400,
+        'BAD_REQUEST',
+      );
+      const invalid = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: { protocolVersion: 1, deviceId: dev.deviceId, events: [{ seq: 0 }] },
+      });
+      const err = expectError(invalid, 400, 'VALIDATION_FAILED');
+      expect((err as { details: unknown[] }).details.length).toBeGreaterThan(0);
+      expectError(
+        await h.call('POST', '/v1/sync', {
+          token: dev.token,
+          raw: 'hello',
+          headers: { 'content-type': 'text/plain' },
+        }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      );
+      expectError(
+        await h.call('POST', '/v1/sync', {
+          token: dev.token,
+          body: syncBody(dev.deviceId, []),
+          headers: { 'satchel-protocol-version': '99' },
+        }),
+        426,
+        'PROTOCOL_VERSION_UNSUPPORTED',
+      );
+      expect(await version(acct.accountId)).toBe(v);
+      expect(
+        await h.server.service.accounts.store.deviceCursor(backend.db, acct.accountId, dev.deviceId),
+      ).toBe(0);
+    });
+
+    it('deactivating a device revokes its licences and frees its slot', async () => {
+      const acct = await h.account();
+      const a = await h.device(acct.token, 'A');
+      const b = await h.device(acct.token, 'B');
+      const c = await h.device(acct.token, 'C');
+      const la = await h.call('POST', '/v1/licenses', { token: a.token, body: { titleId: 'quiet-river' } });
+      await h.call('POST', '/v1/licenses', { token: b.token, body: { titleId: 'quiet-river' } });
+      expect(
+        (await h.call('POST', '/v1/licenses', { token: c.token, body: { titleId: 'quiet-river' } })).body
+          .outcome,
+      ).toBe('refused');
+      const res = await h.call('DELETE', `/v1/devices/${a.deviceId}`, { token: acct.token });
+      expect(res.status).toBe(200);
+      expect(res.body.devices.find((d: { deviceId: string }) => d.deviceId === a.deviceId).status).toBe(
+        'deactivated',
+      );
+      const all = await h.call('GET', '/v1/licenses', { token: acct.token });
+      const revoked = all.body.licenses.find(
+        (l: { licenseId: string }) => l.licenseId === la.body.license.licenseId,
+      );
+      expect(revoked).toMatchObject({ status: 'revoked', statusReason: 'DEVICE_DEACTIVATED' });
+      expect(
+        (await h.call('POST', '/v1/licenses', { token: c.token, body: { titleId: 'quiet-river' } })).body
+          .outcome,
+      ).toBe('granted');
+      expectError(
+        await h.call('POST', '/v1/licenses', { token: a.token, body: { titleId: 'paper-moon' } }),
+        403,
+        'DEVICE_DEACTIVATED',
+      );
+      const sync = await h.call('POST', '/v1/sync', { token: a.token, body: syncBody(a.deviceId, []) });
+      expect(sync.body.snapshot.device.status).toBe('deactivated');
+    });
+
+    it('expires licences before deciding, so expired licences hold no slot', async () => {
+      const acct = await h.account();
+      const a = await h.device(acct.token, 'A');
+      const b = await h.device(acct.token, 'B');
+      const c = await h.device(acct.token, 'C');
+      h.clock.now = T0;
+      const la = await h.call('POST', '/v1/licenses', { token: a.token, body: { titleId: 'quiet-river' } });
+      await h.call('POST', '/v1/licenses', { token: b.token, body: { titleId: 'quiet-river' } });
+      h.clock.now = T0 + 31 * DAY_MS;
+      try {
+        const got = await h.call('POST', '/v1/licenses', {
+          token: c.token,
+          body: { titleId: 'quiet-river' },
+        });
+        expect(got.body.outcome).toBe('granted');
+        const list = await h.call('GET', '/v1/licenses', { token: a.token });
+        const expired = list.body.licenses.find(
+          (l: { licenseId: string }) => l.licenseId === la.body.license.licenseId,
+        );
+        expect(expired).toMatchObject({ status: 'expired' });
+      } finally {
+        h.clock.now = T0;
+      }
+    });
+
+    it('renews a licence and refuses past maxRenewals', async () => {
+      const acct = await h.account();
+      const dev = await h.device(acct.token);
+      const got = await h.call('POST', '/v1/licenses', {
+        token: dev.token,
+        body: { titleId: 'harbour-lights' },
+      });
+      const id = got.body.license.licenseId;
+      expect((await h.call('POST', `/v1/licenses/${id}/renew`, { token: dev.token })).body).toMatchObject({
+        outcome: 'granted',
+        license: { renewals: 1 },
+      });
+      expect((await h.call('POST', `/v1/licenses/${id}/renew`, { token: dev.token })).body.outcome).toBe(
+        'granted',
+      );
+      const third = await h.call('POST', `/v1/licenses/${id}/renew`, { token: dev.token });
+      expect(third.body).toMatchObject({
+        outcome: 'refused',
+        refusal: { code: 'RENEWAL_LIMIT', limit: 2, used: 2 },
+      });
+      expectError(
+        await h.call('POST', '/v1/licenses/not-a-uuid/renew', { token: dev.token }),
+        400,
+        'VALIDATION_FAILED',
+      );
+    });
+
+    it('writes snapshots every N events and loads from them', async () => {
+      const { acct, dev, licenseId } = await downloaded();
+      const events = [envelope(1, 'DownloadCompleted', { licenseId, deviceId: dev.deviceId }, T0)];
+      for (let i = 2; i <= 40; i++) {
+        events.push(
+          envelope(i, 'PlaybackStopped', { licenseId, deviceId: dev.deviceId, positionMs: i }, T0 + i),
+        );
+      }
+      const res = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, events),
+      });
+      expect(res.body.ackSeq).toBe(40);
+      const loaded = await h.server.service.accounts.load(acct.accountId);
+      expect(loaded.snapshotHit).toBe(true);
+      expect(loaded.tailLength).toBeLessThan(20);
+      const full = await h.server.service.accounts.store.load(
+        backend.db,
+        acct.accountId,
+        (await import('../accounts.js')).accountFold,
+        {
+          useSnapshots: false,
+        },
+      );
+      expect(loaded.state).toEqual(full.state);
+      expect(h.server.metrics.render()).toMatch(/satchel_snapshot_loads_total\{result="hit"\} [1-9]/);
+      await backend.db.query('DELETE FROM snapshots WHERE account_id = $1', [acct.accountId]);
+      await h.server.service.devices(acct.accountId);
+      const rebuilt = await h.server.service.accounts.load(acct.accountId);
+      expect(rebuilt).toMatchObject({ snapshotHit: true, tailLength: 0 });
+    });
+
+    it('rate-limits each device with 429 and Retry-After', async () => {
+      const limited = await harness(backend.db, { rateLimit: { burst: 3, perSecond: 0.5 } });
+      const acct = await limited.account();
+      const dev = await limited.device(acct.token);
+      const statuses: number[] = [];
+      let last: Awaited<ReturnType<Harness['call']>> | null = null;
+      for (let i = 0; i < 4; i++) {
+        last = await limited.call('GET', '/v1/licenses', { token: dev.token });
+        statuses.push(last.status);
+      }
+      expect(statuses.slice(0, 2)).toEqual([200, 200]);
+      expect(statuses.at(-1)).toBe(429);
+      expect(Number(last?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(last?.body.error).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(last?.body.error.retryAfterMs).toBeGreaterThan(0);
+    });
+
+    it('sends CORS headers for browser players', async () => {
+      const res = await h.call('OPTIONS', '/v1/sync', {
+        headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' },
+      });
+      expect(res.status).toBeLessThan(300);
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    });
+  });
+}

@@ -1,0 +1,296 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../db/database.js';
+import { isConcurrencyError } from '../errors.js';
+import { EventStore, type Fold, type NewEvent, type StoredEvent } from '../store/event-store.js';
+import { MIGRATIONS, migrate, migrationsCurrent } from '../store/migrations.js';
+import { uid, uuid } from './ids.js';
+
+export interface StoreBackend {
+  db: Database;
+  /** A second, independent connection pool on the same database (PostgreSQL only). */
+  second?: Database;
+  teardown(): Promise<void>;
+}
+
+const ev = (type: string, data: unknown = {}, metadata: NewEvent['metadata'] = {}): NewEvent => ({
+  eventId: uuid(),
+  type,
+  schemaVersion: 1,
+  data,
+  metadata,
+});
+
+type Counter = { count: number; sum: number; types: string[] };
+const counterFold = (foldVersion: number): Fold<Counter> => ({
+  foldVersion,
+  initial: () => ({ count: 0, sum: 0, types: [] }),
+  apply: (state, events) =>
+    events.reduce(
+      (s, e) => ({
+        count: s.count + 1,
+        sum: s.sum + Number((e.data as { n?: number }).n ?? 0),
+        types: [...s.types, e.type].slice(-3),
+      }),
+      state,
+    ),
+});
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * Follows the global feed from `from` like a downstream reader (never rewinding) until `count` events
+ * matching `mine` were seen or 15 s passed. Transactions anywhere on the PostgreSQL cluster (xids are
+ * cluster-wide) may hold the feed back for a while; they must never make it skip.
+ */
+async function follow(
+  store: EventStore,
+  from: number,
+  pageSize: number,
+  mine: (e: StoredEvent) => boolean,
+  count: number,
+): Promise<StoredEvent[]> {
+  const seen: StoredEvent[] = [];
+  const deadline = Date.now() + 15_000;
+  let pos = from;
+  while (seen.length < count && Date.now() < deadline) {
+    const page = await store.readAll(pos, pageSize);
+    seen.push(...page.events.filter(mine));
+    pos = page.lastPosition;
+    if (page.events.length === 0) await new Promise((r) => setTimeout(r, 20));
+  }
+  return seen;
+}
+
+/** The event-store contract every backend must satisfy. */
+export function storeContract(name: string, open: () => Promise<StoreBackend>): void {
+  describe(`event store contract (${name})`, () => {
+    let backend: StoreBackend;
+    let store: EventStore;
+
+    beforeAll(async () => {
+      backend = await open();
+      await migrate(backend.db);
+      store = new EventStore(backend.db, { snapshotEvery: 10 });
+    }, 120_000);
+    afterAll(async () => {
+      await backend?.teardown();
+    });
+
+    it('records applied migrations and applies each once', async () => {
+      const rows = await backend.db.query<{ version: number }>(
+        'SELECT version FROM satchel_migrations ORDER BY 1',
+      );
+      expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(await migrate(backend.db)).toEqual([]);
+      expect(await migrationsCurrent(backend.db)).toBe(true);
+    });
+
+    it('runs concurrent migrations under the advisory lock without failing', async () => {
+      const other = backend.second ?? backend.db;
+      const results = await Promise.all([migrate(backend.db), migrate(other), migrate(backend.db)]);
+      expect(results.flat()).toEqual([]);
+    });
+
+    it('appends with an expected version and reads the stream back in order', async () => {
+      const account = uid('acct');
+      const written = await store.append(backend.db, account, 0, [
+        ev(
+          'A',
+          { n: 1, nested: { ok: true } },
+          { deviceId: 'd1', seq: 1, deviceTime: 1000, requestId: 'r1' },
+        ),
+        ev('B', { n: 2 }),
+      ]);
+      expect(written.map((e) => e.streamVersion)).toEqual([1, 2]);
+      const more = await store.append(backend.db, account, 2, [ev('C', { n: 3 })]);
+      expect(more[0]?.streamVersion).toBe(3);
+      const read = await store.readStream(backend.db, account);
+      expect(read.map((e) => [e.type, e.streamVersion])).toEqual([
+        ['A', 1],
+        ['B', 2],
+        ['C', 3],
+      ]);
+      expect(read[0]?.data).toEqual({ n: 1, nested: { ok: true } });
+      expect(read[0]?.metadata).toEqual({ deviceId: 'd1', seq: 1, deviceTime: 1000, requestId: 'r1' });
+      expect(read[0]?.recordedAt).toBeGreaterThan(Date.now() - 60_000);
+      expect(read[0]?.globalPosition).toBeLessThan(read[2]?.globalPosition ?? 0);
+      expect(await store.streamVersion(backend.db, account)).toBe(3);
+      expect((await store.readStream(backend.db, account, 1, 2)).map((e) => e.type)).toEqual(['B']);
+    });
+
+    it('refuses a stale expected version with a ConcurrencyError and writes nothing', async () => {
+      const account = uid('acct');
+      await store.append(backend.db, account, 0, [ev('A'), ev('B')]);
+      const stale = backend.db.transaction((tx) => store.append(tx, account, 1, [ev('X'), ev('Y')]));
+      await expect(stale).rejects.toSatisfy(isConcurrencyError);
+      expect((await store.readStream(backend.db, account)).map((e) => e.type)).toEqual(['A', 'B']);
+    });
+
+    it('refuses an event id already in the stream', async () => {
+      const account = uid('acct');
+      const first = ev('A');
+      await store.append(backend.db, account, 0, [first]);
+      await expect(store.append(backend.db, account, 1, [{ ...first, type: 'again' }])).rejects.toSatisfy(
+        isConcurrencyError,
+      );
+      expect(await store.streamVersion(backend.db, account)).toBe(1);
+    });
+
+    it('keeps streams of different accounts apart (same event id allowed in another account)', async () => {
+      const a = uid('acct');
+      const b = uid('acct');
+      const shared = ev('S');
+      await store.append(backend.db, a, 0, [shared]);
+      await store.append(backend.db, b, 0, [shared, ev('T')]);
+      expect(await store.streamVersion(backend.db, a)).toBe(1);
+      expect(await store.streamVersion(backend.db, b)).toBe(2);
+    });
+
+    it('rolls back appends when the enclosing transaction fails', async () => {
+      const account = uid('acct');
+      await expect(
+        backend.db.transaction(async (tx) => {
+          await store.append(tx, account, 0, [ev('A')]);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await store.streamVersion(backend.db, account)).toBe(0);
+    });
+
+    it('reads the global feed in pages without skipping or repeating', async () => {
+      const start = (await store.readAll(0, 1_000_000)).lastPosition;
+      const a = uid('acct');
+      const b = uid('acct');
+      await store.append(backend.db, a, 0, [ev('a1'), ev('a2')]);
+      await store.append(backend.db, b, 0, [ev('b1')]);
+      await store.append(backend.db, a, 2, [ev('a3'), ev('a4')]);
+      const seen = (await follow(store, start, 2, (e) => e.accountId === a || e.accountId === b, 5)).map(
+        (e) => e.type,
+      );
+      expect(seen).toEqual(['a1', 'a2', 'b1', 'a3', 'a4']);
+    });
+
+    it('loads from the latest snapshot plus the tail, and snapshots every N events', async () => {
+      const account = uid('acct');
+      const fold = counterFold(1);
+      const events = Array.from({ length: 25 }, (_, i) => ev(`E${i + 1}`, { n: i + 1 }));
+      await store.append(backend.db, account, 0, events);
+      const cold = await store.load(backend.db, account, fold);
+      expect(cold).toMatchObject({
+        version: 25,
+        snapshotHit: false,
+        tailLength: 25,
+        state: { count: 25, sum: 325 },
+      });
+      expect(await store.maybeSnapshot(backend.db, account, 1, cold.version, cold.state, 0)).toBe(true);
+      expect(await store.maybeSnapshot(backend.db, account, 1, 30, cold.state, 25)).toBe(false);
+      await store.append(backend.db, account, 25, [ev('E26', { n: 26 })]);
+      const warm = await store.load(backend.db, account, fold);
+      expect(warm).toMatchObject({ version: 26, snapshotHit: true, snapshotVersion: 25, tailLength: 1 });
+      expect(warm.state).toEqual(
+        (await store.load(backend.db, account, fold, { useSnapshots: false })).state,
+      );
+    });
+
+    it('ignores a snapshot written by another fold version and rebuilds', async () => {
+      const account = uid('acct');
+      await store.append(backend.db, account, 0, [ev('A', { n: 5 }), ev('B', { n: 7 })]);
+      await store.saveSnapshot(backend.db, account, {
+        version: 2,
+        foldVersion: 1,
+        state: { count: 999, sum: 999, types: [] },
+      });
+      const loaded = await store.load(backend.db, account, counterFold(2));
+      expect(loaded).toMatchObject({ snapshotHit: false, state: { count: 2, sum: 12 } });
+      await store.saveSnapshot(backend.db, account, { version: 2, foldVersion: 2, state: loaded.state });
+      const again = await store.load(backend.db, account, counterFold(2));
+      expect(again).toMatchObject({ snapshotHit: true, state: { count: 2, sum: 12 } });
+      expect((await store.latestSnapshot(backend.db, account, 1))?.state).toBeUndefined();
+    });
+
+    it('stores device receipts once and answers them by seq and by event id', async () => {
+      const account = uid('acct');
+      const r1 = {
+        deviceId: 'd1',
+        seq: 1,
+        eventId: uuid(),
+        status: 'accepted' as const,
+        code: null,
+        message: null,
+      };
+      const r2 = {
+        deviceId: 'd1',
+        seq: 2,
+        eventId: uuid(),
+        status: 'rejected' as const,
+        code: 'X',
+        message: 'no',
+      };
+      await store.insertReceipts(backend.db, account, [r1, r2]);
+      const bySeq = await store.receiptsBySeq(backend.db, account, 'd1', [1, 2, 3]);
+      expect([...bySeq.keys()].sort()).toEqual([1, 2]);
+      expect(bySeq.get(2)).toEqual(r2);
+      const byId = await store.receiptsByEventId(backend.db, account, [r1.eventId, uuid()]);
+      expect(byId.get(r1.eventId)).toEqual(r1);
+      expect(byId.size).toBe(1);
+      await expect(store.insertReceipts(backend.db, account, [r1])).rejects.toSatisfy(isConcurrencyError);
+      expect((await store.receiptsBySeq(backend.db, uid('other'), 'd1', [1])).size).toBe(0);
+    });
+
+    it('moves a device cursor forward only', async () => {
+      const account = uid('acct');
+      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(0);
+      await store.advanceCursor(backend.db, account, 'd1', 5, 1_000);
+      await store.advanceCursor(backend.db, account, 'd1', 3, 2_000);
+      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(5);
+      expect(await store.deviceCursors(backend.db, account)).toEqual([
+        { deviceId: 'd1', lastSeq: 5, lastSyncAt: 2_000 },
+      ]);
+    });
+
+    it('never lets the feed skip an event committed out of order', async () => {
+      const start = (await store.readAll(0, 1_000_000)).lastPosition;
+      const slow = uid('slow');
+      const fast = uid('fast');
+      const inserted = deferred();
+      const release = deferred();
+      const writerDb = backend.second ?? backend.db;
+      // The slow transaction takes its global position first and commits last.
+      const slowTx = writerDb.transaction(async (tx) => {
+        await store.append(tx, slow, 0, [ev('slow')]);
+        inserted.resolve();
+        await release.promise;
+      });
+      await inserted.promise;
+      if (backend.second) {
+        await store.append(backend.db, fast, 0, [ev('fast')]);
+        const during = await store.readAll(start, 100);
+        const types = during.events.map((e) => e.type);
+        expect(types).not.toContain('fast');
+        expect(types).not.toContain('slow');
+        release.resolve();
+        await slowTx;
+        const after = await follow(
+          store,
+          during.lastPosition,
+          100,
+          (e) => e.accountId === slow || e.accountId === fast,
+          2,
+        );
+        expect(after.map((e) => e.type)).toEqual(['slow', 'fast']);
+      } else {
+        // One connection: a read issued while a transaction is open waits for it, so it cannot miss it.
+        const read = store.readAll(start, 100);
+        release.resolve();
+        await slowTx;
+        expect((await read).events.filter((e) => e.accountId === slow).map((e) => e.type)).toEqual(['slow']);
+      }
+    });
+  });
+}
