@@ -135,11 +135,8 @@ export interface DownloadAllowance {
  * `limit` (a limit lowered under existing grants needs several to leave), or, with room left or no
  * limit, when the oldest counted grant leaves the window.
  */
-function windowCount(grants: readonly { at: number }[], now: number, windowMs: number, limit: number | null) {
-  const inWindow = grants
-    .filter((grant) => grant.at > now - windowMs && grant.at <= now)
-    .map((grant) => grant.at)
-    .sort((a, b) => a - b);
+function windowCount(grants: readonly number[], now: number, windowMs: number, limit: number | null) {
+  const inWindow = grants.filter((at) => at > now - windowMs && at <= now).sort((a, b) => a - b);
   const freeing = limit === null || inWindow.length < limit ? 0 : inWindow.length - limit;
   const at = inWindow[freeing];
   return { used: inWindow.length, nextAvailableAt: at === undefined ? null : at + windowMs };
@@ -153,7 +150,7 @@ export function downloadAllowance(
   now: number,
 ): DownloadAllowance {
   const { used, nextAvailableAt } = windowCount(
-    state.grants.filter((grant) => grant.titleId === titleId),
+    own(state.grants, titleId) ?? [],
     now,
     YEAR_WINDOW_MS,
     policy.maxDownloadsPerYear,
@@ -194,7 +191,7 @@ function checkDownloadLimits(
   }
   const monthlyLimit = state.plan.maxDownloadsPerMonth;
   if (monthlyLimit !== null) {
-    const monthly = windowCount(state.grants, now, MONTH_WINDOW_MS, monthlyLimit);
+    const monthly = windowCount(Object.values(state.grants).flat(), now, MONTH_WINDOW_MS, monthlyLimit);
     if (monthly.used >= monthlyLimit) {
       return reject('MONTHLY_LIMIT', `Your plan allows ${monthlyLimit} downloads every 30 days.`, {
         limit: monthlyLimit,

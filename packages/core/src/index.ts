@@ -70,7 +70,7 @@ export {
   evolve,
   FOLD_VERSION,
   fold,
-  type Grant,
+  type Grants,
   hardExpiry,
   initialState,
   isActive,

@@ -37,9 +37,12 @@ describe('the account state', () => {
     const account = Account.open();
     accepted(account.issue('l1', 'd1', 'a', MARCH_1));
     accepted(account.issue('l2', 'd1', 'b', MARCH_1 + YEAR_WINDOW_MS + DAY_MS));
-    expect(account.state.grants.map((g) => g.licenseId)).toEqual(['l1', 'l2']);
+    expect(account.state.grants).toEqual({ a: [MARCH_1], b: [MARCH_1 + YEAR_WINDOW_MS + DAY_MS] });
     accepted(account.issue('l3', 'd1', 'c', MARCH_1 + YEAR_WINDOW_MS + DAY_MS + 1));
-    expect(account.state.grants.map((g) => g.licenseId)).toEqual(['l2', 'l3']);
+    expect(account.state.grants).toEqual({
+      b: [MARCH_1 + YEAR_WINDOW_MS + DAY_MS],
+      c: [MARCH_1 + YEAR_WINDOW_MS + DAY_MS + 1],
+    });
   });
 
   it('ignores events about licences and devices it does not know, including Object.prototype keys', () => {
@@ -51,7 +54,7 @@ describe('the account state', () => {
     ]);
     expect(state.licenses).toEqual({});
     expect(state.devices).toEqual({});
-    expect(state.grants).toEqual([]);
+    expect(state.grants).toEqual({});
     expect(state.version).toBe(4);
   });
 

@@ -7,7 +7,7 @@ import { DAY_MS, YEAR_WINDOW_MS } from './time.js';
  * The version of the fold code. Bump it whenever `evolve` changes what it derives: snapshots
  * folded by another version are ignored and rebuilt from the events.
  */
-export const FOLD_VERSION = 2;
+export const FOLD_VERSION = 3;
 
 /** A device of the account. */
 export interface Device {
@@ -46,12 +46,11 @@ export interface License {
   readonly endedAt: number | null;
 }
 
-/** One download that counts towards the yearly and monthly limits: an issue or a renewal. */
-export interface Grant {
-  readonly licenseId: string;
-  readonly titleId: string;
-  readonly at: number;
-}
+/**
+ * The downloads that count towards the yearly and monthly limits (issues and renewals): per title, their
+ * instants. Kept this compact because it is most of an account's state, and the state is what a load reads.
+ */
+export type Grants = Readonly<Record<string, readonly number[]>>;
 
 /** The state of one account: the consistency boundary. Plain JSON, so it can be snapshotted. */
 export interface AccountState {
@@ -62,8 +61,8 @@ export interface AccountState {
   readonly version: number;
   readonly devices: Readonly<Record<string, Device>>;
   readonly licenses: Readonly<Record<string, License>>;
-  /** Issues and renewals of the last 366 days (older ones can no longer count towards a limit). */
-  readonly grants: readonly Grant[];
+  /** Issues and renewals of the last 366 days, per title (older ones can no longer count towards a limit). */
+  readonly grants: Grants;
   /** Titles withdrawn from the catalogue, and when they leave it. */
   readonly withdrawals: Readonly<Record<string, number>>;
   readonly clockRollbacks: number;
@@ -88,7 +87,7 @@ export function initialState(accountId: string): AccountState {
     version: 0,
     devices: {},
     licenses: {},
-    grants: [],
+    grants: {},
     withdrawals: {},
     clockRollbacks: 0,
     lastEventAt: 0,
@@ -104,7 +103,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 interface Draft extends Omit<Mutable<AccountState>, 'devices' | 'licenses' | 'grants' | 'withdrawals'> {
   devices: Record<string, Device>;
   licenses: Record<string, License>;
-  grants: Grant[];
+  grants: Record<string, readonly number[]>;
   withdrawals: Record<string, number>;
 }
 
@@ -114,7 +113,7 @@ function draftOf(state: AccountState): Draft {
     plan: { ...state.plan },
     devices: { ...state.devices },
     licenses: { ...state.licenses },
-    grants: [...state.grants],
+    grants: { ...state.grants },
     withdrawals: { ...state.withdrawals },
   };
 }
@@ -122,6 +121,10 @@ function draftOf(state: AccountState): Draft {
 function updateLicense(draft: Draft, licenseId: string, change: (license: License) => License): void {
   const license = own(draft.licenses, licenseId);
   if (license !== undefined) draft.licenses[licenseId] = change(license);
+}
+
+function grant(draft: Draft, titleId: string, at: number): void {
+  draft.grants[titleId] = [...(own(draft.grants, titleId) ?? []), at];
 }
 
 function apply(draft: Draft, event: DomainEvent): void {
@@ -172,7 +175,7 @@ function apply(draft: Draft, event: DomainEvent): void {
         statusReason: null,
         endedAt: null,
       };
-      draft.grants.push({ licenseId, titleId, at });
+      grant(draft, titleId, at);
       break;
     }
     case 'LicenseRenewed': {
@@ -187,7 +190,7 @@ function apply(draft: Draft, event: DomainEvent): void {
         statusReason: null,
         endedAt: null,
       };
-      draft.grants.push({ licenseId: license.licenseId, titleId: license.titleId, at: event.data.at });
+      grant(draft, license.titleId, event.data.at);
       break;
     }
     case 'LicenseReleased':
@@ -253,8 +256,12 @@ function apply(draft: Draft, event: DomainEvent): void {
 
 function prune(draft: Draft): void {
   const grantHorizon = draft.lastEventAt - GRANT_RETENTION_MS;
-  if (draft.grants.length > 0 && (draft.grants[0]?.at ?? Infinity) < grantHorizon) {
-    draft.grants = draft.grants.filter((grant) => grant.at >= grantHorizon);
+  for (const [titleId, instants] of Object.entries(draft.grants)) {
+    if (instants.some((at) => at < grantHorizon)) {
+      const kept = instants.filter((at) => at >= grantHorizon);
+      if (kept.length === 0) delete draft.grants[titleId];
+      else draft.grants[titleId] = kept;
+    }
   }
   const licenseHorizon = draft.lastEventAt - ENDED_LICENSE_RETENTION_MS;
   for (const license of Object.values(draft.licenses)) {
