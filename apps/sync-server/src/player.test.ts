@@ -21,7 +21,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dist, { recursive: true, force: true }));
 
 const get = (path: string, accept = '*/*') =>
-  withPlayer(api, dist)(new Request(`http://localhost${path}`, { headers: { accept } }));
+  withPlayer(api, { dist })(new Request(`http://localhost${path}`, { headers: { accept } }));
 
 describe('the reference server serving the demo player', () => {
   it('serves index.html at / and hashed assets as immutable', async () => {
@@ -56,7 +56,7 @@ describe('the reference server serving the demo player', () => {
   });
 
   it('is the API unchanged when the player was not built', async () => {
-    const bare = withPlayer(api, join(dist, 'missing'));
+    const bare = withPlayer(api, { dist: join(dist, 'missing') });
     expect(bare).toBe(api);
   });
 });

@@ -27,6 +27,12 @@ export function playerBuilt(dist = PLAYER_DIST): boolean {
   return existsSync(resolve(dist, 'index.html'));
 }
 
+/** What the player needs besides its files. */
+export interface PlayerOptions {
+  /** The build to serve (default {@link PLAYER_DIST}). */
+  dist?: string;
+}
+
 /**
  * Serves the demo player's static build in front of the API: a GET for a file of `dist` answers with it
  * (`/` is `index.html`); any other request goes to `api`, and a page navigation the API does not know
@@ -34,7 +40,8 @@ export function playerBuilt(dist = PLAYER_DIST): boolean {
  * shadowed: only paths that exist in `dist` are answered before the API. Without a build, `api` is
  * returned unchanged.
  */
-export function withPlayer(api: Fetch, dist = PLAYER_DIST): Fetch {
+export function withPlayer(api: Fetch, options: PlayerOptions = {}): Fetch {
+  const dist = options.dist ?? PLAYER_DIST;
   if (!playerBuilt(dist)) return api;
   const root = resolve(dist);
   const file = async (pathname: string): Promise<{ path: string; body: Buffer } | null> => {

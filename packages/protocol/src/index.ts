@@ -1,3 +1,4 @@
+export { CatalogueResponse, CatalogueTitle } from './catalogue.js';
 export {
   DOMAIN_REJECTION_CODES,
   DomainRejectionCode,

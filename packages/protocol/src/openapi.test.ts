@@ -7,6 +7,7 @@ const EXPECTED_OPERATIONS = [
   ['post', '/v1/licenses/{licenseId}/renew'],
   ['post', '/v1/licenses/{licenseId}/release'],
   ['get', '/v1/licenses'],
+  ['get', '/v1/catalogue'],
   ['post', '/v1/devices'],
   ['get', '/v1/devices'],
   ['delete', '/v1/devices/{deviceId}'],

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { CatalogueResponse, CatalogueTitle } from './catalogue.js';
 import { DevicesResponse, RegisterDeviceRequest, RegisterDeviceResponse } from './devices.js';
 import {
   ERROR_CODES,
@@ -73,6 +74,8 @@ function componentSchemas(): Record<string, JsonObject> {
     RegisterDeviceRequest,
     RegisterDeviceResponse,
     DevicesResponse,
+    CatalogueTitle,
+    CatalogueResponse,
     ProtocolError,
     ErrorResponse,
     HealthResponse,
@@ -233,6 +236,17 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
           responses: {
             '200': ok('Released, or refused by the rules with a reason', 'LicenseResponse'),
             ...errors('BadRequest', 'NotFound', ...COMMON_ERRORS),
+          },
+        },
+      },
+      '/v1/catalogue': {
+        get: {
+          operationId: 'listCatalogue',
+          summary: 'The catalogue: every title and the policy its studio set',
+          parameters: VERSIONED,
+          responses: {
+            '200': ok('The titles', 'CatalogueResponse'),
+            ...errors(...COMMON_ERRORS),
           },
         },
       },

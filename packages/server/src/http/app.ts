@@ -83,6 +83,10 @@ async function readJson<S extends z.ZodMiniType>(c: Context<Env>, schema: S): Pr
   return parsed.data as z.infer<S>;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this refuses.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const storableText = (text: string): boolean => !UNSTORABLE.test(text);
+
 // Losing the database (refused or dropped connection, server shutting down or starting) is retryable.
 const DATABASE_GONE = new Set([
   'ECONNREFUSED',
@@ -297,6 +301,14 @@ export function createApp(options: AppOptions): Hono<Env> {
   v1.post('/devices', async (c) => {
     const p = account(c);
     const body = await readJson(c, RegisterDeviceRequest);
+    // The name is stored in a jsonb event: PostgreSQL refuses NUL and unpaired surrogates there.
+    if (!storableText(body.name)) {
+      fail(
+        protocolError('VALIDATION_FAILED', 'The device name contains characters that cannot be stored', {
+          details: [{ path: ['name'], message: 'NUL or an unpaired surrogate', code: 'invalid_format' }],
+        }),
+      );
+    }
     const { deviceId, snapshot } = await service.registerDevice(p.accountId, {
       deviceId: body.deviceId,
       name: body.name,
@@ -325,6 +337,11 @@ export function createApp(options: AppOptions): Hono<Env> {
       fail(protocolError('FORBIDDEN', 'A device may deactivate only itself; use the account token'));
     }
     return c.json({ devices: await service.deactivateDevice(p.accountId, target) });
+  });
+
+  v1.get('/catalogue', async (c) => {
+    const titles = [...(await service.catalogue.titles()).values()];
+    return c.json({ titles: titles.map(({ titleId, name, policy }) => ({ titleId, name, policy })) });
   });
 
   v1.post('/licenses', async (c) => {

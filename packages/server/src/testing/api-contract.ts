@@ -1,5 +1,11 @@
 import { DAY_MS, HOUR_MS } from '@satchel/core';
-import { ErrorResponse, LicenseResponse, RegisterDeviceResponse, SyncResponse } from '@satchel/protocol';
+import {
+  CatalogueResponse,
+  ErrorResponse,
+  LicenseResponse,
+  RegisterDeviceResponse,
+  SyncResponse,
+} from '@satchel/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/database.js';
 import { envelope, type Harness, harness, syncBody, T0, TEST_SECRET } from './harness.js';
@@ -80,6 +86,20 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
         403,
         'FORBIDDEN',
       );
+    });
+
+    it("lists the catalogue with each title's policy to any token of an account, and to no one else", async () => {
+      const acct = await h.account();
+      const dev = await h.device(acct.token);
+      for (const token of [acct.token, dev.token]) {
+        const res = await h.call('GET', '/v1/catalogue', { token });
+        expect(res.status).toBe(200);
+        const { titles } = CatalogueResponse.parse(res.body);
+        const nightTrain = titles.find((t) => t.titleId === 'night-train');
+        expect(nightTrain?.policy.playbackDurationSec).toBe(172_800);
+        expect(titles.map((t) => t.titleId)).toEqual([...titles.map((t) => t.titleId)].sort());
+      }
+      expectError(await h.call('GET', '/v1/catalogue'), 401, 'UNAUTHENTICATED');
     });
 
     it('grants a licence for a catalogue title and refuses past the plan with a typed reason (200)', async () => {

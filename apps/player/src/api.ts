@@ -1,0 +1,87 @@
+import {
+  DevicesResponse,
+  type DeviceView,
+  Policy,
+  PROTOCOL_VERSION,
+  PROTOCOL_VERSION_HEADER,
+  parseErrorResponse,
+} from '@satchel/protocol';
+import * as z from 'zod/mini';
+
+/** A catalogue title and its studio policy. */
+export interface CatalogueTitle {
+  titleId: string;
+  name: string;
+  policy: Policy;
+}
+
+const CatalogueTitle = z.object({ titleId: z.string(), name: z.string(), policy: Policy });
+const CatalogueAnswer = z.union([z.array(CatalogueTitle), z.object({ titles: z.array(CatalogueTitle) })]);
+
+/** A call the SDK does not make (catalogue, devices) failed; `message` is fit to show. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function call(
+  fetcher: typeof fetch,
+  url: string,
+  token: string,
+  init: RequestInit = {},
+): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetcher(url, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, [PROTOCOL_VERSION_HEADER]: String(PROTOCOL_VERSION) },
+    });
+  } catch {
+    throw new ApiError('NETWORK', 'The server cannot be reached.', null);
+  }
+  const json: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const wire = parseErrorResponse(json);
+    throw new ApiError(wire?.code ?? 'HTTP', wire?.message ?? `HTTP ${response.status}`, response.status);
+  }
+  return json;
+}
+
+/** `GET /v1/catalogue`: the titles and their policies. */
+export async function fetchCatalogue(
+  fetcher: typeof fetch,
+  baseUrl: string,
+  token: string,
+): Promise<CatalogueTitle[]> {
+  const parsed = CatalogueAnswer.safeParse(await call(fetcher, new URL('v1/catalogue', baseUrl).href, token));
+  if (!parsed.success)
+    throw new ApiError('INVALID_RESPONSE', 'The catalogue does not have the expected shape.', 200);
+  return Array.isArray(parsed.data) ? parsed.data : parsed.data.titles;
+}
+
+/** `DELETE /v1/devices/{deviceId}` with the account's token: deactivates a device and revokes its licences. */
+export async function deactivateDevice(
+  fetcher: typeof fetch,
+  baseUrl: string,
+  token: string,
+  deviceId: string,
+): Promise<DeviceView[]> {
+  const json = await call(
+    fetcher,
+    new URL(`v1/devices/${encodeURIComponent(deviceId)}`, baseUrl).href,
+    token,
+    {
+      method: 'DELETE',
+    },
+  );
+  const parsed = DevicesResponse.safeParse(json);
+  if (!parsed.success)
+    throw new ApiError('INVALID_RESPONSE', 'The device list does not have the expected shape.', 200);
+  return parsed.data.devices;
+}

@@ -1,0 +1,169 @@
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, openPlayer, type RunningServer, shot, startServer } from './harness.js';
+
+let server: RunningServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+const DATE = /\d{1,2} [A-Z][a-z]+( \d{4})?/.source;
+
+describe('the demo player, several devices of one account', () => {
+  let context: BrowserContext;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    ({ page, errors } = await openPlayer(
+      context,
+      `${server.url}/?transferMs=300#enrol=${server.enrolmentToken}`,
+    ));
+    await page.locator('#device-1').getByRole('button', { name: 'Sync now' }).waitFor();
+  });
+
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  const downloaded = (device: Locator, title: string) =>
+    device.locator('li.license[data-status="downloaded"]', { hasText: title }).waitFor({ timeout: 15_000 });
+
+  it('counts a renewal as a download and says how many are left this year', async () => {
+    const device = page.locator('#device-1');
+    await device.getByRole('button', { name: /^Download Harbour Lights/ }).click();
+    await downloaded(device, 'Harbour Lights');
+    await device.getByRole('button', { name: /^Renew Harbour Lights/ }).click();
+    await expect.poll(() => text(page.locator('#log-list'))).toMatch(/Harbour Lights .*renewed/);
+    const card = device.locator('li.title-card[data-title-id="harbour-lights"]');
+    await expect
+      .poll(() => text(card.locator('.allowance')))
+      .toMatch(new RegExp(`^You can download this title 1 more time before ${DATE}$`));
+    await shot(page, '09-allowance-after-renewal');
+    expect(errors).toEqual([]);
+  });
+
+  it('registers a second device that takes the last download of the year; the first is then refused', async () => {
+    await page.getByRole('button', { name: 'Add a device' }).click();
+    const second = page.locator('#device-2');
+    await second.getByRole('button', { name: 'Sync now' }).waitFor({ timeout: 15_000 });
+    await second.getByRole('button', { name: /^Download Harbour Lights/ }).click();
+    await downloaded(second, 'Harbour Lights');
+
+    const first = page.locator('#device-1');
+    await first.getByRole('button', { name: /^Renew Harbour Lights/ }).click();
+    const refusal = first.locator('li.license', { hasText: 'Harbour Lights' }).locator('[data-test=refusal]');
+    await refusal.waitFor();
+    expect(await text(refusal)).toMatch(
+      new RegExp(
+        `^You have used all 3 downloads of this title for this year\\. You can download it again on ${DATE}\\.$`,
+      ),
+    );
+    expect(await text(page.locator('#log-list'))).toMatch(
+      /Renewal of Harbour Lights .*refused \(YEARLY_LIMIT\)/,
+    );
+    expect(await text(first.locator('li.title-card[data-title-id="harbour-lights"] .allowance'))).toMatch(
+      new RegExp(`^No downloads of this title left until ${DATE}$`),
+    );
+    await shot(page, '10-second-device-took-the-last-download');
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a third device while two devices hold downloads, in the plan’s words', async () => {
+    await page.getByRole('button', { name: 'Add a device' }).click();
+    const third = page.locator('#device-3');
+    await third.getByRole('button', { name: 'Sync now' }).waitFor({ timeout: 15_000 });
+    await third.getByRole('button', { name: /^Download Quiet River/ }).click();
+    const refusal = third.locator('li.title-card[data-title-id="quiet-river"] [data-test=refusal]');
+    await refusal.waitFor();
+    expect(await text(refusal)).toBe(
+      'Your plan allows downloads on 2 devices at once. Delete the downloads on another device to download here.',
+    );
+    expect(await text(page.locator('#log-list'))).toContain('Download of Quiet River refused (DEVICE_LIMIT)');
+    await third.scrollIntoViewIfNeeded();
+    await shot(page, '11-device-limit');
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the licences of a device deactivated from another device as revoked after its next sync', async () => {
+    const second = page.locator('#device-2');
+    await second.getByRole('button', { name: 'Sync now' }).click();
+    await second
+      .getByRole('button', { name: /^Deactivate Living-room laptop \(device 1 in this page\)/ })
+      .click();
+    await expect.poll(() => text(page.locator('#log-list'))).toContain('Deactivated Living-room laptop');
+
+    const first = page.locator('#device-1');
+    await first.getByRole('button', { name: 'Sync now' }).click();
+    const license = first.locator('li.license', { hasText: 'Harbour Lights' });
+    await expect.poll(() => text(license.locator('[data-test=status]')), { timeout: 15_000 }).toBe('Revoked');
+    expect(await text(license)).toContain('Revoked: this device was deactivated.');
+    expect(await first.getByRole('button', { name: /^Play Harbour Lights/ }).count()).toBe(0);
+    expect(await text(first.locator('.chips'))).toContain('Deactivated');
+    await expect
+      .poll(() => text(page.locator('#log-list')))
+      .toMatch(/Harbour Lights \(3 downloads a year\): revoked/);
+    await shot(page, '12-revoked-after-deactivation');
+
+    // The slot it held is free again: the third device may now download.
+    const third = page.locator('#device-3');
+    await third.getByRole('button', { name: /^Download Quiet River/ }).click();
+    await downloaded(third, 'Quiet River');
+    expect(errors).toEqual([]);
+  });
+
+  it('deletes a download: the licence is released and the title can be downloaded again', async () => {
+    const third = page.locator('#device-3');
+    await third.getByRole('button', { name: /^Delete Quiet River/ }).click();
+    const license = third.locator('li.license', { hasText: 'Quiet River' });
+    await expect.poll(() => text(license.locator('[data-test=status]'))).toBe('Deleted');
+    await third.getByRole('button', { name: 'Sync now' }).click();
+    await expect.poll(() => text(third.locator('[data-test=pending]'))).toBe('0 events waiting to sync');
+    expect(await text(license)).toContain('Deleted from this device; its download slot is free again.');
+    await third.getByRole('button', { name: /^Download Quiet River/ }).waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('fails to sync while a device’s own network is switched off, and catches up when it is back', async () => {
+    const second = page.locator('#device-2');
+    await second.getByRole('button', { name: 'Network on' }).click();
+    await expect
+      .poll(() => text(second.locator('[data-test=network]')))
+      .toBe('Offline (network switched off)');
+    await second.getByRole('button', { name: /^Download Paper Moon/ }).click();
+    await expect
+      .poll(() => text(second.locator('li.title-card[data-title-id="paper-moon"] [data-test=refusal]')))
+      .toMatch(/^Could not download: the server cannot be reached/);
+    await second.getByRole('button', { name: 'Sync now' }).click();
+    await expect
+      .poll(() => text(page.locator('#log-list')))
+      .toMatch(/Sync failed\s*the server cannot be reached/);
+    await shot(page, '14-device-network-off');
+    await second.getByRole('button', { name: 'Network off' }).click();
+    await expect.poll(() => text(second.locator('[data-test=network]'))).toBe('Online');
+    await expect.poll(() => text(page.locator('#log-list .entry').first())).toMatch(/Synced with the server/);
+    expect(await second.locator('[data-test=sync-error]').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('opens one device in a tab of its own (?device=2), sharing its IndexedDB with the first tab', async () => {
+    const tab = await openPlayer(context, `${server.url}/?device=2`);
+    const second = tab.page.locator('#device-2');
+    await second.locator('li.license[data-status="downloaded"]', { hasText: 'Harbour Lights' }).waitFor();
+    expect(await tab.page.locator('#device-1').count()).toBe(0);
+    expect(await text(second.locator('.device-name'))).toBe('· Phone');
+    await tab.page.close();
+    expect(tab.errors).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
