@@ -54,7 +54,7 @@ for (const { name, entry, budget, external, forbidden } of entries) {
   if (leaked.length > 0) console.log(`     bundles what it must not: ${leaked.join(', ')}`);
   failed ||= !ok;
   console.log(
-    `${ok ? 'ok  ' : 'FAIL'} ${name}\n     ${(code.length / 1024).toFixed(1)} KB minified, ${(gz / 1024).toFixed(2)} KB gzipped (budget ${(budget / 1024).toFixed(0)} KB)`,
+    `${ok ? 'ok  ' : 'FAIL'} ${name}\n     ${(code.length / 1024).toFixed(1)} KB minified, ${(gz / 1024).toFixed(2)} KB gzipped (${gz} B; budget ${(budget / 1024).toFixed(0)} KB)`,
   );
   if (process.argv.includes('--verbose')) {
     const rows = Object.entries(inputs)

@@ -78,6 +78,18 @@ describe('createSatchel', () => {
     expect(isSatchelError(again, 'ALREADY_REGISTERED')).toBe(true);
   });
 
+  it('exposes the stored snapshot: plan, devices and allowances, without pending events applied', async () => {
+    const s = await registered();
+    const licenseId = await downloaded(s);
+    const snapshot = await s.client.snapshot();
+    expect(snapshot?.device.name).toBe('Laptop');
+    expect(snapshot?.devices.map((d) => d.name)).toEqual(['Laptop']);
+    expect(snapshot?.plan.maxDownloadDevices).toBeGreaterThan(0);
+    expect(snapshot?.licenses.find((l) => l.licenseId === licenseId)?.status).toBe('issued');
+    expect((await s.client.licenses()).find((l) => l.licenseId === licenseId)?.status).toBe('downloaded');
+    expect(await setup().client.snapshot()).toBeNull();
+  });
+
   it('rejects device calls before registration with NOT_REGISTERED', async () => {
     const { client } = setup();
     const error = await client.downloadCompleted('x').catch((e: unknown) => e);
@@ -101,7 +113,13 @@ describe('createSatchel', () => {
     if (decision.allowed) expect(decision.timeLeftMs).toBe(48 * HOUR);
     expect((await s.client.status()).pendingEvents).toBe(2);
     const [license] = await s.client.licenses();
-    expect(license).toMatchObject({ status: 'downloaded', firstPlayedAt: T0, pendingSync: true });
+    expect(license).toMatchObject({
+      status: 'downloaded',
+      firstPlayedAt: T0,
+      pendingSync: true,
+      expiresAt: T0 + 48 * HOUR,
+      expiryReason: 'PLAYBACK_WINDOW',
+    });
     s.server.online = true;
     const result = await s.client.sync();
     expect(result).toMatchObject({ sent: 2, acknowledged: 2, rejected: [], pending: 0 });

@@ -200,6 +200,12 @@ export interface SatchelClient {
   sync(): Promise<SyncResult>;
   /** The device's licences: the snapshot with pending events applied, each with its current playback decision. @throws {StorageError} */
   licenses(): Promise<LicenseState[]>;
+  /**
+   * The last authoritative snapshot as stored (the plan, the account's devices, the yearly allowances, the
+   * licences without pending events applied), or `null` before the first one arrived. Reads storage only.
+   * @throws {StorageError}
+   */
+  snapshot(): Promise<LicenseSnapshot | null>;
   /** The sync status. @throws {StorageError} */
   status(): Promise<SatchelStatus>;
   /** Calls `listener` on every change, in this tab or another sharing the storage. Returns an unsubscribe function. */
@@ -230,7 +236,7 @@ class Client implements SatchelClient {
   readonly #session = newSession();
   readonly #tabs: TabCoordinator;
   readonly #listeners = new Set<(change: SatchelChange) => void>();
-  readonly #ready: Promise<void>;
+  #ready: Promise<void>;
   readonly #random: () => number;
   readonly #tolerance: number;
   #closed = false;
@@ -290,7 +296,13 @@ class Client implements SatchelClient {
 
   async #open(): Promise<void> {
     if (this.#closed) throw new ClientError('CLOSED', 'The client is closed');
-    await this.#ready;
+    try {
+      await this.#ready;
+    } catch {
+      // A failed open (blocked by another tab, storage unavailable) is retried by the next call.
+      this.#ready = this.#init();
+      await this.#ready;
+    }
   }
 
   #reading(): ClockReading {
@@ -486,7 +498,9 @@ class Client implements SatchelClient {
     if (snapshot === null)
       throw new ClientError('NO_SNAPSHOT', 'No licence snapshot yet: sync or request a download first');
     const pending = await this.#storage.pending();
-    const license = overlayLicenses(snapshot.licenses, pending).find((l) => l.licenseId === licenseId);
+    const license = overlayLicenses(snapshot.licenses, pending, snapshot.serverTime).find(
+      (l) => l.licenseId === licenseId,
+    );
     let result: PlaybackResult | null = null;
     const recorded = await this.#recordDeviceEvents(meta, (deviceId, now) => {
       if (license === undefined) {
@@ -533,6 +547,11 @@ class Client implements SatchelClient {
     return { ...final, clockRollback: recorded.rollback };
   }
 
+  async snapshot(): Promise<LicenseSnapshot | null> {
+    await this.#open();
+    return (await this.#storage.readMeta()).snapshot;
+  }
+
   async licenses(): Promise<LicenseState[]> {
     await this.#open();
     const meta = await this.#storage.readMeta();
@@ -546,7 +565,7 @@ class Client implements SatchelClient {
       this.#tolerance,
     );
     const lastCheckInAt = meta.snapshot.serverTime;
-    return overlayLicenses(meta.snapshot.licenses, pending).map((license) => {
+    return overlayLicenses(meta.snapshot.licenses, pending, lastCheckInAt).map((license) => {
       const decision = evaluatePlayback({ ...license, lastCheckInAt }, now);
       return {
         ...license,

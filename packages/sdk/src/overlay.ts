@@ -1,3 +1,4 @@
+import { computeExpiry } from '@satchel/core';
 import type { ExpiryReason, LicenseView } from '@satchel/protocol';
 import type { OutboxEntry } from './storage/types.js';
 
@@ -5,11 +6,14 @@ const ACTIVE = new Set(['issued', 'downloaded']);
 
 /**
  * The device's optimistic view: the server's licences with the not yet acknowledged device events
- * applied on top, in seq order. The next snapshot replaces it.
+ * applied on top, in seq order. The next snapshot replaces it. A playback start opens the playback
+ * window, so the expiry of a licence it starts is computed again, by core, with the check-in of the
+ * snapshot (`lastCheckInAt`, the snapshot's server time).
  */
 export function overlayLicenses(
   licenses: readonly LicenseView[],
   pending: readonly OutboxEntry[],
+  lastCheckInAt: number | null = null,
 ): LicenseView[] {
   const byId = new Map(licenses.map((l) => [l.licenseId, { ...l }]));
   for (const entry of pending) {
@@ -24,7 +28,13 @@ export function overlayLicenses(
         license.downloadedAt ??= at;
         break;
       case 'PlaybackStarted':
-        license.firstPlayedAt ??= at;
+        // A start dated before the current term (a renewal overtook it) opens no window, as in core.
+        if (license.firstPlayedAt === null && at >= license.issuedAt) {
+          license.firstPlayedAt = at;
+          const expiry = computeExpiry({ ...license, lastCheckInAt });
+          license.expiresAt = expiry.expiresAt;
+          license.expiryReason = expiry.reason;
+        }
         if (typeof entry.data.positionMs === 'number') license.lastPositionMs = entry.data.positionMs;
         break;
       case 'PlaybackStopped':

@@ -1,0 +1,378 @@
+/**
+ * `pnpm bench`: the server merge against raw PostgreSQL inserts, Satchel's event store against Emmett's,
+ * account load against history length, the device side in real Chromium against raw IndexedDB and
+ * Replicache, and the SDK's bundle size. Every figure sits beside a baseline measured in the same run.
+ *
+ *   pnpm bench [-- --quick] [--json] [--only=server,store,load,client,size] [--profile]
+ *
+ * Exit code 1 when a benchmark breaks; a missed target is reported, not an error.
+ */
+import { benchClient, type ClientResult } from './client.js';
+import { benchLoad, type LoadResult } from './load.js';
+import { benchMerge, type MergeResult } from './merge.js';
+import { dropAll, postgresReachable, postgresVersion } from './pg.js';
+import { benchSize, type SizeResult } from './size.js';
+import { machine, round } from './stats.js';
+import { benchStore, type StoreResult } from './store.js';
+
+const SECTIONS = ['server', 'store', 'load', 'client', 'size'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const args = process.argv.slice(2).filter((a) => a !== '--');
+const flag = (name: string) => args.includes(`--${name}`);
+const quick = flag('quick');
+const json = flag('json');
+const only = new Set(
+  (
+    args
+      .find((a) => a.startsWith('--only='))
+      ?.slice('--only='.length)
+      .split(',') ?? [...SECTIONS]
+  ).map((s) => s.trim()),
+);
+for (const s of only) {
+  if (!(SECTIONS as readonly string[]).includes(s)) {
+    console.error(`unknown section "${s}" (sections: ${SECTIONS.join(', ')})`);
+    process.exit(2);
+  }
+}
+const wants = (s: Section) => only.has(s);
+
+/** Progress goes to stderr so that `--json` keeps stdout for the table and the JSON line. */
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const config = quick
+  ? {
+      merge: { accounts: 300, concurrency: 32, batch: 50, warmupSec: 2, durationSec: 8, poolSize: 10 },
+      store: { accounts: 300, concurrency: 32, batch: 50, warmupSec: 1, durationSec: 4, rounds: 1 },
+      client: { records: 300, drainEvents: 10_000, decisions: 100 },
+    }
+  : {
+      merge: { accounts: 2000, concurrency: 32, batch: 50, warmupSec: 5, durationSec: 30, poolSize: 10 },
+      store: { accounts: 2000, concurrency: 32, batch: 50, warmupSec: 2, durationSec: 15, rounds: 2 },
+      client: { records: 2000, drainEvents: 10_000, decisions: 500 },
+    };
+
+interface Target {
+  name: string;
+  target: string;
+  value: number | null;
+  met: boolean | null;
+}
+
+const TARGETS = {
+  mergeRatio: 0.6,
+  mergeP99Ms: 50,
+  storeRatio: 1.5,
+  loadRatio: 2,
+  recordP50Ms: 1,
+  recordRatio: 1.5,
+  drainMs: 3000,
+  sdkGzipBytes: 20 * 1024,
+};
+
+interface Report {
+  benchmark: 'satchel';
+  version: 1;
+  mode: 'quick' | 'full';
+  date: string;
+  command: string;
+  machine: ReturnType<typeof machine> & { node: string; postgres: string };
+  server?: MergeResult | undefined;
+  store?: StoreResult | undefined;
+  load?: LoadResult | undefined;
+  client?: ClientResult | undefined;
+  size?: SizeResult | undefined;
+  targets: Target[];
+  errors: { section: Section; message: string }[];
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  if (!(await postgresReachable())) {
+    console.error('PostgreSQL does not answer (set DATABASE_URL); the benchmarks need it.');
+    return 1;
+  }
+  const report: Report = {
+    benchmark: 'satchel',
+    version: 1,
+    mode: quick ? 'quick' : 'full',
+    date: new Date().toISOString(),
+    command: `pnpm bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
+    machine: { ...machine(), node: process.version, postgres: await postgresVersion() },
+    targets: [],
+    errors: [],
+  };
+  const section = async <T>(name: Section, title: string, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!wants(name)) return undefined;
+    log(`\n[${name}] ${title}`);
+    const t0 = performance.now();
+    try {
+      const result = await run();
+      log(`[${name}] done in ${round((performance.now() - t0) / 1000, 1)} s`);
+      return result;
+    } catch (e) {
+      const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      log(`[${name}] FAILED: ${message}`);
+      report.errors.push({ section: name, message: e instanceof Error ? e.message : String(e) });
+      return undefined;
+    }
+  };
+
+  report.server = await section('server', 'merge over HTTP vs raw batched INSERTs', async () => {
+    const r = await benchMerge({ ...config.merge, profile: flag('profile'), log });
+    if (!quick && !flag('profile') && r.ratio < TARGETS.mergeRatio) {
+      log('  merge below target: a shorter profiled run (node --cpu-prof) to see what dominates');
+      const p = await benchMerge({ ...config.merge, warmupSec: 2, durationSec: 10, profile: true, log });
+      r.profile = p.profile;
+    }
+    return r;
+  });
+  report.store = await section('store', 'Satchel event store vs Emmett (PostgreSQL)', () =>
+    benchStore({ ...config.store, log }),
+  );
+  report.load = await section('load', 'account load vs history length', () => benchLoad({ quick, log }));
+  report.client = await section('client', 'device side in Chromium', () =>
+    benchClient({ ...config.client, quick, log }),
+  );
+  report.size = await section('size', 'SDK bundle size', () => benchSize({ log }));
+
+  report.targets = targets(report);
+  printTable(report);
+  log(`\ntotal ${round((performance.now() - started) / 1000, 1)} s`);
+  if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  return report.errors.length > 0 ? 1 : 0;
+}
+
+function targets(r: Report): Target[] {
+  const t = (
+    name: string,
+    target: string,
+    value: number | null | undefined,
+    ok: (v: number) => boolean,
+  ): Target => ({
+    name,
+    target,
+    value: value ?? null,
+    met: value === undefined || value === null || Number.isNaN(value) ? null : ok(value),
+  });
+  const out: Target[] = [];
+  if (r.server) {
+    out.push(
+      t(
+        'merge / raw INSERT ratio',
+        `>= ${TARGETS.mergeRatio}`,
+        r.server.ratio,
+        (v) => v >= TARGETS.mergeRatio,
+      ),
+    );
+    out.push(t('sync p99 (ms)', `<= ${TARGETS.mergeP99Ms}`, r.server.p99Ms, (v) => v <= TARGETS.mergeP99Ms));
+  }
+  if (r.store)
+    out.push(
+      t('Satchel / Emmett append', `>= ${TARGETS.storeRatio}`, r.store.ratio, (v) => v >= TARGETS.storeRatio),
+    );
+  if (r.load)
+    out.push(
+      t(
+        'load 100k / 100 events',
+        `<= ${TARGETS.loadRatio}`,
+        r.load.ratio100kTo100,
+        (v) => v <= TARGETS.loadRatio,
+      ),
+    );
+  if (r.client) {
+    out.push(
+      t(
+        'record p50 (ms)',
+        `<= ${TARGETS.recordP50Ms}`,
+        r.client.recordP50Ms,
+        (v) => v <= TARGETS.recordP50Ms,
+      ),
+    );
+    out.push(
+      t(
+        'record / raw IDB put',
+        `<= ${TARGETS.recordRatio}`,
+        r.client.recordRatioToRawIdb,
+        (v) => v <= TARGETS.recordRatio,
+      ),
+    );
+    out.push(
+      t('drain 10k events (ms)', `<= ${TARGETS.drainMs}`, r.client.drain10kMs, (v) => v <= TARGETS.drainMs),
+    );
+  }
+  if (r.size)
+    out.push(
+      t(
+        'SDK gzip (bytes)',
+        `<= ${TARGETS.sdkGzipBytes}`,
+        r.size.sdkGzipBytes,
+        (v) => v <= TARGETS.sdkGzipBytes,
+      ),
+    );
+  return out;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r, n) => {
+      const line = r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+      return n === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
+    })
+    .join('\n');
+}
+
+const fmt = (v: number | null | undefined, unit = '') =>
+  v === null || v === undefined || Number.isNaN(v) ? 'n/a' : `${v.toLocaleString('en-US')}${unit}`;
+
+function printTable(r: Report): void {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(
+    `\nSatchel benchmarks (${r.mode}) — ${r.date} — ${m.nproc} CPU ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, PostgreSQL ${m.postgres}\n`,
+  );
+  const rows: string[][] = [['benchmark', 'Satchel', 'baseline / peer', 'ratio', 'target', '']];
+  const status = (name: string) => {
+    const t = r.targets.find((x) => x.name === name);
+    return t?.met === true ? 'ok' : t?.met === false ? 'MISSED' : '';
+  };
+  if (r.server) {
+    const s = r.server;
+    rows.push([
+      `merge: POST /v1/sync, ${s.concurrency} devices × ${s.batch} events`,
+      fmt(s.eventsPerSec, ' ev/s'),
+      `raw INSERT ${fmt(s.baselineRowsPerSec, ' rows/s')}`,
+      fmt(s.ratio),
+      `>= ${TARGETS.mergeRatio}`,
+      status('merge / raw INSERT ratio'),
+    ]);
+    rows.push(['merge: sync latency p50 / p95', `${fmt(s.p50Ms)} / ${fmt(s.p95Ms)} ms`, '', '', '', '']);
+    rows.push([
+      'merge: sync latency p99',
+      fmt(s.p99Ms, ' ms'),
+      '',
+      '',
+      `<= ${TARGETS.mergeP99Ms} ms`,
+      status('sync p99 (ms)'),
+    ]);
+    rows.push(['merge: server peak RSS', fmt(s.peakRssMiB, ' MiB'), '', '', '', '']);
+  }
+  if (r.store) {
+    const s = r.store;
+    rows.push([
+      `event store append, ${s.concurrency} lanes × ${s.batch} events`,
+      fmt(s.satchelEventsPerSec, ' ev/s'),
+      `Emmett ${fmt(s.emmettEventsPerSec, ' ev/s')}`,
+      fmt(s.ratio),
+      `>= ${TARGETS.storeRatio}`,
+      status('Satchel / Emmett append'),
+    ]);
+  }
+  if (r.load) {
+    const l = r.load;
+    for (const row of l.rows) {
+      rows.push([
+        `account load, ${fmt(row.events)} events, snapshot + ${row.tailEvents}-event tail`,
+        fmt(row.snapshotMs, ' ms'),
+        `full replay ${fmt(row.fullReplayMs, ' ms')}`,
+        fmt(round(row.snapshotMs / row.fullReplayMs, 3)),
+        '',
+        '',
+      ]);
+    }
+    rows.push([
+      'account load 100k / 100 events',
+      '',
+      '',
+      fmt(l.ratio100kTo100),
+      `<= ${TARGETS.loadRatio}`,
+      status('load 100k / 100 events'),
+    ]);
+  }
+  if (r.client) {
+    const c = r.client;
+    rows.push([
+      'record one event (durable), p50',
+      fmt(c.recordP50Ms, ' ms'),
+      `raw IDB put ${fmt(c.rawIdbP50Ms, ' ms')}`,
+      fmt(c.recordRatioToRawIdb),
+      `<= ${TARGETS.recordP50Ms} ms, <= ${TARGETS.recordRatio}×`,
+      [status('record p50 (ms)'), status('record / raw IDB put')].includes('MISSED') ? 'MISSED' : 'ok',
+    ]);
+    rows.push([
+      'record one event (durable), p95',
+      fmt(c.recordP95Ms, ' ms'),
+      `raw IDB put ${fmt(c.rawIdbP95Ms, ' ms')}`,
+      '',
+      '',
+      '',
+    ]);
+    rows.push([
+      'record p50, relaxed durability',
+      fmt(c.recordRelaxedP50Ms, ' ms'),
+      `raw IDB put ${fmt(c.rawIdbRelaxedP50Ms, ' ms')}; read tx + write tx ${fmt(c.rawIdbTwoTxP50Ms, ' ms')}`,
+      '',
+      '',
+      '',
+    ]);
+    rows.push([
+      'peer: Replicache mutate + persist, p50',
+      '',
+      `${fmt(c.replicacheP50Ms, ' ms')} (mutate only ${fmt(c.replicacheMutateOnlyP50Ms, ' ms')})`,
+      fmt(c.recordRatioToReplicache),
+      '',
+      '',
+    ]);
+    rows.push([
+      `drain ${fmt(c.drainEvents)} queued events`,
+      fmt(c.drain10kMs, ' ms'),
+      `server held a connection ${fmt(c.drainServerHoldMs, ' ms')} (${c.drainRequests} syncs)`,
+      '',
+      `<= ${TARGETS.drainMs} ms`,
+      status('drain 10k events (ms)'),
+    ]);
+    rows.push(['offline decision (100 licences), p50', fmt(c.decisionP50Ms, ' ms'), '', '', '', '']);
+  }
+  if (r.size) {
+    rows.push([
+      'SDK default entry, min+gzip',
+      fmt(r.size.sdkGzipBytes, ' B'),
+      '',
+      '',
+      `<= ${TARGETS.sdkGzipBytes} B`,
+      status('SDK gzip (bytes)'),
+    ]);
+  }
+  out.push(table(rows));
+  const missed = r.targets.filter((t) => t.met === false);
+  out.push(
+    `\ntargets: ${r.targets.filter((t) => t.met === true).length} met, ${missed.length} missed${missed.length > 0 ? ` (${missed.map((t) => `${t.name} = ${t.value}, target ${t.target}`).join('; ')})` : ''}`,
+  );
+  if (r.server?.profile) {
+    out.push(
+      `\nserver CPU profile (self time, idle excluded): ${r.server.profile.areas
+        .slice(0, 8)
+        .map((a) => `${a.area} ${a.percent}%`)
+        .join(', ')}`,
+    );
+  }
+  for (const e of r.errors) out.push(`BROKEN: ${e.section}: ${e.message}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`\n${signal}: dropping the benchmark databases`);
+    void dropAll().finally(() => process.exit(130));
+  });
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} finally {
+  await dropAll();
+}
+process.exit(exitCode);
