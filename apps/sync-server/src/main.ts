@@ -82,8 +82,8 @@ const base = `http://localhost:${listener.port}`;
 process.stdout.write(
   [
     '',
-    `Satchel sync server on ${base} (${playerBuilt() ? `player: ${base}/, ` : ''}health: ${base}/healthz, API: ${base}/openapi.json)`,
-    ...(playerBuilt() ? [`Demo player (opens enrolled in the demo account): ${base}/#enrol=${token}`] : []),
+    `Satchel sync server on ${base} (player: ${base}/${playerBuilt() ? '' : ' once built'}, health: ${base}/healthz, API: ${base}/openapi.json)`,
+    `Demo player (opens enrolled in the demo account): ${base}/#enrol=${token}`,
     `Demo account '${config.demoAccountId}' enrolment token (valid 30 days):`,
     `  ${token}`,
     'Register a device and get its token:',

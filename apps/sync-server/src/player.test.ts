@@ -55,8 +55,16 @@ describe('the reference server serving the demo player', () => {
     expect(escaped.status).toBe(404);
   });
 
-  it('is the API unchanged when the player was not built', async () => {
-    const bare = withPlayer(api, { dist: join(dist, 'missing') });
-    expect(bare).toBe(api);
+  it('answers with the API while the player is still building, and serves the player once it is built', async () => {
+    const later = join(dist, 'building');
+    const handler = withPlayer(api, { dist: later });
+    const before = await handler(new Request('http://localhost/', { headers: { accept: 'text/html' } }));
+    expect(before.status).toBe(404);
+    expect(await before.json()).toEqual({ error: { code: 'NOT_FOUND' } });
+    mkdirSync(later);
+    writeFileSync(join(later, 'index.html'), '<!doctype html><title>built</title>');
+    const after = await handler(new Request('http://localhost/', { headers: { accept: 'text/html' } }));
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain('built');
   });
 });

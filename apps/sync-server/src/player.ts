@@ -37,12 +37,12 @@ export interface PlayerOptions {
  * Serves the demo player's static build in front of the API: a GET for a file of `dist` answers with it
  * (`/` is `index.html`); any other request goes to `api`, and a page navigation the API does not know
  * (404 for a request that accepts HTML) falls back to `index.html`, the SPA way. API routes are never
- * shadowed: only paths that exist in `dist` are answered before the API. Without a build, `api` is
- * returned unchanged.
+ * shadowed: only paths that exist in `dist` are answered before the API. Files are looked up per request,
+ * so a build that finishes after the server started (`pnpm start` builds the player in the background) is
+ * served from then on; until then every request goes to `api`.
  */
 export function withPlayer(api: Fetch, options: PlayerOptions = {}): Fetch {
   const dist = options.dist ?? PLAYER_DIST;
-  if (!playerBuilt(dist)) return api;
   const root = resolve(dist);
   const file = async (pathname: string): Promise<{ path: string; body: Buffer } | null> => {
     let decoded: string;

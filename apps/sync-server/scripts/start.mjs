@@ -1,0 +1,29 @@
+// `pnpm start`: the reference server and, when its build is missing or stale, the demo player's build,
+// side by side — liveness never waits for the player, which the server serves as soon as it is built.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const build = spawn(process.execPath, ['apps/player/scripts/ensure-built.mjs'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+build.on('exit', (code) => {
+  if (code !== 0) console.error('The demo player did not build; the API still runs (see the output above).');
+});
+
+const server = spawn(
+  'tsx',
+  ['--tsconfig', 'apps/sync-server/tsconfig.json', 'apps/sync-server/src/main.ts', ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' },
+);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    build.kill(signal);
+    server.kill(signal);
+  });
+}
+server.on('exit', (code, signal) => {
+  build.kill('SIGTERM');
+  process.exit(code ?? (signal ? 1 : 0));
+});
