@@ -46,7 +46,27 @@ try {
   process.exit(1);
 }
 
-let db: Awaited<ReturnType<typeof openDatabase>>;
+let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
+// Signals are handled from the moment the port is open, so a stop during start-up is graceful too.
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+  const force = setTimeout(() => {
+    logger.error('shutdown took more than 10 s, exiting');
+    process.exit(1);
+  }, 10_000);
+  force.unref();
+  await listener.close();
+  await db?.close();
+  if (pid) rmSync(pid, { force: true });
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
 let server: Awaited<ReturnType<typeof createSatchelServer>>;
 let created: boolean;
 try {
@@ -93,22 +113,3 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
-  const force = setTimeout(() => {
-    logger.error('shutdown took more than 10 s, exiting');
-    process.exit(1);
-  }, 10_000);
-  force.unref();
-  await listener.close();
-  await db.close();
-  if (pid) rmSync(pid, { force: true });
-  logger.info('stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
