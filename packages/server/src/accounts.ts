@@ -12,6 +12,7 @@ import { type Database, dbError, type Queryable } from './db/database.js';
 import { ConflictRetriesExhaustedError, isConcurrencyError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type {
+  DeviceReceipt,
   EventMetadata,
   EventStore,
   Fold,
@@ -47,6 +48,11 @@ export interface AccountUnit {
     metadata?: EventMetadata,
     eventIds?: readonly (string | undefined)[],
   ): void;
+  /**
+   * Queues a device's receipts and moves its cursor to `lastSeq` (never back) at `at`: written with the
+   * emitted events, in the same statement.
+   */
+  acknowledge(deviceId: string, receipts: readonly DeviceReceipt[], lastSeq: number, at: number): void;
 }
 
 export interface AccountRepositoryOptions {
@@ -104,19 +110,25 @@ export class AccountRepository {
    * transaction committed (the events are durable). When another writer appended first, the whole
    * unit is rerun on a fresh load (after a jittered exponential backoff), up to `maxAttempts` times; then it throws
    * {@link ConflictRetriesExhaustedError} (retryable). Any other error from `work` rolls back and is rethrown.
-   * `beforeLoad` runs first in the transaction (e.g. to take a row lock the unit depends on).
+   * `beforeLoad` runs first in the transaction (e.g. to take a row lock the unit depends on);
+   * `withLoad` runs after it, at the same time as the load (its statements are sent together with the load's).
    */
   async execute<T>(
     accountId: string,
     work: (unit: AccountUnit) => Promise<T>,
-    options: { beforeLoad?: (tx: Queryable) => Promise<void> } = {},
+    options: {
+      beforeLoad?: (tx: Queryable) => Promise<void>;
+      withLoad?: (tx: Queryable) => Promise<void>;
+    } = {},
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db.transaction(async (tx) => {
           await options.beforeLoad?.(tx);
-          const loaded = await this.load(accountId, tx);
+          const [loaded] = await Promise.all([this.load(accountId, tx), options.withLoad?.(tx)]);
           const pending: NewEvent[] = [];
+          const receipts: DeviceReceipt[] = [];
+          let cursor: { deviceId: string; lastSeq: number; at: number } | undefined;
           let current = loaded.state;
           const unit: AccountUnit = {
             accountId,
@@ -139,21 +151,26 @@ export class AccountRepository {
               });
               current = fold(events, current);
             },
+            acknowledge(deviceId, acks, lastSeq, at) {
+              receipts.push(...acks);
+              cursor = { deviceId, lastSeq: Math.max(lastSeq, cursor?.lastSeq ?? 0), at };
+            },
           };
           const result = await work(unit);
-          if (pending.length > 0) {
-            await this.store.append(tx, accountId, loaded.version, pending);
-            for (const e of pending) this.metrics?.eventsAppended.inc({ type: e.type });
+          const snapshotDue = current.version - loaded.snapshotVersion >= this.store.snapshotEvery;
+          if (pending.length > 0 || receipts.length > 0 || cursor || snapshotDue) {
+            await this.store.write(tx, accountId, {
+              expectedVersion: loaded.version,
+              events: pending,
+              receipts,
+              ...(cursor ? { cursor } : {}),
+              ...(snapshotDue
+                ? { snapshot: { version: current.version, foldVersion: FOLD_VERSION, state: current } }
+                : {}),
+            });
           }
-          const saved = await this.store.maybeSnapshot(
-            tx,
-            accountId,
-            FOLD_VERSION,
-            unit.state.version,
-            unit.state,
-            loaded.snapshotVersion,
-          );
-          if (saved) this.metrics?.snapshotsWritten.inc();
+          for (const e of pending) this.metrics?.eventsAppended.inc({ type: e.type });
+          if (snapshotDue) this.metrics?.snapshotsWritten.inc();
           return result;
         });
       } catch (e) {

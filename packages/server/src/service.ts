@@ -292,10 +292,10 @@ export class SatchelService {
     const limited = await this.limitedTitles();
     const store = this.accounts.store;
     let cursor = 0;
+    let seen: Awaited<ReturnType<typeof store.receipts>> = { bySeq: new Map(), byEventId: new Map() };
     const response = await this.accounts.execute(
       accountId,
       async (unit) => {
-        const { tx } = unit;
         if (!Object.hasOwn(unit.state.devices, deviceId))
           throw new ForbiddenError('FORBIDDEN', 'Unknown device');
         let expected = cursor + 1;
@@ -304,18 +304,7 @@ export class SatchelService {
           if (e.seq !== expected) throw new SeqGapError(cursor + 1, e.seq);
           expected += 1;
         }
-        const fresh = request.events.filter((e) => e.seq > cursor);
-        const bySeq = await store.receiptsBySeq(
-          tx,
-          accountId,
-          deviceId,
-          request.events.filter((e) => e.seq <= cursor).map((e) => e.seq),
-        );
-        const byId = await store.receiptsByEventId(
-          tx,
-          accountId,
-          fresh.map((e) => e.eventId),
-        );
+        const { bySeq, byEventId: byId } = seen;
 
         this.expire(unit, now, requestId);
 
@@ -397,9 +386,8 @@ export class SatchelService {
             message: null,
           });
         }
-        await store.insertReceipts(tx, accountId, receipts);
         const ackSeq = Math.max(cursor, request.events.at(-1)?.seq ?? 0);
-        await store.advanceCursor(tx, accountId, deviceId, ackSeq, now);
+        unit.acknowledge(deviceId, receipts, ackSeq, now);
         return {
           protocolVersion: Math.min(request.protocolVersion, PROTOCOL_VERSION),
           results,
@@ -412,6 +400,16 @@ export class SatchelService {
         // One device's syncs are serialised on its cursor row; the account is loaded after the lock.
         beforeLoad: async (tx) => {
           cursor = await store.lockDeviceCursor(tx, accountId, deviceId);
+        },
+        // Replays are answered from this device's receipts; a fresh event id used before is refused.
+        withLoad: async (tx) => {
+          seen = await store.receipts(
+            tx,
+            accountId,
+            deviceId,
+            request.events.filter((e) => e.seq <= cursor).map((e) => e.seq),
+            request.events.filter((e) => e.seq > cursor).map((e) => e.eventId),
+          );
         },
       },
     );

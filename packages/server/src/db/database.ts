@@ -3,6 +3,8 @@ export interface Queryable {
   /**
    * Runs one statement and returns its rows.
    * Throws the driver's error; unique violations carry `code === '23505'` and the constraint name.
+   * On PostgreSQL a statement with parameters is prepared once per connection and kept: keep `sql`
+   * fixed and pass what varies in `params` (a list as one JSON parameter, not a longer text).
    */
   query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
 }

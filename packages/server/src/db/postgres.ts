@@ -9,6 +9,10 @@ export interface PostgresOptions {
 /**
  * Connects to PostgreSQL at `url`. Connections open lazily: the first query fails if the server
  * does not answer.
+ *
+ * Statements with parameters are prepared once per connection and then run in one round trip
+ * (named prepared statements, which need a session per client: behind PgBouncer in transaction mode,
+ * set its `max_prepared_statements`, or add `?prepare=false` to `url` to turn them off).
  */
 export function postgresDatabase(url: string, options: PostgresOptions = {}): Database {
   const sql = postgres(url, {
@@ -19,7 +23,7 @@ export function postgresDatabase(url: string, options: PostgresOptions = {}): Da
   });
   const wrap = (s: postgres.Sql | postgres.TransactionSql): Queryable => ({
     async query<Row>(text: string, params: readonly unknown[] = []) {
-      const rows = await s.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
+      const rows = await s.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true });
       return [...rows] as Row[];
     },
   });

@@ -170,13 +170,14 @@ export function createApp(options: AppOptions): Hono<Env> {
     c.set('log', log);
     const started = performance.now();
     await next();
-    // A body left unread (the request was refused on its headers) would make Node drop the keep-alive
-    // connection under the client's next request: read a small one; announce the close of a large one.
+    // A body left unread (the request was refused on its headers) is drained by the Node adapter after
+    // the answer, but only for 500 ms before it closes the connection under the client's next request:
+    // read a small one here. A larger one is left to the adapter (closing now could reset the connection
+    // before the client has read the answer).
     const raw = c.req.raw;
-    if (raw.body !== null && !raw.bodyUsed) {
-      const length = Number(c.req.header('content-length'));
-      if (Number.isFinite(length) && length <= maxBody) await raw.arrayBuffer().catch(() => undefined);
-      else c.header('connection', 'close');
+    const length = Number(c.req.header('content-length'));
+    if (raw.body !== null && !raw.bodyUsed && Number.isFinite(length) && length <= maxBody) {
+      await raw.arrayBuffer().catch(() => undefined);
     }
     c.header(REQUEST_ID_HEADER, requestId);
     const route =

@@ -72,6 +72,19 @@ export interface EventStoreOptions {
   snapshotEvery?: number;
 }
 
+/** What one unit of work writes to an account, in one statement: see {@link EventStore.write}. */
+export interface StreamWrite<S> {
+  /** The stream version the events follow: the version the unit loaded. */
+  expectedVersion: number;
+  events: readonly NewEvent[];
+  /** Device receipts to record. */
+  receipts?: readonly DeviceReceipt[];
+  /** A device cursor to move forward (never back), stamped with the sync time (epoch ms). */
+  cursor?: { deviceId: string; lastSeq: number; at: number };
+  /** A snapshot to save, as {@link EventStore.saveSnapshot} does. */
+  snapshot?: Snapshot<S>;
+}
+
 type EventRow = {
   account_id: string;
   stream_version: string | number;
@@ -87,6 +100,13 @@ type EventRow = {
 const EVENT_COLUMNS = `account_id, stream_version, event_id::text AS event_id, type, schema_version,
   data::text AS data, metadata::text AS metadata, recorded_at, global_position`;
 
+/** What the database assigns on append; the caller holds the rest. */
+type AppendedRow = {
+  stream_version: string | number;
+  global_position: string | number;
+  recorded_at: Date | string;
+};
+
 const toEvent = (r: EventRow): StoredEvent => ({
   accountId: r.account_id,
   streamVersion: Number(r.stream_version),
@@ -99,7 +119,88 @@ const toEvent = (r: EventRow): StoredEvent => ({
   globalPosition: Number(r.global_position),
 });
 
-const APPEND_CHUNK = 500;
+// Lists travel as one JSON parameter, so every statement has a fixed text and is prepared once per
+// connection.
+const EVENT_RECORD =
+  'e(stream_version bigint, event_id uuid, type text, schema_version int, data jsonb, metadata jsonb)';
+const RECEIPT_RECORD = 'r(device_id text, seq bigint, event_id uuid, status text, code text, message text)';
+
+const APPEND_SQL = `INSERT INTO events (account_id, stream_version, event_id, type, schema_version, data, metadata)
+  SELECT $1::text, e.stream_version, e.event_id, e.type, e.schema_version, e.data, e.metadata
+  FROM jsonb_to_recordset($2::text::jsonb) AS ${EVENT_RECORD} ORDER BY e.stream_version
+  RETURNING stream_version, global_position, recorded_at`;
+
+const INSERT_RECEIPTS_SQL = `INSERT INTO device_receipts (account_id, device_id, seq, event_id, status, code, message)
+  SELECT $1::text, r.device_id, r.seq, r.event_id, r.status, r.code, r.message
+  FROM jsonb_to_recordset($2::text::jsonb) AS ${RECEIPT_RECORD}`;
+
+const SNAPSHOT_CONFLICT = `ON CONFLICT (account_id, version) DO UPDATE
+  SET fold_version = excluded.fold_version, state = excluded.state, created_at = now()
+  WHERE snapshots.fold_version <> excluded.fold_version`;
+
+const CURSOR_CONFLICT = `ON CONFLICT (account_id, device_id) DO UPDATE
+  SET last_seq = greatest(device_cursors.last_seq, excluded.last_seq), last_sync_at = excluded.last_sync_at`;
+
+// Data-modifying CTEs all run to completion, so nothing is returned.
+const WRITE_SQL = `WITH appended AS (
+  INSERT INTO events (account_id, stream_version, event_id, type, schema_version, data, metadata)
+  SELECT $1::text, e.stream_version, e.event_id, e.type, e.schema_version, e.data, e.metadata
+  FROM jsonb_to_recordset($2::text::jsonb) AS ${EVENT_RECORD} ORDER BY e.stream_version
+), receipts AS (
+  INSERT INTO device_receipts (account_id, device_id, seq, event_id, status, code, message)
+  SELECT $1::text, r.device_id, r.seq, r.event_id, r.status, r.code, r.message
+  FROM jsonb_to_recordset($3::text::jsonb) AS ${RECEIPT_RECORD}
+), cursor AS (
+  INSERT INTO device_cursors (account_id, device_id, last_seq, last_sync_at)
+  SELECT $1::text, $4::text, $5::bigint, $6::timestamptz WHERE $4::text IS NOT NULL
+  ${CURSOR_CONFLICT}
+), snapshot AS (
+  INSERT INTO snapshots (account_id, version, fold_version, state)
+  SELECT $1::text, $7::bigint, $8::int, $9::text::jsonb WHERE $9::text IS NOT NULL
+  ${SNAPSHOT_CONFLICT}
+)
+SELECT 1`;
+
+// The snapshot row (if any) and the events after it, from one statement snapshot: the snapshot row
+// sorts first, since every event of the tail has a higher stream version.
+const LOAD_SQL = `WITH snap AS (
+  SELECT version, state FROM snapshots
+  WHERE account_id = $1 AND fold_version = $2 AND $3::boolean
+  ORDER BY version DESC LIMIT 1
+)
+SELECT true AS is_snapshot, version AS stream_version, NULL::text AS event_id, NULL::text AS type,
+  NULL::int AS schema_version, state::text AS data, NULL::text AS metadata, NULL::timestamptz AS recorded_at,
+  NULL::bigint AS global_position
+FROM snap
+UNION ALL
+SELECT false, stream_version, event_id::text, type, schema_version, data::text, metadata::text, recorded_at,
+  global_position
+FROM events WHERE account_id = $1 AND stream_version > coalesce((SELECT version FROM snap), 0)
+ORDER BY stream_version`;
+
+const eventRecords = (expectedVersion: number, events: readonly NewEvent[]): string =>
+  JSON.stringify(
+    events.map((e, i) => ({
+      stream_version: expectedVersion + i + 1,
+      event_id: e.eventId,
+      type: e.type,
+      schema_version: e.schemaVersion,
+      data: e.data,
+      metadata: e.metadata ?? {},
+    })),
+  );
+
+const receiptRecords = (receipts: readonly DeviceReceipt[]): string =>
+  JSON.stringify(
+    receipts.map((r) => ({
+      device_id: r.deviceId,
+      seq: r.seq,
+      event_id: r.eventId,
+      status: r.status,
+      code: r.code,
+      message: r.message,
+    })),
+  );
 
 /**
  * The PostgreSQL event store: one stream per account, append with an expected version,
@@ -128,6 +229,8 @@ export class EventStore {
    * Appends `events` as versions `expectedVersion + 1 …`. Throws {@link ConcurrencyError} when another
    * writer got there first (or an event id is already in the stream); the enclosing transaction is then
    * aborted and must be retried from a fresh read. Durable once the enclosing transaction commits.
+   * Resolves with the events as stored: the caller's `data` and `metadata`, with the stream version,
+   * global position and recording time the database assigned.
    */
   async append(
     q: Queryable,
@@ -135,37 +238,54 @@ export class EventStore {
     expectedVersion: number,
     events: readonly NewEvent[],
   ): Promise<StoredEvent[]> {
-    const out: StoredEvent[] = [];
-    for (let start = 0; start < events.length; start += APPEND_CHUNK) {
-      const chunk = events.slice(start, start + APPEND_CHUNK);
-      const params: unknown[] = [];
-      const values = chunk.map((e, i) => {
-        const b = params.length;
-        params.push(
-          accountId,
-          expectedVersion + start + i + 1,
-          e.eventId,
-          e.type,
-          e.schemaVersion,
-          JSON.stringify(e.data),
-          JSON.stringify(e.metadata ?? {}),
-        );
-        return `($${b + 1}, $${b + 2}, $${b + 3}::uuid, $${b + 4}, $${b + 5}, $${b + 6}::text::jsonb, $${b + 7}::text::jsonb)`;
-      });
-      try {
-        const rows = await q.query<EventRow>(
-          `INSERT INTO events (account_id, stream_version, event_id, type, schema_version, data, metadata)
-           VALUES ${values.join(', ')} RETURNING ${EVENT_COLUMNS}`,
-          params,
-        );
-        out.push(...rows.map(toEvent));
-      } catch (e) {
-        const err = dbError(e);
-        if (err?.code === '23505') throw new ConcurrencyError(accountId, expectedVersion, err.constraint);
-        throw e;
-      }
+    if (events.length === 0) return [];
+    let rows: AppendedRow[];
+    try {
+      rows = await q.query<AppendedRow>(APPEND_SQL, [accountId, eventRecords(expectedVersion, events)]);
+    } catch (e) {
+      throw concurrencyOr(e, accountId, expectedVersion);
     }
-    return out.sort((a, b) => a.streamVersion - b.streamVersion);
+    const assigned = new Map(rows.map((r) => [Number(r.stream_version), r]));
+    return events.map((e, i) => {
+      const streamVersion = expectedVersion + i + 1;
+      const r = assigned.get(streamVersion);
+      return {
+        accountId,
+        streamVersion,
+        eventId: e.eventId,
+        type: e.type,
+        schemaVersion: e.schemaVersion,
+        data: e.data,
+        metadata: e.metadata ?? {},
+        recordedAt: new Date(r?.recorded_at ?? Number.NaN).getTime(),
+        globalPosition: Number(r?.global_position),
+      };
+    });
+  }
+
+  /**
+   * Writes one unit of work on an account in one statement: appends `events` as versions
+   * `expectedVersion + 1 …`, records the receipts, moves the device cursor and saves the snapshot
+   * (each when given). Throws {@link ConcurrencyError} when another writer got there first (a stream
+   * version, an event id or a receipt already taken); the enclosing transaction is then aborted and must
+   * be retried from a fresh read. Durable once the enclosing transaction commits.
+   */
+  async write<S>(q: Queryable, accountId: string, w: StreamWrite<S>): Promise<void> {
+    try {
+      await q.query(WRITE_SQL, [
+        accountId,
+        eventRecords(w.expectedVersion, w.events),
+        receiptRecords(w.receipts ?? []),
+        w.cursor?.deviceId ?? null,
+        w.cursor?.lastSeq ?? null,
+        w.cursor ? new Date(w.cursor.at).toISOString() : null,
+        w.snapshot?.version ?? null,
+        w.snapshot?.foldVersion ?? null,
+        w.snapshot ? JSON.stringify(w.snapshot.state) : null,
+      ]);
+    } catch (e) {
+      throw concurrencyOr(e, accountId, w.expectedVersion);
+    }
   }
 
   /** Events of one account with a version above `afterVersion`, in order (up to `untilVersion` if given). */
@@ -230,9 +350,7 @@ export class EventStore {
   async saveSnapshot<S>(q: Queryable, accountId: string, snapshot: Snapshot<S>): Promise<void> {
     await q.query(
       `INSERT INTO snapshots (account_id, version, fold_version, state) VALUES ($1, $2, $3, $4::text::jsonb)
-       ON CONFLICT (account_id, version) DO UPDATE
-         SET fold_version = excluded.fold_version, state = excluded.state, created_at = now()
-         WHERE snapshots.fold_version <> excluded.fold_version`,
+       ${SNAPSHOT_CONFLICT}`,
       [accountId, snapshot.version, snapshot.foldVersion, JSON.stringify(snapshot.state)],
     );
   }
@@ -247,17 +365,22 @@ export class EventStore {
     fold: Fold<S>,
     options: { useSnapshots?: boolean } = {},
   ): Promise<LoadedStream<S>> {
-    const snap =
-      options.useSnapshots === false ? null : await this.latestSnapshot<S>(q, accountId, fold.foldVersion);
-    const tail = await this.readStream(q, accountId, snap?.version ?? 0);
-    const start = snap ? snap.state : fold.initial(accountId);
+    const rows = await q.query<Omit<EventRow, 'account_id'> & { is_snapshot: boolean }>(LOAD_SQL, [
+      accountId,
+      fold.foldVersion,
+      options.useSnapshots !== false,
+    ]);
+    const snap = rows[0]?.is_snapshot ? rows[0] : undefined;
+    const snapshotVersion = snap ? Number(snap.stream_version) : 0;
+    const tail = (snap ? rows.slice(1) : rows).map((r) => toEvent({ ...r, account_id: accountId }));
+    const start = snap ? (JSON.parse(snap.data) as S) : fold.initial(accountId);
     const state = tail.length === 0 ? start : fold.apply(start, tail);
     return {
       state,
-      version: tail.at(-1)?.streamVersion ?? snap?.version ?? 0,
-      snapshotHit: snap !== null,
+      version: tail.at(-1)?.streamVersion ?? snapshotVersion,
+      snapshotHit: snap !== undefined,
       tailLength: tail.length,
-      snapshotVersion: snap?.version ?? 0,
+      snapshotVersion,
     };
   }
 
@@ -275,6 +398,35 @@ export class EventStore {
     return true;
   }
 
+  /**
+   * Receipts already recorded: this device's for the sequence numbers `seqs`, and any device's of the
+   * account for the event ids `eventIds`, read in one statement.
+   */
+  async receipts(
+    q: Queryable,
+    accountId: string,
+    deviceId: string,
+    seqs: readonly number[],
+    eventIds: readonly string[],
+  ): Promise<{ bySeq: Map<number, DeviceReceipt>; byEventId: Map<string, DeviceReceipt> }> {
+    const bySeq = new Map<number, DeviceReceipt>();
+    const byEventId = new Map<string, DeviceReceipt>();
+    if (seqs.length === 0 && eventIds.length === 0) return { bySeq, byEventId };
+    const rows = await q.query<ReceiptRow & { by_seq: boolean }>(
+      `SELECT true AS by_seq, ${RECEIPT_COLUMNS} FROM device_receipts
+       WHERE account_id = $1 AND device_id = $2 AND seq IN (SELECT jsonb_array_elements_text($3::text::jsonb)::bigint)
+       UNION ALL
+       SELECT false, ${RECEIPT_COLUMNS} FROM device_receipts
+       WHERE account_id = $1 AND event_id IN (SELECT jsonb_array_elements_text($4::text::jsonb)::uuid)`,
+      [accountId, deviceId, JSON.stringify(seqs), JSON.stringify(eventIds)],
+    );
+    for (const r of rows) {
+      if (r.by_seq) bySeq.set(Number(r.seq), toReceipt(r));
+      else byEventId.set(r.event_id, toReceipt(r));
+    }
+    return { bySeq, byEventId };
+  }
+
   /** Receipts already recorded for these device sequence numbers. */
   async receiptsBySeq(
     q: Queryable,
@@ -282,13 +434,7 @@ export class EventStore {
     deviceId: string,
     seqs: readonly number[],
   ): Promise<Map<number, DeviceReceipt>> {
-    if (seqs.length === 0) return new Map();
-    const rows = await q.query<ReceiptRow>(
-      `SELECT ${RECEIPT_COLUMNS} FROM device_receipts
-       WHERE account_id = $1 AND device_id = $2 AND seq IN (SELECT jsonb_array_elements_text($3::text::jsonb)::bigint)`,
-      [accountId, deviceId, JSON.stringify(seqs)],
-    );
-    return new Map(rows.map((r) => [Number(r.seq), toReceipt(r)]));
+    return (await this.receipts(q, accountId, deviceId, seqs, [])).bySeq;
   }
 
   /** Receipts already recorded (by any device of the account) for these event ids. */
@@ -297,33 +443,16 @@ export class EventStore {
     accountId: string,
     eventIds: readonly string[],
   ): Promise<Map<string, DeviceReceipt>> {
-    if (eventIds.length === 0) return new Map();
-    const rows = await q.query<ReceiptRow>(
-      `SELECT ${RECEIPT_COLUMNS} FROM device_receipts WHERE account_id = $1 AND event_id IN (SELECT jsonb_array_elements_text($2::text::jsonb)::uuid)`,
-      [accountId, JSON.stringify(eventIds)],
-    );
-    return new Map(rows.map((r) => [r.event_id, toReceipt(r)]));
+    return (await this.receipts(q, accountId, '', [], eventIds)).byEventId;
   }
 
   /** Records receipts; throws {@link ConcurrencyError} if one exists already (a concurrent replay). */
   async insertReceipts(q: Queryable, accountId: string, receipts: readonly DeviceReceipt[]): Promise<void> {
     if (receipts.length === 0) return;
-    const params: unknown[] = [];
-    const values = receipts.map((r) => {
-      const b = params.length;
-      params.push(accountId, r.deviceId, r.seq, r.eventId, r.status, r.code, r.message);
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::uuid, $${b + 5}, $${b + 6}, $${b + 7})`;
-    });
     try {
-      await q.query(
-        `INSERT INTO device_receipts (account_id, device_id, seq, event_id, status, code, message)
-         VALUES ${values.join(', ')}`,
-        params,
-      );
+      await q.query(INSERT_RECEIPTS_SQL, [accountId, receiptRecords(receipts)]);
     } catch (e) {
-      const err = dbError(e);
-      if (err?.code === '23505') throw new ConcurrencyError(accountId, -1, err.constraint);
-      throw e;
+      throw concurrencyOr(e, accountId, -1);
     }
   }
 
@@ -341,13 +470,11 @@ export class EventStore {
    * its `last_seq`, read after the lock: concurrent syncs of one device run one after another.
    */
   async lockDeviceCursor(q: Queryable, accountId: string, deviceId: string): Promise<number> {
-    await q.query(
-      `INSERT INTO device_cursors (account_id, device_id, last_seq) VALUES ($1, $2, 0)
-       ON CONFLICT (account_id, device_id) DO NOTHING`,
-      [accountId, deviceId],
-    );
+    // The no-op update locks the row and returns its latest committed last_seq, in one statement.
     const rows = await q.query<{ last_seq: string | number }>(
-      'SELECT last_seq FROM device_cursors WHERE account_id = $1 AND device_id = $2 FOR UPDATE',
+      `INSERT INTO device_cursors (account_id, device_id, last_seq) VALUES ($1, $2, 0)
+       ON CONFLICT (account_id, device_id) DO UPDATE SET last_seq = device_cursors.last_seq
+       RETURNING last_seq`,
       [accountId, deviceId],
     );
     return Number(rows[0]?.last_seq ?? 0);
@@ -363,8 +490,7 @@ export class EventStore {
   ): Promise<void> {
     await q.query(
       `INSERT INTO device_cursors (account_id, device_id, last_seq, last_sync_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (account_id, device_id) DO UPDATE
-         SET last_seq = greatest(device_cursors.last_seq, excluded.last_seq), last_sync_at = excluded.last_sync_at`,
+       ${CURSOR_CONFLICT}`,
       [accountId, deviceId, lastSeq, new Date(at).toISOString()],
     );
   }
@@ -407,3 +533,8 @@ const toReceipt = (r: ReceiptRow): DeviceReceipt => ({
   code: r.code,
   message: r.message,
 });
+
+function concurrencyOr(e: unknown, accountId: string, expectedVersion: number): unknown {
+  const err = dbError(e);
+  return err?.code === '23505' ? new ConcurrencyError(accountId, expectedVersion, err.constraint) : e;
+}

@@ -243,6 +243,83 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       expect((await store.receiptsBySeq(backend.db, uid('other'), 'd1', [1])).size).toBe(0);
     });
 
+    it('writes events, receipts, the device cursor and a snapshot together, or nothing on a conflict', async () => {
+      const account = uid('acct');
+      const fold = counterFold(1);
+      const receipt = (seq: number, eventId: string) => ({
+        deviceId: 'd1',
+        seq,
+        eventId,
+        status: 'accepted' as const,
+        code: null,
+        message: null,
+      });
+      const first = [
+        ev('A', { n: 1 }, { deviceId: 'd1', seq: 1 }),
+        ev('B', { n: 2 }, { deviceId: 'd1', seq: 2 }),
+      ];
+      await backend.db.transaction((tx) =>
+        store.write(tx, account, {
+          expectedVersion: 0,
+          events: first,
+          receipts: first.map((e, i) => receipt(i + 1, e.eventId)),
+          cursor: { deviceId: 'd1', lastSeq: 2, at: 5_000 },
+          snapshot: { version: 2, foldVersion: 1, state: { count: 2, sum: 3, types: ['A', 'B'] } },
+        }),
+      );
+      expect((await store.readStream(backend.db, account)).map((e) => [e.type, e.streamVersion])).toEqual([
+        ['A', 1],
+        ['B', 2],
+      ]);
+      const seen = await store.receipts(backend.db, account, 'd1', [1, 2], [first[1]?.eventId ?? '']);
+      expect([...seen.bySeq.keys()].sort()).toEqual([1, 2]);
+      expect(seen.byEventId.get(first[1]?.eventId ?? '')?.seq).toBe(2);
+      expect(await store.deviceCursors(backend.db, account)).toEqual([
+        { deviceId: 'd1', lastSeq: 2, lastSyncAt: 5_000 },
+      ]);
+      expect(await store.load(backend.db, account, fold)).toMatchObject({
+        snapshotHit: true,
+        snapshotVersion: 2,
+        tailLength: 0,
+        version: 2,
+      });
+
+      const late = ev('C', { n: 3 });
+      const stale = backend.db.transaction((tx) =>
+        store.write(tx, account, {
+          expectedVersion: 1,
+          events: [late],
+          receipts: [receipt(3, late.eventId)],
+          cursor: { deviceId: 'd1', lastSeq: 3, at: 6_000 },
+        }),
+      );
+      await expect(stale).rejects.toSatisfy(isConcurrencyError);
+      expect(await store.streamVersion(backend.db, account)).toBe(2);
+      expect((await store.receiptsBySeq(backend.db, account, 'd1', [3])).size).toBe(0);
+      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(2);
+
+      await store.write(backend.db, account, {
+        expectedVersion: 2,
+        events: [],
+        receipts: [receipt(3, late.eventId)],
+        cursor: { deviceId: 'd1', lastSeq: 3, at: 7_000 },
+      });
+      await expect(
+        store.write(backend.db, account, { expectedVersion: 2, events: [], receipts: [receipt(3, uuid())] }),
+      ).rejects.toSatisfy(isConcurrencyError);
+      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(3);
+    });
+
+    it('locks a device cursor, creating it at 0, and reads its latest value', async () => {
+      const account = uid('acct');
+      expect(await backend.db.transaction((tx) => store.lockDeviceCursor(tx, account, 'd1'))).toBe(0);
+      await store.advanceCursor(backend.db, account, 'd1', 4, 1_000);
+      expect(await backend.db.transaction((tx) => store.lockDeviceCursor(tx, account, 'd1'))).toBe(4);
+      expect(await store.deviceCursors(backend.db, account)).toEqual([
+        { deviceId: 'd1', lastSeq: 4, lastSyncAt: 1_000 },
+      ]);
+    });
+
     it('moves a device cursor forward only', async () => {
       const account = uid('acct');
       expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(0);
