@@ -30,7 +30,13 @@ export default defineConfig({
             'test/**/*.test.ts',
             'scripts/**/*.test.ts',
           ],
-          exclude: [...ignored, '**/*.pg.test.ts', '**/*.browser.test.ts', '**/*.e2e.test.ts'],
+          exclude: [
+            ...ignored,
+            '**/*.pg.test.ts',
+            '**/*.browser.test.ts',
+            '**/*.e2e.test.ts',
+            '**/*.faults.test.ts',
+          ],
         },
       },
       {
@@ -42,6 +48,50 @@ export default defineConfig({
           exclude: ignored,
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // Real Chromium (/usr/bin/chromium), driven from node with playwright-core: several tabs of one
+        // origin, reloads and the browser's offline mode (see packages/sdk/src/browser/harness.testkit.ts).
+        extends: true,
+        test: {
+          name: 'browser',
+          environment: 'node',
+          include: ['**/*.browser.test.ts'],
+          exclude: ignored,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The demo player in Debian Chromium against the reference server started as a child process
+        // (test/e2e/harness.ts); screenshots go to test-output/e2e/.
+        extends: true,
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.e2e.test.ts'],
+          exclude: ignored,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          sequence: { concurrent: false },
+        },
+      },
+      {
+        // Crash/restart, PostgreSQL restart, network faults, request fuzzing and device-storage faults
+        // (test/faults, docs/reliability.md): `pnpm test:faults`, not part of `pnpm test`.
+        extends: true,
+        test: {
+          name: 'faults',
+          environment: 'node',
+          include: ['test/faults/**/*.faults.test.ts'],
+          exclude: ignored,
+          globalSetup: ['test/faults/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
         },
       },
     ],
