@@ -1,9 +1,10 @@
 import 'fake-indexeddb/auto';
 import { isSatchelError, policy } from '@satchel/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSatchel, type SatchelClient, type SatchelOptions } from './client.js';
 import { FakeLocks, FakeServer, VirtualClock } from './fake-server.testkit.js';
 import { idbStorage } from './storage/idb.js';
+import type { SatchelStorage } from './storage/types.js';
 import { DAY, T0 } from './testkit.js';
 
 const HOUR = 3_600_000;
@@ -78,6 +79,17 @@ describe('createSatchel', () => {
     expect(isSatchelError(again, 'ALREADY_REGISTERED')).toBe(true);
   });
 
+  it('registers the same device again when the answer to register() was lost', async () => {
+    const { client, server } = setup();
+    server.faults.push({ kind: 'drop-response' });
+    const lost = await client.register(server.enrolmentToken, { name: 'Laptop' }).catch((e: unknown) => e);
+    expect(isSatchelError(lost)).toBe(true);
+    expect((await client.status()).registered).toBe(false);
+    const reg = await client.register(server.enrolmentToken, { name: 'Laptop' });
+    expect(Object.keys(server.state.devices)).toEqual([reg.deviceId]);
+    expect((await client.status()).registered).toBe(true);
+  });
+
   it('exposes the stored snapshot: plan, devices and allowances, without pending events applied', async () => {
     const s = await registered();
     const licenseId = await downloaded(s);
@@ -124,6 +136,38 @@ describe('createSatchel', () => {
     const result = await s.client.sync();
     expect(result).toMatchObject({ sent: 2, acknowledged: 2, rejected: [], pending: 0 });
     expect(s.server.state.licenses[licenseId]?.firstPlayedAt).toBe(T0);
+  });
+
+  it('records and decides the same through a storage that has no record()', async () => {
+    const inner = idbStorage({ name: `client-test-plain-${++counter}` });
+    const plain: SatchelStorage = {
+      kind: 'plain',
+      open: () => inner.open(),
+      append: (events, patch) => inner.append(events, patch),
+      pending: (limit) => inner.pending(limit),
+      pendingCount: () => inner.pendingCount(),
+      commit: (ackSeq, patch) => inner.commit(ackSeq, patch),
+      readMeta: () => inner.readMeta(),
+      close: () => inner.close(),
+    };
+    const s = await registered({ storage: plain });
+    const licenseId = await downloaded(s, 'short');
+    s.server.online = false;
+    expect(await s.client.startPlayback('no-such-licence')).toMatchObject({
+      allowed: false,
+      reason: 'LICENSE_NOT_FOUND',
+    });
+    expect(await s.client.startPlayback(licenseId)).toMatchObject({ allowed: true, expiresAt: T0 + 2 * DAY });
+    s.clock.advance(2 * DAY + 1);
+    const expired = { allowed: false, reason: 'EXPIRED_PLAYBACK_WINDOW' };
+    expect(await s.client.startPlayback(licenseId)).toMatchObject(expired);
+    expect(await s.client.startPlayback(licenseId)).toMatchObject(expired);
+    const pending = await inner.pending();
+    expect(pending.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'DownloadCompleted'],
+      [2, 'PlaybackStarted'],
+      [3, 'LicenseExpiryObserved'],
+    ]);
   });
 
   it('refuses an expired rental offline with the reason and records the observation once', async () => {
@@ -275,9 +319,10 @@ describe('createSatchel', () => {
     const seen: string[] = [];
     other.subscribe((c) => seen.push(`${c.source}:${c.type}`));
     await downloaded(s);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(seen).toContain('remote:licenses');
-    expect(seen).toContain('remote:outbox');
+    await vi.waitFor(() => {
+      expect(seen).toContain('remote:licenses');
+      expect(seen).toContain('remote:outbox');
+    });
     expect((await other.licenses()).length).toBe(1);
   });
 

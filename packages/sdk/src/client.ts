@@ -21,9 +21,13 @@ import type {
 import { ClientError } from './errors.js';
 import { overlayLicenses } from './overlay.js';
 import { idbStorage } from './storage/idb.js';
+import { recordThrough } from './storage/shared.js';
 import type {
   NewOutboxEvent,
   OutboxEntry,
+  RecordPlan,
+  RecordRead,
+  RecordState,
   SatchelStorage,
   StoredMeta,
   StoredSyncError,
@@ -215,6 +219,12 @@ export interface SatchelClient {
 }
 
 const ACTIVE = new Set(['issued', 'downloaded']);
+
+interface Recorded<T> {
+  deviceId: string;
+  rollback: ClockRollback | null;
+  result: T | null;
+}
 const newSession = (): string => uuidv7();
 
 /**
@@ -245,6 +255,8 @@ class Client implements SatchelClient {
   #nextSyncAt: number | null = null;
   #failures = 0;
   #stopped = false;
+  // The device id never changes once stored, so a record need not read the identity again.
+  #deviceId: string | null = null;
   readonly #onOnline = () => this.#kick(0);
 
   constructor(private readonly options: SatchelOptions) {
@@ -333,54 +345,94 @@ class Client implements SatchelClient {
     }
   }
 
+  // A record resolves as soon as its transaction committed; telling listeners and other tabs (a
+  // BroadcastChannel post costs as much as an IndexedDB request) happens in a later task, coalesced.
+  readonly #later = new Set<SatchelChange['type']>();
+  #laterTimer: ReturnType<typeof setTimeout> | null = null;
+
+  #emitSoon(types: Array<SatchelChange['type']>): void {
+    for (const type of types) this.#later.add(type);
+    this.#laterTimer ??= setTimeout(() => this.#flush(), 0);
+  }
+
+  #flush(): void {
+    if (this.#laterTimer !== null) clearTimeout(this.#laterTimer);
+    this.#laterTimer = null;
+    if (this.#later.size === 0) return;
+    const types = [...this.#later];
+    this.#later.clear();
+    this.#emit(types);
+  }
+
   #remote(message: TabMessage): void {
     if (this.#closed) return;
     this.#emit(message.what, 'remote');
     if (message.what.includes('outbox') && this.#tabs.leader) this.#kick(this.options.pushDelayMs ?? 2000);
   }
 
-  /** Reads the secure clock and records the events `make` builds at trusted time, with the new clock state, in one transaction. */
-  async #recordDeviceEvents(
-    meta: StoredMeta,
-    make: (deviceId: string, now: number) => Array<Pick<NewOutboxEvent, 'type' | 'v' | 'data'>>,
-  ): Promise<{
-    entries: OutboxEntry[];
-    now: number;
-    rollback: ClockRollback | null;
-    clock: SecureClockState;
-  }> {
-    const identity = meta.identity;
-    if (identity === null)
-      throw new ClientError('NOT_REGISTERED', 'The device is not registered: call register() first');
-    const reading = this.#reading();
-    const read = readSecureClock(meta.clock ?? initialSecureClock(reading.wallNow), reading, this.#tolerance);
-    const events: NewOutboxEvent[] = [];
-    const envelope = (e: Pick<NewOutboxEvent, 'type' | 'v' | 'data'>): NewOutboxEvent => ({
-      ...e,
-      occurredAt: Math.max(0, Math.round(reading.wallNow)),
-      trustedAt: Math.round(read.now),
-    });
-    if (read.rollback !== null) {
-      events.push(
-        envelope({
+  /**
+   * Records the events `make` builds at trusted time, with the new secure-clock state, in one read-write
+   * transaction that also reads the stored clock (other tabs advance it) and what `read` asks for. `make`
+   * runs inside that transaction, synchronously; returning `null` writes nothing.
+   */
+  async #recordDeviceEvents<T>(
+    read: Omit<RecordRead, 'identity'>,
+    make: (
+      state: RecordState,
+      deviceId: string,
+      now: number,
+    ) => { events: Array<Pick<NewOutboxEvent, 'type' | 'v' | 'data'>>; result: T } | null,
+  ): Promise<{ entries: OutboxEntry[]; rollback: ClockRollback | null; result: T | null }> {
+    const known = this.#deviceId;
+    const build = (state: RecordState): RecordPlan<Recorded<T> | null> => {
+      const deviceId = known ?? state.identity?.deviceId;
+      if (deviceId === undefined) return { events: [], result: null };
+      const reading = this.#reading();
+      const clock = readSecureClock(
+        state.clock ?? initialSecureClock(reading.wallNow),
+        reading,
+        this.#tolerance,
+      );
+      const now = Math.round(clock.now);
+      const made = make(state, deviceId, now);
+      if (made === null) return { events: [], result: { deviceId, rollback: clock.rollback, result: null } };
+      const occurredAt = Math.max(0, Math.round(reading.wallNow));
+      const events: NewOutboxEvent[] = [];
+      if (clock.rollback !== null) {
+        events.push({
           type: 'ClockRollbackDetected',
           v: versionOf('ClockRollbackDetected'),
           data: {
-            deviceId: identity.deviceId,
-            at: Math.round(read.now),
-            wallClockAt: Math.round(read.rollback.wallNow),
-            behindMs: Math.max(1, Math.round(read.rollback.behindMs)),
+            deviceId,
+            at: now,
+            wallClockAt: Math.round(clock.rollback.wallNow),
+            behindMs: Math.max(1, Math.round(clock.rollback.behindMs)),
           },
-        }),
-      );
-    }
-    for (const e of make(identity.deviceId, Math.round(read.now))) events.push(envelope(e));
-    const entries = await this.#storage.append(events, { clock: read.state });
+          occurredAt,
+          trustedAt: now,
+        });
+      }
+      for (const e of made.events)
+        events.push({ type: e.type, v: e.v, data: e.data, occurredAt, trustedAt: now });
+      return {
+        events,
+        clock: clock.state,
+        result: { deviceId, rollback: clock.rollback, result: made.result },
+      };
+    };
+    const storage = this.#storage;
+    const { entries, result } =
+      storage.record === undefined
+        ? await recordThrough(storage, { ...read, identity: known === null }, build)
+        : await storage.record({ ...read, identity: known === null }, build);
+    if (result === null)
+      throw new ClientError('NOT_REGISTERED', 'The device is not registered: call register() first');
+    this.#deviceId ??= result.deviceId;
     if (entries.length > 0) {
-      this.#emit(['outbox', 'licenses']);
+      this.#emitSoon(['outbox', 'licenses']);
       if (this.#tabs.leader) this.#kick(this.options.pushDelayMs ?? 2000);
     }
-    return { entries, now: read.now, rollback: read.rollback, clock: read.state };
+    return { entries, rollback: result.rollback, result: result.result };
   }
 
   async #licenseEvent(
@@ -389,15 +441,17 @@ class Client implements SatchelClient {
     positionMs?: number,
   ): Promise<void> {
     await this.#open();
-    const meta = await this.#storage.readMeta();
-    await this.#recordDeviceEvents(meta, (deviceId, at) => [
-      {
-        type,
-        v: versionOf(type),
-        data:
-          positionMs === undefined ? { licenseId, deviceId, at } : { licenseId, deviceId, at, positionMs },
-      },
-    ]);
+    await this.#recordDeviceEvents({}, (_state, deviceId, at) => ({
+      events: [
+        {
+          type,
+          v: versionOf(type),
+          data:
+            positionMs === undefined ? { licenseId, deviceId, at } : { licenseId, deviceId, at, positionMs },
+        },
+      ],
+      result: undefined,
+    }));
   }
 
   async register(
@@ -413,6 +467,13 @@ class Client implements SatchelClient {
       );
     }
     const deviceId = meta.identity?.deviceId ?? this.options.deviceId ?? uuidv7(this.#clock.now());
+    if (meta.identity === null) {
+      // The chosen id is stored before it is sent: a retry after a lost answer registers the same device
+      // (the server answers a known id idempotently) instead of a second one.
+      await this.#storage.commit(null, {
+        identity: { deviceId, token: null, tokenExpiresAt: null, accountId: null, name: device.name },
+      });
+    }
     const response = await this.#transport.register(enrolmentToken, {
       deviceId,
       name: device.name,
@@ -492,59 +553,55 @@ class Client implements SatchelClient {
 
   async startPlayback(licenseId: string, options: { positionMs?: number } = {}): Promise<PlaybackResult> {
     await this.#open();
-    const meta = await this.#storage.readMeta();
-    if (meta.identity === null) throw new ClientError('NOT_REGISTERED', 'The device is not registered');
-    const snapshot = meta.snapshot;
-    if (snapshot === null)
-      throw new ClientError('NO_SNAPSHOT', 'No licence snapshot yet: sync or request a download first');
-    const pending = await this.#storage.pending();
-    const license = overlayLicenses(snapshot.licenses, pending, snapshot.serverTime).find(
-      (l) => l.licenseId === licenseId,
-    );
-    let result: PlaybackResult | null = null;
-    const recorded = await this.#recordDeviceEvents(meta, (deviceId, now) => {
+    const positionMs = Math.max(0, Math.round(options.positionMs ?? 0));
+    const recorded = await this.#recordDeviceEvents({ snapshot: true, licenseId }, (state, deviceId, now) => {
+      const snapshot = state.snapshot;
+      if (snapshot === null) return null;
+      const stored = snapshot.licenses.find((l) => l.licenseId === licenseId);
+      const license =
+        stored === undefined ? undefined : overlayLicenses([stored], state.pending, snapshot.serverTime)[0];
       if (license === undefined) {
-        result = refusal(
+        const result = refusal(
           licenseId,
           now,
           'LICENSE_NOT_FOUND',
           null,
           'This device holds no licence with that id.',
         );
-        return [];
+        return { events: [], result };
       }
       const decision = evaluatePlayback({ ...license, lastCheckInAt: snapshot.serverTime }, now);
+      const result: PlaybackResult = { licenseId, secureNow: now, clockRollback: null, ...decision };
       if (decision.allowed) {
-        result = { licenseId, secureNow: now, clockRollback: null, ...decision };
-        return [
-          {
-            type: 'PlaybackStarted',
-            v: versionOf('PlaybackStarted'),
-            data: {
-              licenseId,
-              deviceId,
-              at: now,
-              positionMs: Math.max(0, Math.round(options.positionMs ?? 0)),
+        return {
+          events: [
+            {
+              type: 'PlaybackStarted',
+              v: versionOf('PlaybackStarted'),
+              data: { licenseId, deviceId, at: now, positionMs },
             },
-          },
-        ];
+          ],
+          result,
+        };
       }
-      result = { licenseId, secureNow: now, clockRollback: null, ...decision };
       const expiry = expiryOf(decision.reason);
       if (expiry !== null && ACTIVE.has(license.status)) {
-        return [
-          {
-            type: 'LicenseExpiryObserved',
-            v: versionOf('LicenseExpiryObserved'),
-            data: { licenseId, deviceId, at: now, reason: expiry },
-          },
-        ];
+        return {
+          events: [
+            {
+              type: 'LicenseExpiryObserved',
+              v: versionOf('LicenseExpiryObserved'),
+              data: { licenseId, deviceId, at: now, reason: expiry },
+            },
+          ],
+          result,
+        };
       }
-      return [];
+      return { events: [], result };
     });
-    const final = result as PlaybackResult | null;
-    if (final === null) throw new Error('unreachable');
-    return { ...final, clockRollback: recorded.rollback };
+    if (recorded.result === null)
+      throw new ClientError('NO_SNAPSHOT', 'No licence snapshot yet: sync or request a download first');
+    return { ...recorded.result, clockRollback: recorded.rollback };
   }
 
   async snapshot(): Promise<LicenseSnapshot | null> {
@@ -581,7 +638,11 @@ class Client implements SatchelClient {
     const pendingEvents = await this.#storage.pendingCount();
     const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
     return {
-      registered: meta.identity !== null,
+      registered:
+        meta.identity !== null &&
+        (meta.identity.token !== null ||
+          this.options.token !== undefined ||
+          this.options.getToken !== undefined),
       deviceId: meta.identity?.deviceId ?? null,
       online: nav?.onLine ?? true,
       pendingEvents,
@@ -715,6 +776,7 @@ class Client implements SatchelClient {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (typeof removeEventListener === 'function') removeEventListener('online', this.#onOnline);
+    this.#flush();
     this.#tabs.close();
     await this.#syncing?.catch(() => undefined);
     await this.#storage.close();

@@ -41,6 +41,12 @@ function trackConnections(): { sever: () => void; restore: () => void } {
   };
 }
 
+function recordOf(storage: SatchelStorage): NonNullable<SatchelStorage['record']> {
+  const record = storage.record;
+  if (record === undefined) throw new Error(`the ${storage.kind} storage has no record()`);
+  return record.bind(storage);
+}
+
 export interface StorageFixture {
   /** A storage over a fresh database. */
   fresh(): Promise<{ storage: SatchelStorage; reopen: () => SatchelStorage }>;
@@ -130,6 +136,83 @@ export function describeStorageContract(name: string, fixture: StorageFixture): 
       const meta = await storage.readMeta();
       expect(meta.clock?.highWaterMark).toBe(T0 + 1000);
       expect(meta.clock?.lastEstimate).toBe(T0);
+    });
+
+    it('records in one transaction: hands build the clock, identity, snapshot and the licence pending', async () => {
+      const { storage } = await fixture.fresh();
+      const identity = { deviceId: 'device-1', token: 't', tokenExpiresAt: null, accountId: 'a', name: 'n' };
+      const clock = { highWaterMark: T0 + 1000, offsetMs: 0, lastEstimate: T0 + 1000, monotonic: null };
+      await storage.append([deviceEvent(1)], { identity, clock });
+      await storage.append([{ ...deviceEvent(2), data: { licenseId: 'other', n: 2 } }]);
+      await storage.commit(null, { snapshot: snapshot(4) });
+      const record = recordOf(storage);
+      const seen: unknown[] = [];
+      const { entries, result } = await record(
+        { identity: true, snapshot: true, licenseId: deviceEvent(0).data.licenseId as string },
+        (state) => {
+          seen.push(state);
+          return {
+            events: [deviceEvent(3), deviceEvent(4)],
+            clock: { ...clock, highWaterMark: T0, lastEstimate: T0 + 5 },
+            result: 'decided',
+          };
+        },
+      );
+      expect(result).toBe('decided');
+      expect(seen.at(-1)).toMatchObject({
+        identity,
+        snapshot: { version: 4 },
+        clock: { highWaterMark: T0 + 1000 },
+        pending: [{ seq: 1, data: { n: 1 } }],
+      });
+      expect(entries.map((e) => [e.seq, e.data.n])).toEqual([
+        [3, 3],
+        [4, 4],
+      ]);
+      for (const e of entries) expect(e.eventId).toMatch(UUID_V7);
+      const meta = await storage.readMeta();
+      expect(meta.lastSeq).toBe(4);
+      expect(meta.clock).toMatchObject({ highWaterMark: T0 + 1000, lastEstimate: T0 + 5 });
+      const { entries: none } = await record({}, (state) => {
+        expect(state).toMatchObject({ identity: null, snapshot: null, pending: [] });
+        return { events: [], result: null };
+      });
+      expect(none).toEqual([]);
+      expect((await storage.readMeta()).lastSeq).toBe(4);
+      expect(await storage.pendingCount()).toBe(4);
+    });
+
+    it('hands record the snapshot stored now, whichever connection wrote it last', async () => {
+      const { storage, reopen } = await fixture.fresh();
+      const other = reopen();
+      const record = recordOf(storage);
+      const version = () =>
+        record({ snapshot: true }, (state) => ({ events: [], result: state.snapshot?.version ?? null }));
+      expect((await version()).result).toBeNull();
+      await storage.commit(null, { snapshot: snapshot(1) });
+      expect((await version()).result).toBe(1);
+      expect((await version()).result).toBe(1);
+      await other.commit(null, { snapshot: snapshot(2) });
+      expect((await version()).result).toBe(2);
+      await storage.commit(1, { snapshot: snapshot(3) });
+      expect((await version()).result).toBe(3);
+      await other.append([deviceEvent(1)], { snapshot: snapshot(4) });
+      expect((await version()).result).toBe(4);
+      await other.close();
+    });
+
+    it('never duplicates or skips a seq when record and append race from two connections', async () => {
+      const { storage, reopen } = await fixture.fresh();
+      const other = reopen();
+      const record = recordOf(storage);
+      const writes: Array<Promise<Array<{ seq: number }>>> = [];
+      for (let i = 0; i < 30; i++) {
+        writes.push(record({}, () => ({ events: [deviceEvent(i)], result: i })).then((r) => r.entries));
+        writes.push(other.append([deviceEvent(100 + i), deviceEvent(200 + i)]));
+      }
+      const seqs = (await Promise.all(writes)).flat().map((e) => e.seq);
+      expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
+      await other.close();
     });
 
     it('never replaces a snapshot with an older one of the same account and device', async () => {

@@ -4,6 +4,7 @@ import {
   assignEntries,
   classifyStorageError,
   META_KEYS,
+  mergeClock,
   patchWrites,
   STORAGE_DATA_VERSION,
   toMeta,
@@ -13,6 +14,9 @@ import type {
   MetaPatch,
   NewOutboxEvent,
   OutboxEntry,
+  RecordPlan,
+  RecordRead,
+  RecordState,
   SatchelStorage,
   StoredClock,
   StoredMeta,
@@ -113,6 +117,44 @@ class DexieStorage implements SatchelStorage {
         for (const [key, value] of patchWrites(patch, clock ?? null, cursor, null))
           await this.#meta.put(value, key);
         return entries;
+      }),
+    );
+  }
+
+  record<T>(
+    read: RecordRead,
+    build: (state: RecordState) => RecordPlan<T>,
+  ): Promise<{ entries: OutboxEntry[]; result: T }> {
+    return this.#run(() =>
+      this.db.transaction('rw', [this.#outbox, this.#meta], async () => {
+        const [lastSeq, clock, identity, snapshot] = await this.#meta.bulkGet([
+          META_KEYS.lastSeq,
+          META_KEYS.clock,
+          read.identity === true ? META_KEYS.identity : '',
+          read.snapshot === true ? META_KEYS.snapshot : '',
+        ]);
+        const licenseId = read.licenseId;
+        const pending =
+          licenseId === undefined
+            ? []
+            : await this.#outbox.filter((entry) => entry.data.licenseId === licenseId).toArray();
+        const stored = (clock as StoredClock | undefined) ?? null;
+        const plan = build({
+          identity:
+            read.identity === true ? ((identity as RecordState['identity'] | undefined) ?? null) : null,
+          snapshot:
+            read.snapshot === true ? ((snapshot as RecordState['snapshot'] | undefined) ?? null) : null,
+          clock: stored,
+          pending,
+        });
+        const last = typeof lastSeq === 'number' ? lastSeq : 0;
+        const entries = assignEntries(plan.events, last);
+        if (entries.length > 0) {
+          await this.#outbox.bulkAdd(entries);
+          await this.#meta.put(last + entries.length, META_KEYS.lastSeq);
+        }
+        if (plan.clock !== undefined) await this.#meta.put(mergeClock(stored, plan.clock), META_KEYS.clock);
+        return { entries, result: plan.result };
       }),
     );
   }

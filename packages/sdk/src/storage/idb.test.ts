@@ -35,7 +35,7 @@ describe('idb schema versions', () => {
     await storage.close();
     const raw = await openDB(name);
     expect(raw.version).toBe(IDB_SCHEMA_VERSION);
-    expect([...raw.transaction('outbox').store.indexNames]).toEqual(['eventId']);
+    expect([...raw.transaction('outbox').store.indexNames]).toEqual(['eventId', 'licenseId']);
     raw.close();
   });
 

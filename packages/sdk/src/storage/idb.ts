@@ -1,9 +1,11 @@
-import { type IDBPDatabase, type IDBPTransaction, openDB } from 'idb';
+import { type IDBPDatabase, type IDBPTransaction, openDB, unwrap } from 'idb';
 import { StorageError } from '../errors.js';
+import { uuidv7 } from '../uuid.js';
 import {
   assignEntries,
   classifyStorageError,
   META_KEYS,
+  mergeClock,
   patchWrites,
   STORAGE_DATA_VERSION,
   toMeta,
@@ -13,6 +15,9 @@ import type {
   MetaPatch,
   NewOutboxEvent,
   OutboxEntry,
+  RecordPlan,
+  RecordRead,
+  RecordState,
   SatchelStorage,
   StoredClock,
   StoredMeta,
@@ -20,6 +25,7 @@ import type {
 } from './types.js';
 
 const OUTBOX = 'outbox';
+const BY_LICENSE = 'licenseId';
 const noop = () => {};
 
 /**
@@ -49,7 +55,7 @@ async function inTransaction<T>(
 const META = 'meta';
 
 /** The IndexedDB schema version the idb adapter opens; each step of {@link migrations} leads to the next. */
-export const IDB_SCHEMA_VERSION = 2;
+export const IDB_SCHEMA_VERSION = 3;
 
 type UpgradeTx = IDBPTransaction<unknown, string[], 'versionchange'>;
 
@@ -61,6 +67,10 @@ const migrations: Record<number, (db: IDBPDatabase, tx: UpgradeTx) => void> = {
   2: (_db, tx) => {
     tx.objectStore(OUTBOX).createIndex('eventId', 'eventId', { unique: true });
     void tx.objectStore(META).put(STORAGE_DATA_VERSION, META_KEYS.dataVersion);
+  },
+  3: (_db, tx) => {
+    tx.objectStore(OUTBOX).createIndex(BY_LICENSE, 'data.licenseId');
+    void tx.objectStore(META).put(uuidv7(), META_KEYS.snapshotStamp);
   },
 };
 
@@ -100,6 +110,10 @@ class IdbStorage implements SatchelStorage {
   readonly kind = 'idb';
   #db: Promise<IDBPDatabase> | null = null;
   #closed = false;
+  // An open that gave up waiting on a blocking tab but is still queued: IndexedDB serves opens in order,
+  // so a new one would wait behind it without ever hearing `blocked`. The next attempt waits on it instead.
+  #abandoned: Promise<IDBPDatabase> | null = null;
+  #snapshot: { stamp: string; snapshot: RecordState['snapshot'] } | null = null;
 
   constructor(
     private readonly name: string,
@@ -117,6 +131,27 @@ class IdbStorage implements SatchelStorage {
         new StorageError('STORAGE_UNAVAILABLE', 'IndexedDB is not available in this context'),
       );
     }
+    const blockedError = () =>
+      new StorageError(
+        'STORAGE_BLOCKED',
+        `Opening IndexedDB "${this.name}" is blocked by a connection in another tab that does not close`,
+      );
+    const abandoned = this.#abandoned;
+    if (abandoned !== null) {
+      return new Promise<IDBPDatabase>((resolve, reject) => {
+        const timer = setTimeout(() => reject(blockedError()), this.blockedTimeoutMs);
+        abandoned.then(
+          (db) => {
+            clearTimeout(timer);
+            resolve(db);
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        );
+      });
+    }
     return new Promise<IDBPDatabase>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let gaveUp = false;
@@ -129,12 +164,8 @@ class IdbStorage implements SatchelStorage {
         blocked: () => {
           timer ??= setTimeout(() => {
             gaveUp = true;
-            reject(
-              new StorageError(
-                'STORAGE_BLOCKED',
-                `Opening IndexedDB "${this.name}" is blocked by a connection in another tab that does not close`,
-              ),
-            );
+            this.#abandoned = opening;
+            reject(blockedError());
           }, this.blockedTimeoutMs);
         },
         blocking: (_current, _blocked, event) => {
@@ -148,11 +179,14 @@ class IdbStorage implements SatchelStorage {
       opening.then(
         (db) => {
           clearTimeout(timer);
-          if (gaveUp) db.close();
-          else resolve(db);
+          if (this.#abandoned === opening) this.#abandoned = null;
+          if (!gaveUp) resolve(db);
+          else if (this.#closed) db.close();
+          else this.#db ??= Promise.resolve(db);
         },
         (error: unknown) => {
           clearTimeout(timer);
+          if (this.#abandoned === opening) this.#abandoned = null;
           if (!gaveUp) reject(error);
         },
       );
@@ -213,6 +247,81 @@ class IdbStorage implements SatchelStorage {
         return entries;
       });
     });
+  }
+
+  record<T>(
+    read: RecordRead,
+    build: (state: RecordState) => RecordPlan<T>,
+  ): Promise<{ entries: OutboxEntry[]; result: T }> {
+    // The hot path of every recorded event: plain IndexedDB requests, no promise per request.
+    return this.#run(
+      (db) =>
+        new Promise((resolve, reject) => {
+          const tx = unwrap(db).transaction([OUTBOX, META], 'readwrite', { durability: this.durability });
+          const meta = tx.objectStore(META);
+          const outbox = tx.objectStore(OUTBOX);
+          let done: { entries: OutboxEntry[]; result: T } | null = null;
+          tx.oncomplete = () => {
+            if (done === null) reject(new DOMException('The transaction ended early', 'AbortError'));
+            else resolve(done);
+          };
+          tx.onabort = () =>
+            reject(tx.error ?? new DOMException('The transaction was aborted', 'AbortError'));
+          const lastSeq = meta.get(META_KEYS.lastSeq);
+          const clock = meta.get(META_KEYS.clock);
+          const identity = read.identity === true ? meta.get(META_KEYS.identity) : null;
+          // Parsing a stored snapshot is the dearest part of a decision: keep the parsed one while the
+          // stamp written with every snapshot says it is still the stored one.
+          const cached = read.snapshot === true ? this.#snapshot : null;
+          const stamp = read.snapshot === true ? meta.get(META_KEYS.snapshotStamp) : null;
+          let snapshot = read.snapshot === true && cached === null ? meta.get(META_KEYS.snapshot) : null;
+          const pending =
+            read.licenseId === undefined ? null : outbox.index(BY_LICENSE).getAll(read.licenseId);
+          const decide = () => {
+            let current: RecordState['snapshot'] = null;
+            if (snapshot !== null) {
+              current = (snapshot.result as RecordState['snapshot'] | undefined) ?? null;
+              const written = stamp?.result as unknown;
+              this.#snapshot = typeof written === 'string' ? { stamp: written, snapshot: current } : null;
+            } else if (cached !== null) {
+              current = cached.snapshot;
+            }
+            try {
+              const stored = (clock.result as StoredClock | undefined) ?? null;
+              const plan = build({
+                identity: (identity?.result as RecordState['identity'] | undefined) ?? null,
+                snapshot: current,
+                clock: stored,
+                pending: (pending?.result as OutboxEntry[] | undefined) ?? [],
+              });
+              const seq = (lastSeq.result as number | undefined) ?? 0;
+              const entries = assignEntries(plan.events, seq);
+              for (const entry of entries) outbox.add(entry);
+              if (entries.length > 0) meta.put(seq + entries.length, META_KEYS.lastSeq);
+              if (plan.clock !== undefined) meta.put(mergeClock(stored, plan.clock), META_KEYS.clock);
+              // Nothing else will be asked: commit without waiting for the writes' results to come back
+              // (the promise still resolves only once the commit completed).
+              tx.commit?.();
+              done = { entries, result: plan.result };
+            } catch (error) {
+              try {
+                tx.abort();
+              } catch {}
+              reject(error);
+            }
+          };
+          // Requests of one transaction complete in order: the last one issued means all were read.
+          const last = pending ?? snapshot ?? stamp ?? identity ?? clock;
+          last.onsuccess = () => {
+            if (cached !== null && stamp?.result !== cached.stamp) {
+              snapshot = meta.get(META_KEYS.snapshot);
+              snapshot.onsuccess = decide;
+            } else {
+              decide();
+            }
+          };
+        }),
+    );
   }
 
   pending(limit?: number): Promise<OutboxEntry[]> {

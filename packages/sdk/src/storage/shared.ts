@@ -5,6 +5,10 @@ import type {
   MetaPatch,
   NewOutboxEvent,
   OutboxEntry,
+  RecordPlan,
+  RecordRead,
+  RecordState,
+  SatchelStorage,
   StoredClock,
   StoredMeta,
   SyncCursor,
@@ -19,6 +23,8 @@ export const META_KEYS = {
   cursor: 'cursor',
   lastSeq: 'lastSeq',
   dataVersion: 'dataVersion',
+  /** Changes with every snapshot write, so an adapter may keep the parsed snapshot while it holds. */
+  snapshotStamp: 'snapshotStamp',
 } as const;
 
 /** Version of the shape of stored records; bumped with a data migration when a record's shape changes. */
@@ -86,13 +92,37 @@ export function patchWrites(
   const writes: Array<[string, unknown]> = [];
   if (patch?.identity !== undefined) writes.push([META_KEYS.identity, patch.identity]);
   if (patch?.snapshot !== undefined && !isOlderSnapshot(patch.snapshot, storedSnapshot ?? null)) {
-    writes.push([META_KEYS.snapshot, patch.snapshot]);
+    writes.push([META_KEYS.snapshot, patch.snapshot], [META_KEYS.snapshotStamp, uuidv7()]);
   }
   if (patch?.clock !== undefined) writes.push([META_KEYS.clock, mergeClock(storedClock, patch.clock)]);
   if (patch?.cursor !== undefined || ackSeq !== null) {
     writes.push([META_KEYS.cursor, mergeCursor(storedCursor, patch?.cursor, ackSeq)]);
   }
   return writes;
+}
+
+/**
+ * {@link SatchelStorage.record} for a storage that lacks it: the reads come from their own transactions,
+ * the seq is still assigned by `append` in the transaction that writes the events.
+ */
+export async function recordThrough<T>(
+  storage: SatchelStorage,
+  read: RecordRead,
+  build: (state: RecordState) => RecordPlan<T>,
+): Promise<{ entries: OutboxEntry[]; result: T }> {
+  const meta = await storage.readMeta();
+  const licenseId = read.licenseId;
+  const pending =
+    licenseId === undefined ? [] : (await storage.pending()).filter((e) => e.data.licenseId === licenseId);
+  const plan = build({
+    identity: read.identity === true ? meta.identity : null,
+    snapshot: read.snapshot === true ? meta.snapshot : null,
+    clock: meta.clock,
+    pending,
+  });
+  if (plan.events.length === 0 && plan.clock === undefined) return { entries: [], result: plan.result };
+  const entries = await storage.append(plan.events, plan.clock === undefined ? {} : { clock: plan.clock });
+  return { entries, result: plan.result };
 }
 
 function names(error: unknown): { names: string[]; messages: string[] } {

@@ -61,6 +61,36 @@ export interface MetaPatch {
   cursor?: Partial<SyncCursor>;
 }
 
+/** What {@link SatchelStorage.record} reads, inside its transaction, before `build` decides what to write. */
+export interface RecordRead {
+  /** Read the stored identity (otherwise `identity` is `null`). */
+  identity?: boolean;
+  /** Read the stored snapshot (otherwise `snapshot` is `null`). */
+  snapshot?: boolean;
+  /** Read the pending outbox entries about this licence (otherwise `pending` is empty). */
+  licenseId?: string;
+}
+
+/**
+ * The state {@link SatchelStorage.record} hands to `build`, read in the transaction that writes. Read
+ * only: an adapter may hand the same parsed snapshot to several calls while the stored one is unchanged.
+ */
+export interface RecordState {
+  identity: DeviceIdentity | null;
+  snapshot: LicenseSnapshot | null;
+  /** The stored secure clock, always read. */
+  clock: StoredClock | null;
+  /** Pending entries whose `data.licenseId` is {@link RecordRead.licenseId}, in seq order. */
+  pending: OutboxEntry[];
+}
+
+/** What `build` decided: the events to append, the clock state to store (merged as in a patch), a result. */
+export interface RecordPlan<T> {
+  events: readonly NewOutboxEvent[];
+  clock?: StoredClock;
+  result: T;
+}
+
 /**
  * Durable device storage: the outbox, the last authoritative snapshot, the secure clock, the identity and
  * the ack cursor. Every method is one IndexedDB transaction: when its promise resolves the change is
@@ -77,6 +107,17 @@ export interface SatchelStorage {
    * `patch` in that transaction too.
    */
   append(events: readonly NewOutboxEvent[], patch?: MetaPatch): Promise<OutboxEntry[]>;
+  /**
+   * Optional fast path for recording: in ONE read-write transaction, reads the clock (and what `read` asks
+   * for), calls `build` synchronously with it, then appends the events it returns, assigning their `seq`
+   * and `eventId` as {@link SatchelStorage.append} does, and stores its clock state. `build` must not
+   * throw and may be called again if the transaction is retried after a lost connection. Resolves once
+   * committed. A storage without it is driven through `readMeta`, `pending` and `append`.
+   */
+  record?<T>(
+    read: RecordRead,
+    build: (state: RecordState) => RecordPlan<T>,
+  ): Promise<{ entries: OutboxEntry[]; result: T }>;
   /** The oldest `limit` outbox entries (all without a limit), in seq order. */
   pending(limit?: number): Promise<OutboxEntry[]>;
   /** How many entries the outbox holds. */
