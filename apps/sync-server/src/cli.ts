@@ -13,6 +13,7 @@ const USAGE = `Usage: pnpm satchel <command>
   licenses <accountId>                                   the account's licences
   history <accountId>                                    every event of the account, oldest first
   state <accountId> [--at <ISO-8601 | epoch ms>]         the account as it was at an instant (default: now)
+  withdraw <titleId> [--at <ISO-8601 | epoch ms>]        withdraw a title from the catalogue (default: now)
 
 The database is the server's: DATABASE_URL, else the PGlite directory SATCHEL_DATA_DIR (.satchel-data).
 Tokens are signed with SATCHEL_TOKEN_SECRET (the development secret when unset).`;
@@ -143,6 +144,18 @@ async function main(argv: string[]): Promise<number> {
       return withServer(async (s) => {
         const { created } = await s.service.createAccount(accountId, name.join(' ') || accountId);
         console.log(created ? `created ${accountId}` : `${accountId} already exists`);
+        return 0;
+      });
+    }
+    case 'withdraw': {
+      const [titleId] = rest;
+      if (!titleId) break;
+      return withServer(async (s) => {
+        const at = atText === undefined ? undefined : parseInstant(atText);
+        const { accounts, revoked } = await s.service.withdrawTitle(titleId, at);
+        console.log(
+          `${titleId} leaves the catalogue at ${iso(at ?? Date.now())}: ${accounts} accounts recorded it, ${revoked} licences revoked`,
+        );
         return 0;
       });
     }

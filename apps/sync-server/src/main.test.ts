@@ -82,6 +82,20 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
     const { code, out } = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dataDir }, ['history', 'demo']));
     expect(code).toBe(0);
     expect(out).toContain('AccountOpened');
+    const withdrawn = await exited(
+      run('cli.ts', { SATCHEL_DATA_DIR: dataDir }, [
+        'withdraw',
+        'paper-moon',
+        '--at',
+        '2030-01-01T00:00:00Z',
+      ]),
+    );
+    expect(withdrawn.code).toBe(0);
+    expect(withdrawn.out).toContain(
+      'paper-moon leaves the catalogue at 2030-01-01T00:00:00.000Z: 1 accounts',
+    );
+    const history = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dataDir }, ['history', 'demo']));
+    expect(history.out).toContain('TitleWithdrawn');
   });
 
   it('refuses to start in production with the development signing secret', async () => {

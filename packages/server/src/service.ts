@@ -174,6 +174,40 @@ export class SatchelService {
     });
   }
 
+  /**
+   * Withdraws a title from the catalogue at `availableUntil` (default: now): the catalogue's policy
+   * changes, and every account records `TitleWithdrawn` — licences for the title expire at that instant,
+   * and if it has passed, active ones are revoked (`TITLE_WITHDRAWN`). Each account is its own
+   * transaction; a retry after a failure part-way is safe (an account already withdrawn records the
+   * same instant again, which changes nothing). Throws {@link NotFoundError} for an unknown title.
+   * Resolves with the number of accounts and licences affected, once durable.
+   */
+  async withdrawTitle(
+    titleId: string,
+    availableUntil?: number,
+  ): Promise<{ accounts: number; revoked: number }> {
+    const now = this.now();
+    const until = availableUntil ?? now;
+    const title = await this.catalogue.get(titleId);
+    if (title === null) throw new NotFoundError(`No title ${titleId}`);
+    await this.catalogue.put([{ ...title, policy: { ...title.policy, availableUntil: until } }], {
+      replace: true,
+    });
+    let accounts = 0;
+    let revoked = 0;
+    for (const accountId of await this.accountIds()) {
+      revoked += await this.accounts.execute(accountId, async (unit) => {
+        if (!unit.state.opened) return 0;
+        const d = decide(unit.state, { type: 'WithdrawTitle', titleId, availableUntil: until, now });
+        if (!d.ok) return 0;
+        unit.emit(d.events);
+        accounts += 1;
+        return d.events.filter((e) => e.type === 'LicenseRevoked').length;
+      });
+    }
+    return { accounts, revoked };
+  }
+
   /** The account's devices. */
   async devices(accountId: string): Promise<DeviceView[]> {
     const { state } = await this.accounts.load(accountId);

@@ -424,6 +424,41 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       ).toBe(0);
     });
 
+    it('withdraws a title: held licences are revoked, new requests refused, the catalogue says when', async () => {
+      const service = h.server.service;
+      const film = await service.catalogue.get('quiet-river');
+      expect(film).not.toBeNull();
+      if (film === null) return;
+      await service.catalogue.put([{ ...film, titleId: 'withdrawn-film', name: 'Withdrawn film' }]);
+      const acct = await h.account();
+      const dev = await h.device(acct.token);
+      const held = await h.call('POST', '/v1/licenses', {
+        token: dev.token,
+        body: { titleId: 'withdrawn-film' },
+      });
+      expect(held.body.outcome).toBe('granted');
+      const { revoked } = await service.withdrawTitle('withdrawn-film');
+      expect(revoked).toBe(1);
+      const licenses = await h.call('GET', '/v1/licenses', { token: dev.token });
+      expect(
+        licenses.body.licenses.find(
+          (l: { licenseId: string }) => l.licenseId === held.body.license.licenseId,
+        ),
+      ).toMatchObject({ status: 'revoked', statusReason: 'TITLE_WITHDRAWN' });
+      const again = await h.call('POST', '/v1/licenses', {
+        token: dev.token,
+        body: { titleId: 'withdrawn-film' },
+      });
+      expect(again.body).toMatchObject({ outcome: 'refused', refusal: { code: 'TITLE_UNAVAILABLE' } });
+      const catalogue = CatalogueResponse.parse(
+        (await h.call('GET', '/v1/catalogue', { token: dev.token })).body,
+      );
+      expect(
+        catalogue.titles.find((t) => t.titleId === 'withdrawn-film')?.policy.availableUntil,
+      ).not.toBeNull();
+      await expect(service.withdrawTitle('no-such-film')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
     it('deactivating a device revokes its licences and frees its slot', async () => {
       const acct = await h.account();
       const a = await h.device(acct.token, 'A');
