@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { type AccountState, decide, type Plan, type Policy } from '@satchel/core';
+import type { AccountState, Plan } from '@satchel/core';
 import type { LicenseSnapshot } from '@satchel/protocol';
 import type { SatchelServer, Title } from '@satchel/server';
 
@@ -78,21 +78,8 @@ export function harnessFetch(
     }
     if (path === 'withdraw' && body !== null) {
       const titleId = String(body.titleId);
-      const availableUntil = Number(body.availableUntil);
-      const title = await service.catalogue.get(titleId);
-      if (title === null) return json({ error: 'no such title' }, 404);
-      const policy: Policy = { ...title.policy, availableUntil };
-      await service.catalogue.put([{ ...title, policy }], { replace: true });
-      let revoked = 0;
-      for (const accountId of await service.accountIds()) {
-        revoked += await service.accounts.execute(accountId, async (unit) => {
-          if (!unit.state.opened) return 0;
-          const d = decide(unit.state, { type: 'WithdrawTitle', titleId, availableUntil, now: clock.now() });
-          if (!d.ok) return 0;
-          unit.emit(d.events);
-          return d.events.filter((e) => e.type === 'LicenseRevoked').length;
-        });
-      }
+      if ((await service.catalogue.get(titleId)) === null) return json({ error: 'no such title' }, 404);
+      const { revoked } = await service.withdrawTitle(titleId, Number(body.availableUntil));
       return json({ revoked });
     }
     if (path === 'states' && body !== null) {
