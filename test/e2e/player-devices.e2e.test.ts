@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, openPlayer, type RunningServer, shot, startServer } from './harness.js';
+import { launchChromium, openPlayer, type RunningServer, shot, startServer, text } from './harness.js';
 
 let server: RunningServer;
 let browser: Browser;
@@ -15,7 +15,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 const DATE = /\d{1,2} [A-Z][a-z]+( \d{4})?/.source;
 
 describe('the demo player, several devices of one account', () => {

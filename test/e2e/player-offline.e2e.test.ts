@@ -7,6 +7,7 @@ import {
   type RunningServer,
   shot,
   startServer,
+  text,
   unlabelledControls,
 } from './harness.js';
 
@@ -22,8 +23,6 @@ afterAll(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
 describe('the demo player, offline', () => {
   let context: BrowserContext;
