@@ -151,7 +151,7 @@ describe('the demo player, several devices of one account', () => {
     await second.getByRole('button', { name: 'Network off' }).click();
     await expect.poll(() => text(second.locator('[data-test=network]'))).toBe('Online');
     await expect.poll(() => text(page.locator('#log-list .entry').first())).toMatch(/Synced with the server/);
-    expect(await second.locator('[data-test=sync-error]').count()).toBe(0);
+    await expect.poll(() => second.locator('[data-test=sync-error]').count()).toBe(0);
     expect(errors).toEqual([]);
   });
 
