@@ -12,6 +12,7 @@ export const LAYERS: Readonly<
   'packages/core': { imports: [], node: false },
   'packages/sdk': { imports: ['@satchel/protocol', '@satchel/core'], node: false },
   'packages/server': { imports: ['@satchel/protocol', '@satchel/core'], node: true },
+  'packages/timeline': { imports: ['@satchel/core'], node: false },
 };
 
 const NODE_BUILTINS = new Set([

@@ -20,6 +20,8 @@ export type Command =
       readonly deviceId: string;
       readonly titleId: string;
       readonly policy: Policy;
+      /** The catalogue version of `policy`, recorded in `LicenseIssued`. */
+      readonly policyVersion?: number;
       readonly now: number;
     }
   | {
@@ -350,6 +352,7 @@ export function decide(state: AccountState, command: Command): Decision {
           deviceId: command.deviceId,
           titleId: command.titleId,
           policy: { ...command.policy, availableUntil: Number.isFinite(until) ? until : null },
+          ...(command.policyVersion === undefined ? {} : { policyVersion: command.policyVersion }),
           at: now,
         }),
       );

@@ -36,6 +36,8 @@ export const eventDataSchemas = {
     deviceId: id(),
     titleId: id(),
     policy: PolicySchema,
+    /** The catalogue's version of the title's policy the licence was issued under (absent before versioning). */
+    policyVersion: z.optional(z.int().check(z.positive())),
     at: instant(),
   }),
   LicenseRenewed: z.object({ licenseId: id(), at: instant(), renewal: z.int().check(z.positive()) }),

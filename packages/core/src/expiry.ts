@@ -37,31 +37,46 @@ const TIE_ORDER: readonly ExpiryReason[] = [
  * A zero rental, playback or check-in duration means that bound does not apply.
  */
 export function computeExpiry(terms: ExpiryTerms): Expiry {
-  const { issuedAt, firstPlayedAt, policy, lastCheckInAt } = terms;
-  const bounds: Array<[ExpiryReason, number]> = [
-    ['LICENSE_DURATION', issuedAt + policy.licenseDurationSec * SECOND_MS],
-  ];
-  if (firstPlayedAt === null) {
-    if (policy.rentalDurationSec > 0)
-      bounds.push(['RENTAL', issuedAt + policy.rentalDurationSec * SECOND_MS]);
-  } else if (policy.playbackDurationSec > 0) {
-    bounds.push(['PLAYBACK_WINDOW', firstPlayedAt + policy.playbackDurationSec * SECOND_MS]);
-  }
-  if (lastCheckInAt !== null && policy.offlineCheckInSec > 0) {
-    bounds.push(['CHECK_IN', lastCheckInAt + policy.offlineCheckInSec * SECOND_MS]);
-  }
-  if (policy.availableUntil !== null) bounds.push(['AVAILABILITY', policy.availableUntil]);
-
-  let best = bounds[0] as [ExpiryReason, number];
+  const bounds = expiryBounds(terms);
+  let best = bounds[0] as ExpiryBound;
   for (const bound of bounds) {
     if (
-      bound[1] < best[1] ||
-      (bound[1] === best[1] && TIE_ORDER.indexOf(bound[0]) < TIE_ORDER.indexOf(best[0]))
+      bound.at < best.at ||
+      (bound.at === best.at && TIE_ORDER.indexOf(bound.reason) < TIE_ORDER.indexOf(best.reason))
     ) {
       best = bound;
     }
   }
-  return { expiresAt: best[1], reason: best[0] };
+  return { expiresAt: best.at, reason: best.reason };
+}
+
+/** One candidate bound of a licence's expiry: the instant it falls on and the rule it comes from. */
+export interface ExpiryBound {
+  readonly reason: ExpiryReason;
+  readonly at: number;
+}
+
+/**
+ * Every bound that applies to a licence's terms (the licence duration always; the rental window before
+ * the first playback, the playback window after it, the check-in and the availability where set), in
+ * that order. {@link computeExpiry} takes the earliest; an operator's view shows them all.
+ */
+export function expiryBounds(terms: ExpiryTerms): ExpiryBound[] {
+  const { issuedAt, firstPlayedAt, policy, lastCheckInAt } = terms;
+  const bounds: ExpiryBound[] = [
+    { reason: 'LICENSE_DURATION', at: issuedAt + policy.licenseDurationSec * SECOND_MS },
+  ];
+  if (firstPlayedAt === null) {
+    if (policy.rentalDurationSec > 0)
+      bounds.push({ reason: 'RENTAL', at: issuedAt + policy.rentalDurationSec * SECOND_MS });
+  } else if (policy.playbackDurationSec > 0) {
+    bounds.push({ reason: 'PLAYBACK_WINDOW', at: firstPlayedAt + policy.playbackDurationSec * SECOND_MS });
+  }
+  if (lastCheckInAt !== null && policy.offlineCheckInSec > 0) {
+    bounds.push({ reason: 'CHECK_IN', at: lastCheckInAt + policy.offlineCheckInSec * SECOND_MS });
+  }
+  if (policy.availableUntil !== null) bounds.push({ reason: 'AVAILABILITY', at: policy.availableUntil });
+  return bounds;
 }
 
 /** The lifecycle of a licence. `issued` and `downloaded` are active; the rest are final. */

@@ -44,8 +44,10 @@ export {
 export {
   computeExpiry,
   type Expiry,
+  type ExpiryBound,
   type ExpiryTerms,
   evaluatePlayback,
+  expiryBounds,
   LICENSE_STATUSES,
   type LicenseLike,
   type LicenseStatus,
@@ -54,6 +56,20 @@ export {
   type PlaybackRefusalReason,
   refusalForExpiry,
 } from './expiry.js';
+export {
+  type AccountExplanation,
+  type AllowanceExplanation,
+  type AllowanceUse,
+  type DeviceExplanation,
+  type EventRef,
+  type ExplainBasis,
+  type ExplainOptions,
+  explainAccount,
+  type LicenseExplanation,
+  type RecordedEvent,
+  type RollbackExplanation,
+  type SlotsExplanation,
+} from './explain.js';
 export {
   DEFAULT_PLAN,
   DEFAULT_POLICY,

@@ -1,0 +1,168 @@
+import type { TimelineMarkKind, TimelineModel } from './model.js';
+
+/** Options of {@link timelineSvg}. */
+export interface TimelineSvgOptions {
+  /** Width of the drawing in CSS pixels (default 960). */
+  readonly width?: number;
+  /** Height of one lane (default 34). */
+  readonly laneHeight?: number;
+  /** Width of the label column (default 190). */
+  readonly labelWidth?: number;
+  /** The scrubbed instant, drawn as a vertical line (none when absent). */
+  readonly at?: number;
+  /** Draw the legend under the lanes (default true). */
+  readonly legend?: boolean;
+}
+
+/** Colour and shape of each mark kind; the legend lists them in this order. */
+export const TIMELINE_MARK_STYLE: Readonly<
+  Record<TimelineMarkKind, { readonly colour: string; readonly shape: 'dot' | 'tick' | 'diamond' | 'cross' }>
+> = {
+  opened: { colour: '#1f6feb', shape: 'diamond' },
+  plan: { colour: '#8250df', shape: 'diamond' },
+  withdrawn: { colour: '#9a6700', shape: 'diamond' },
+  registered: { colour: '#1f6feb', shape: 'dot' },
+  deactivated: { colour: '#cf222e', shape: 'cross' },
+  'check-in': { colour: '#1a7f37', shape: 'tick' },
+  rollback: { colour: '#bc4c00', shape: 'diamond' },
+  issued: { colour: '#1f6feb', shape: 'dot' },
+  renewed: { colour: '#0969da', shape: 'dot' },
+  downloaded: { colour: '#1a7f37', shape: 'dot' },
+  'first-play': { colour: '#8250df', shape: 'dot' },
+  bound: { colour: '#6e7781', shape: 'tick' },
+  expiry: { colour: '#cf222e', shape: 'tick' },
+  observed: { colour: '#bc4c00', shape: 'dot' },
+  expired: { colour: '#cf222e', shape: 'cross' },
+  revoked: { colour: '#a40e26', shape: 'cross' },
+  released: { colour: '#57606a', shape: 'cross' },
+};
+
+const escapeXml = (text: string) =>
+  text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+/** The geometry shared by the renderer and the scrubber: instant ↔ x. */
+export interface TimelineScale {
+  readonly x0: number;
+  readonly x1: number;
+  readonly from: number;
+  readonly to: number;
+  x(at: number): number;
+  at(x: number): number;
+}
+
+/** The scale of a drawing of `model` with `options`. */
+export function timelineScale(model: TimelineModel, options: TimelineSvgOptions = {}): TimelineScale {
+  const width = options.width ?? 960;
+  const x0 = (options.labelWidth ?? 190) + 8;
+  const x1 = width - 12;
+  const { from, to } = model;
+  return {
+    x0,
+    x1,
+    from,
+    to,
+    x: (at) => x0 + ((Math.min(Math.max(at, from), to) - from) / (to - from)) * (x1 - x0),
+    at: (x) => Math.round(from + ((Math.min(Math.max(x, x0), x1) - x0) / (x1 - x0)) * (to - from)),
+  };
+}
+
+function shape(kind: TimelineMarkKind, x: number, y: number): string {
+  const { colour, shape: s } = TIMELINE_MARK_STYLE[kind];
+  switch (s) {
+    case 'dot':
+      return `<circle cx="${x}" cy="${y}" r="4.5" fill="${colour}"/>`;
+    case 'tick':
+      return `<line x1="${x}" y1="${y - 9}" x2="${x}" y2="${y + 9}" stroke="${colour}" stroke-width="2"${kind === 'bound' ? ' stroke-dasharray="3 2"' : ''}/>`;
+    case 'diamond':
+      return `<path d="M${x} ${y - 6}L${x + 6} ${y}L${x} ${y + 6}L${x - 6} ${y}Z" fill="${colour}"/>`;
+    case 'cross':
+      return `<path d="M${x - 5} ${y - 5}L${x + 5} ${y + 5}M${x + 5} ${y - 5}L${x - 5} ${y + 5}" stroke="${colour}" stroke-width="2.5"/>`;
+  }
+}
+
+/**
+ * Draws `model` as a standalone SVG document fragment (a string: usable in Node for static HTML reports
+ * and in the browser). Every mark has a `<title>` (kind, label, instant, event id) for hover, and
+ * `data-event-id` when an event is behind it. The root carries `data-from`, `data-to`, `data-x0` and
+ * `data-x1`, the scale {@link mountTimeline} uses to scrub. Pure; never throws.
+ */
+export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = {}): string {
+  const width = options.width ?? 960;
+  const laneHeight = options.laneHeight ?? 34;
+  const labelWidth = options.labelWidth ?? 190;
+  const scale = timelineScale(model, options);
+  const top = 22;
+  const legend = options.legend ?? true;
+  const lanesHeight = model.lanes.length * laneHeight;
+  const height = top + lanesHeight + (legend ? 44 : 8);
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" class="satchel-timeline" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-from="${model.from}" data-to="${model.to}" data-x0="${scale.x0}" data-x1="${scale.x1}" font-family="system-ui, sans-serif" font-size="11">`,
+    `<title>Timeline of account ${escapeXml(model.accountId)}, ${iso(model.from)} to ${iso(model.to)}</title>`,
+  );
+  // Axis: about six ticks, dated.
+  const ticks = 6;
+  for (let i = 0; i <= ticks; i++) {
+    const at = model.from + ((model.to - model.from) * i) / ticks;
+    const x = scale.x(at);
+    out.push(
+      `<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${top + lanesHeight}" stroke="#d0d7de" stroke-width="1"/>`,
+      `<text x="${x}" y="${top - 8}" text-anchor="${i === 0 ? 'start' : i === ticks ? 'end' : 'middle'}" fill="#57606a">${iso(at).slice(0, 16).replace('T', ' ')}</text>`,
+    );
+  }
+  model.lanes.forEach((lane, i) => {
+    const y = top + i * laneHeight;
+    const mid = y + laneHeight / 2;
+    out.push(
+      `<g class="lane lane-${lane.kind}" data-lane-id="${escapeXml(lane.id)}">`,
+      `<rect x="0" y="${y}" width="${width}" height="${laneHeight}" fill="${i % 2 === 0 ? '#f6f8fa' : '#ffffff'}"/>`,
+      `<text x="6" y="${mid - 2}" font-weight="600" fill="#1f2328">${escapeXml(lane.label.slice(0, 40))}</text>`,
+      `<text x="6" y="${mid + 11}" fill="#57606a">${escapeXml(lane.detail.slice(0, 44))}</text>`,
+    );
+    for (const span of lane.spans) {
+      const x = scale.x(span.from);
+      const w = Math.max(1, scale.x(span.to) - x);
+      const fill = span.kind === 'window' ? '#c297ff' : span.kind === 'registered' ? '#dbeafe' : '#9ecbff';
+      const h = span.kind === 'window' ? 6 : 10;
+      out.push(
+        `<rect x="${x}" y="${mid - h / 2}" width="${w}" height="${h}" rx="3" fill="${fill}" opacity="${span.open ? 0.55 : 0.9}"/>`,
+      );
+    }
+    for (const mark of lane.marks) {
+      if (mark.at < model.from || mark.at > model.to) continue;
+      const x = scale.x(mark.at);
+      const title = `${mark.label} — ${iso(mark.at)}${mark.eventId ? ` — event ${mark.eventId}` : ''}`;
+      out.push(
+        `<g class="mark mark-${mark.kind}"${mark.eventId ? ` data-event-id="${escapeXml(mark.eventId)}"` : ''} data-at="${mark.at}"><title>${escapeXml(title)}</title>${shape(mark.kind, x, mid)}</g>`,
+      );
+    }
+    out.push('</g>');
+  });
+  out.push(
+    `<line x1="${labelWidth}" y1="${top}" x2="${labelWidth}" y2="${top + lanesHeight}" stroke="#d0d7de"/>`,
+  );
+  if (legend) {
+    let x = 6;
+    const y = top + lanesHeight + 20;
+    for (const kind of Object.keys(TIMELINE_MARK_STYLE) as TimelineMarkKind[]) {
+      out.push(
+        `<g class="legend">${shape(kind, x + 5, y)}<text x="${x + 14}" y="${y + 4}" fill="#1f2328">${kind}</text></g>`,
+      );
+      x += 18 + kind.length * 6.2;
+      if (x > width - 80) break;
+    }
+  }
+  if (options.at !== undefined) {
+    const x = scale.x(options.at);
+    out.push(
+      `<g class="cursor" data-at="${options.at}"><line x1="${x}" y1="${top - 4}" x2="${x}" y2="${top + lanesHeight}" stroke="#0969da" stroke-width="2"/><text x="${x + 4}" y="${top + lanesHeight + 12}" fill="#0969da" font-weight="600">${iso(options.at)}</text></g>`,
+    );
+  }
+  out.push('</svg>');
+  return out.join('');
+}

@@ -1,0 +1,122 @@
+import { DAY_MS, type DomainEvent, event, HOUR_MS, policy, type RecordedEvent } from '@satchel/core';
+import { describe, expect, it } from 'vitest';
+import { buildTimeline, timelineScale, timelineSvg } from './index.js';
+
+const T = Date.UTC(2026, 2, 1, 10);
+const L = '00000000-0000-4000-8000-0000000000aa';
+const plan = {
+  planId: 'standard',
+  maxDownloadDevices: 2,
+  maxDownloadsPerDevice: 100,
+  maxDownloadsPerMonth: null,
+};
+
+function history(): RecordedEvent[] {
+  const server = (e: DomainEvent) => ({ e, device: null as string | null, arrived: e.data.at });
+  const fromDevice = (e: DomainEvent, arrived: number) => ({ e, device: 'd1', arrived });
+  const rows = [
+    server(event('AccountOpened', { accountId: 'acc', plan, at: T })),
+    server(event('DeviceRegistered', { deviceId: 'd1', name: 'Laptop', at: T })),
+    server(
+      event('LicenseIssued', {
+        licenseId: L,
+        deviceId: 'd1',
+        titleId: 'night-train',
+        policy: policy(),
+        policyVersion: 2,
+        at: T + HOUR_MS,
+      }),
+    ),
+    fromDevice(
+      event('DownloadCompleted', { licenseId: L, deviceId: 'd1', at: T + 2 * HOUR_MS }),
+      T + 2 * HOUR_MS,
+    ),
+    fromDevice(
+      event('PlaybackStarted', { licenseId: L, deviceId: 'd1', at: T + DAY_MS, positionMs: 0 }),
+      T + 5 * DAY_MS,
+    ),
+    fromDevice(
+      event('ClockRollbackDetected', {
+        deviceId: 'd1',
+        at: T + 2 * DAY_MS,
+        wallClockAt: 1,
+        behindMs: 60_000,
+      }),
+      T + 5 * DAY_MS,
+    ),
+    fromDevice(
+      event('LicenseExpiryObserved', {
+        licenseId: L,
+        deviceId: 'd1',
+        at: T + 3 * DAY_MS,
+        reason: 'PLAYBACK_WINDOW',
+      }),
+      T + 5 * DAY_MS,
+    ),
+    server(event('LicenseExpired', { licenseId: L, at: T + 3 * DAY_MS, reason: 'PLAYBACK_WINDOW' })),
+  ];
+  return rows.map((r, i) => ({
+    event: r.e,
+    eventId: `ev-${i + 1}`,
+    version: i + 1,
+    recordedAt: r.arrived,
+    deviceId: r.device,
+  }));
+}
+
+describe('buildTimeline', () => {
+  it('lays out the account, each device and each licence with its marks and bounds', () => {
+    const model = buildTimeline('acc', history(), { titles: { 'night-train': 'Night Train' } });
+    expect(model.lanes.map((l) => l.kind)).toEqual(['account', 'device', 'license']);
+    const device = model.lanes[1];
+    expect(device?.marks.map((m) => m.kind)).toEqual(['registered', 'check-in', 'rollback', 'check-in']);
+    const license = model.lanes[2];
+    expect(license?.label).toBe('Night Train');
+    expect(license?.detail).toBe('Laptop · expired (PLAYBACK_WINDOW)');
+    const kinds = license?.marks.map((m) => `${m.kind}${m.reason ? `:${m.reason}` : ''}`);
+    expect(kinds).toEqual([
+      'issued',
+      'downloaded',
+      'first-play',
+      'observed:PLAYBACK_WINDOW',
+      'expired:PLAYBACK_WINDOW',
+      'bound:PLAYBACK_WINDOW',
+      'bound:LICENSE_DURATION',
+    ]);
+    expect(license?.marks.find((m) => m.kind === 'first-play')?.eventId).toBe('ev-5');
+    expect(license?.spans).toEqual([
+      { from: T + HOUR_MS, to: T + 3 * DAY_MS, kind: 'term', open: false },
+      { from: T + DAY_MS, to: T + 3 * DAY_MS, kind: 'window', open: false },
+    ]);
+  });
+
+  it('marks the binding bound of a licence that has not ended as its expiry', () => {
+    const open = history().slice(0, 4);
+    const license = buildTimeline('acc', open).lanes[2];
+    expect(license?.marks.filter((m) => m.kind === 'expiry').map((m) => m.reason)).toEqual(['RENTAL']);
+  });
+});
+
+describe('timelineSvg', () => {
+  it('draws every mark with its event id and the cursor at the scrubbed instant', () => {
+    const model = buildTimeline('acc', history());
+    const svg = timelineSvg(model, { at: T + DAY_MS });
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('data-event-id="ev-5"');
+    expect(svg).toContain(`<g class="cursor" data-at="${T + DAY_MS}"`);
+    expect(svg.match(/class="mark /g)).toHaveLength(model.lanes.flatMap((l) => l.marks).length);
+  });
+
+  it('escapes names and maps instants to x and back', () => {
+    const rows = history();
+    rows[1] = {
+      ...(rows[1] as RecordedEvent),
+      event: event('DeviceRegistered', { deviceId: 'd1', name: '<b>"x"</b>', at: T }),
+    };
+    const model = buildTimeline('acc', rows);
+    expect(timelineSvg(model)).toContain('&lt;b&gt;&quot;x&quot;&lt;/b&gt;');
+    const scale = timelineScale(model, { width: 800 });
+    const mid = model.from + (model.to - model.from) / 2;
+    expect(Math.abs(scale.at(scale.x(mid)) - mid)).toBeLessThan((model.to - model.from) / 500);
+  });
+});
