@@ -76,7 +76,7 @@ async function satchelAppender(url: string): Promise<Appender> {
         data: e.data,
         metadata: e.metadata,
       }));
-      await db.transaction((tx) => store.append(tx, accountId, expectedVersion, rows));
+      await store.write(db, accountId, { expectedVersion, events: rows });
     },
     close: () => db.close(),
   };

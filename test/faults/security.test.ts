@@ -95,8 +95,7 @@ async function household(devices = 2): Promise<Household> {
   return out;
 }
 
-const streamVersion = (accountId: string) =>
-  server.service.accounts.store.streamVersion(server.db, accountId);
+const streamVersion = async (accountId: string) => (await server.service.accountState(accountId)).version;
 
 function event(seq: number, deviceId: string, at = Date.now(), overrides: Record<string, unknown> = {}) {
   return {

@@ -202,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
             ]),
           );
         } else if (command === 'history') {
-          const history = await s.service.accounts.history(accountId);
+          const history = await s.service.history(accountId);
           console.log(
             table([
               ['v', 'recorded', 'type', 'from', 'data'],
@@ -220,7 +220,7 @@ async function main(argv: string[]): Promise<number> {
         } else {
           const at = atText === undefined ? Date.now() : parseInstant(atText);
           console.log(`State at ${iso(at)} (events recorded up to then, replayed)\n`);
-          printState(await s.service.accounts.stateAt(accountId, at), at);
+          printState(await s.service.stateAt(accountId, at), at);
         }
         return 0;
       });

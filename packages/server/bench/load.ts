@@ -77,12 +77,16 @@ try {
         const v = toVersioned(e);
         return { eventId: uuidv7(), type: v.type, schemaVersion: v.v, data: v.data, metadata: {} };
       });
-      await bench.db.transaction((tx) => store.append(tx, accountId, start, rows));
+      await store.write(bench.db, accountId, { expectedVersion: start, events: rows });
     }
     // The server snapshots every 100 events: the newest snapshot is up to 99 events behind the head.
     const snapshotAt = n - (n % SNAPSHOT_EVERY === 0 ? 50 : n % SNAPSHOT_EVERY);
     const state = fold(events.slice(0, snapshotAt), initialState(accountId));
-    await store.saveSnapshot(bench.db, accountId, { version: snapshotAt, foldVersion: FOLD_VERSION, state });
+    await store.write(bench.db, accountId, {
+      expectedVersion: n,
+      events: [],
+      snapshot: { version: snapshotAt, foldVersion: FOLD_VERSION, state },
+    });
     seeded.push({
       n,
       accountId,

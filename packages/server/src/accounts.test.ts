@@ -48,9 +48,10 @@ describe('AccountRepository', { timeout: 30_000 }, () => {
     const run = repo.execute(account, async (unit) => {
       attempts += 1;
       // Another writer takes the next version inside the same transaction: the unit's append must lose.
-      await store.append(unit.tx, account, unit.loadedVersion, [
-        { eventId: uuid(), type: 'AccountOpened', schemaVersion: 1, data: open(account).data },
-      ]);
+      await store.write(unit.tx, account, {
+        expectedVersion: unit.loadedVersion,
+        events: [{ eventId: uuid(), type: 'AccountOpened', schemaVersion: 1, data: open(account).data }],
+      });
       unit.emit([open(account)]);
     });
     const error = await run.catch((e: unknown) => e);
@@ -59,7 +60,7 @@ describe('AccountRepository', { timeout: 30_000 }, () => {
     expect(attempts).toBe(3);
     expect(metrics.conflictsRetried.get()).toBe(2);
     expect(metrics.conflictsExhausted.get()).toBe(1);
-    expect(await store.streamVersion(db, account)).toBe(0);
+    expect(await store.readStream(db, account)).toEqual([]);
   });
 
   it('replays an account up to an instant', async () => {

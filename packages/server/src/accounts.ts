@@ -49,6 +49,14 @@ export interface AccountUnit {
     eventIds?: readonly (string | undefined)[],
   ): void;
   /**
+   * Queues events already folded by the caller (the merge's `appends`, in order) and takes `state`,
+   * which must be the unit's state with exactly those events folded in.
+   */
+  emitFolded(
+    appends: readonly { event: DomainEvent; eventId: string | undefined; metadata: EventMetadata }[],
+    state: AccountState,
+  ): void;
+  /**
    * Queues a device's receipts and moves its cursor to `lastSeq` (never back) at `at`: written with the
    * emitted events, in the same statement.
    */
@@ -91,15 +99,12 @@ export class AccountRepository {
       // A read-only load after a fold-version change (or of an account nobody writes to) leaves the
       // snapshot it had to rebuild, so the next load is short. Best effort: a failure only costs time.
       try {
-        const saved = await this.store.maybeSnapshot(
-          this.db,
-          accountId,
-          FOLD_VERSION,
-          loaded.version,
-          loaded.state,
-          loaded.snapshotVersion,
-        );
-        if (saved) this.metrics?.snapshotsWritten.inc();
+        await this.store.write(this.db, accountId, {
+          expectedVersion: loaded.version,
+          events: [],
+          snapshot: { version: loaded.version, foldVersion: FOLD_VERSION, state: loaded.state },
+        });
+        this.metrics?.snapshotsWritten.inc();
       } catch {}
     }
     return loaded;
@@ -150,6 +155,19 @@ export class AccountRepository {
                 });
               });
               current = fold(events, current);
+            },
+            emitFolded(appends, state) {
+              for (const a of appends) {
+                const v = toVersioned(a.event);
+                pending.push({
+                  eventId: a.eventId ?? uuidv7(),
+                  type: v.type,
+                  schemaVersion: v.v,
+                  data: v.data,
+                  metadata: a.metadata,
+                });
+              }
+              current = state;
             },
             acknowledge(deviceId, acks, lastSeq, at) {
               receipts.push(...acks);

@@ -12,6 +12,14 @@ export {
   ServerError,
 } from './errors.js';
 export { type AppOptions, createApp } from './http/app.js';
+export {
+  type MergeAppend,
+  type MergeInput,
+  type MergeOutcome,
+  type MergeRefusal,
+  mergeBatch,
+  type SeenReceipts,
+} from './merge.js';
 export { Metrics } from './metrics.js';
 export {
   createSatchelServer,
@@ -25,6 +33,7 @@ export {
 } from './server.js';
 export { ForbiddenError, NotFoundError, SatchelService, SeqGapError } from './service.js';
 export {
+  type DeviceCursor,
   type DeviceReceipt,
   type EventMetadata,
   EventStore,

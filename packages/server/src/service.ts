@@ -4,21 +4,15 @@ import {
   DEFAULT_PLAN,
   type DomainEvent,
   decide,
-  decideDeviceEvent,
   deviceSnapshot,
   deviceView,
-  isDeviceEvent,
-  isSatchelError,
   licenseView,
   type Plan,
   type Policy,
   type Rejection,
-  upcast,
 } from '@satchel/core';
 import type {
   DeviceView,
-  EventRejectionCode,
-  EventResult,
   LicenseResponse,
   LicenseSnapshot,
   LicenseView,
@@ -31,8 +25,9 @@ import { uuidv7 } from 'uuidv7';
 import type { AccountRepository, AccountUnit } from './accounts.js';
 import type { Catalogue } from './catalogue.js';
 import { ServerError } from './errors.js';
+import { mergeBatch, type SeenReceipts } from './merge.js';
 import type { Metrics } from './metrics.js';
-import type { DeviceReceipt } from './store/event-store.js';
+import type { DeviceCursor, DeviceReceipt, StoredEvent } from './store/event-store.js';
 
 /** A `seq` does not follow the last acknowledged one; the whole batch was refused and nothing written. */
 export class SeqGapError extends ServerError {
@@ -326,108 +321,31 @@ export class SatchelService {
     const limited = await this.limitedTitles();
     const store = this.accounts.store;
     let cursor = 0;
-    let seen: Awaited<ReturnType<typeof store.receipts>> = { bySeq: new Map(), byEventId: new Map() };
+    let seen: SeenReceipts = { bySeq: new Map(), byEventId: new Map() };
     const response = await this.accounts.execute(
       accountId,
       async (unit) => {
-        if (!Object.hasOwn(unit.state.devices, deviceId))
+        const merged = mergeBatch({
+          state: unit.state,
+          deviceId,
+          cursor,
+          events: request.events,
+          seen,
+          now,
+          requestId,
+        });
+        if (!merged.ok) {
+          if (merged.reason === 'SEQ_GAP') throw new SeqGapError(merged.expectedSeq, merged.receivedSeq);
           throw new ForbiddenError('FORBIDDEN', 'Unknown device');
-        let expected = cursor + 1;
-        for (const e of request.events) {
-          if (e.seq <= cursor) continue;
-          if (e.seq !== expected) throw new SeqGapError(cursor + 1, e.seq);
-          expected += 1;
         }
-        const { bySeq, byEventId: byId } = seen;
-
-        this.expire(unit, now, requestId);
-
-        const results: EventResult[] = [];
-        const receipts: DeviceReceipt[] = [];
-        const seenIds = new Set<string>();
-        const reject = (
-          e: { seq: number; eventId: string },
-          code: EventRejectionCode,
-          message: string,
-          record = true,
-        ) => {
-          results.push({ status: 'rejected', seq: e.seq, eventId: e.eventId, code, message });
-          if (record)
-            receipts.push({ deviceId, seq: e.seq, eventId: e.eventId, status: 'rejected', code, message });
-        };
-
-        for (const e of request.events) {
-          if (e.seq <= cursor) {
-            const r = bySeq.get(e.seq);
-            if (r && r.eventId === e.eventId) {
-              if (r.status === 'rejected') {
-                reject(e, (r.code ?? 'INVALID_EVENT') as EventRejectionCode, r.message ?? '', false);
-              } else {
-                results.push({ status: 'duplicate', seq: e.seq, eventId: e.eventId });
-              }
-            } else {
-              reject(e, 'EVENT_ID_REUSED', `seq ${e.seq} was already acknowledged for another event`, false);
-            }
-            continue;
-          }
-          if (byId.has(e.eventId) || seenIds.has(e.eventId)) {
-            reject(e, 'EVENT_ID_REUSED', `eventId ${e.eventId} was already used by another seq`, false);
-            continue;
-          }
-          seenIds.add(e.eventId);
-          if (e.data.deviceId !== deviceId) {
-            reject(e, 'DEVICE_MISMATCH', 'The event names another device than the one that sent it');
-            continue;
-          }
-          let incoming: DomainEvent;
-          try {
-            incoming = upcast({ type: e.type, v: e.v, data: e.data });
-          } catch (err) {
-            if (isSatchelError(err)) {
-              reject(e, err.code as EventRejectionCode, err.message);
-              continue;
-            }
-            throw err;
-          }
-          if (!isDeviceEvent(incoming)) {
-            reject(e, 'UNKNOWN_EVENT_TYPE', `${e.type} is not a device event`);
-            continue;
-          }
-          const d = decideDeviceEvent(unit.state, incoming, { deviceId, receivedAt: now });
-          if (!d.ok) {
-            reject(e, d.rejection.code, d.rejection.message);
-            continue;
-          }
-          const ownIndex = d.events.findIndex((x) => x.type === incoming.type);
-          unit.emit(
-            d.events,
-            {
-              deviceId,
-              seq: e.seq,
-              deviceTime: e.occurredAt,
-              trustedTime: e.trustedAt,
-              ...(requestId ? { requestId } : {}),
-            },
-            d.events.map((_, i) => (i === ownIndex ? e.eventId : undefined)),
-          );
-          results.push({ status: 'accepted', seq: e.seq, eventId: e.eventId });
-          receipts.push({
-            deviceId,
-            seq: e.seq,
-            eventId: e.eventId,
-            status: 'accepted',
-            code: null,
-            message: null,
-          });
-        }
-        const ackSeq = Math.max(cursor, request.events.at(-1)?.seq ?? 0);
-        unit.acknowledge(deviceId, receipts, ackSeq, now);
+        unit.emitFolded(merged.appends, merged.state);
+        unit.acknowledge(deviceId, merged.receipts, merged.ackSeq, now);
         return {
           protocolVersion: Math.min(request.protocolVersion, PROTOCOL_VERSION),
-          results,
-          ackSeq,
+          results: merged.results,
+          ackSeq: merged.ackSeq,
           serverTime: now,
-          snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+          snapshot: this.snapshotOf(merged.state, deviceId, now, limited),
         } satisfies SyncResponse;
       },
       {
@@ -451,9 +369,40 @@ export class SatchelService {
     return response;
   }
 
-  private expire(unit: AccountUnit, now: number, requestId?: string): void {
+  /** Every device cursor of the account (highest acknowledged seq, last sync), by device id. */
+  deviceCursors(accountId: string): Promise<DeviceCursor[]> {
+    return this.accounts.store.deviceCursors(this.accounts.db, accountId);
+  }
+
+  /** The receipts recorded for a device's sequence numbers `seqs` (what a replay of each is answered). */
+  async deviceReceipts(
+    accountId: string,
+    deviceId: string,
+    seqs: readonly number[],
+  ): Promise<DeviceReceipt[]> {
+    const { bySeq } = await this.accounts.store.receipts(this.accounts.db, accountId, deviceId, seqs, []);
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The account's current state and stream version (from the latest snapshot plus the tail). */
+  async accountState(accountId: string): Promise<{ state: AccountState; version: number }> {
+    const { state, version } = await this.accounts.load(accountId);
+    return { state, version };
+  }
+
+  /** The account's events, oldest first, as stored and upcast to the current schema. */
+  history(accountId: string): Promise<{ stored: StoredEvent; event: DomainEvent }[]> {
+    return this.accounts.history(accountId);
+  }
+
+  /** The account's state as it was at instant `at` (epoch ms): every event recorded up to then, replayed. */
+  stateAt(accountId: string, at: number): Promise<AccountState> {
+    return this.accounts.stateAt(accountId, at);
+  }
+
+  private expire(unit: AccountUnit, now: number): void {
     const d = decide(unit.state, { type: 'ExpireLicenses', now });
-    if (d.ok) unit.emit(d.events, requestId ? { requestId } : {});
+    if (d.ok) unit.emit(d.events);
   }
 
   private requireActiveDevice(state: AccountState, deviceId: string): void {

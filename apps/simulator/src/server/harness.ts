@@ -58,7 +58,6 @@ export function harnessFetch(
   secret: string,
 ): (request: Request) => Promise<Response> {
   const { service } = server;
-  const store = service.accounts.store;
 
   async function admin(request: Request, path: string): Promise<Response> {
     if (request.headers.get(HARNESS_SECRET_HEADER) !== secret) return json({ error: 'forbidden' }, 403);
@@ -85,7 +84,7 @@ export function harnessFetch(
     if (path === 'states' && body !== null) {
       const states: AccountState[] = [];
       for (const accountId of body.accountIds as string[])
-        states.push((await service.accounts.load(accountId)).state);
+        states.push((await service.accountState(accountId)).state);
       return json({ states });
     }
     const audit = /^accounts\/([^/]+)\/audit$/.exec(path);
@@ -102,17 +101,15 @@ export function harnessFetch(
   }
 
   async function auditOf(accountId: string): Promise<AccountAudit> {
-    const db = service.accounts.db;
-    const { state } = await service.accounts.load(accountId);
-    const cursors = (await store.deviceCursors(db, accountId)).map((c) => ({
+    const { state } = await service.accountState(accountId);
+    const cursors = (await service.deviceCursors(accountId)).map((c) => ({
       deviceId: c.deviceId,
       lastSeq: c.lastSeq,
     }));
     const receipts: AccountAudit['receipts'] = [];
     for (const cursor of cursors) {
       const seqs = Array.from({ length: cursor.lastSeq }, (_, i) => i + 1);
-      const bySeq = await store.receiptsBySeq(db, accountId, cursor.deviceId, seqs);
-      for (const r of bySeq.values()) {
+      for (const r of await service.deviceReceipts(accountId, cursor.deviceId, seqs)) {
         receipts.push({
           deviceId: r.deviceId,
           seq: r.seq,
@@ -123,7 +120,7 @@ export function harnessFetch(
       }
     }
     const counts = new Map<string, { deviceId: string; seq: number; eventId: string; count: number }>();
-    for (const { stored } of await service.accounts.history(accountId)) {
+    for (const { stored } of await service.history(accountId)) {
       const { deviceId, seq } = stored.metadata;
       if (deviceId === undefined || seq === undefined) continue;
       const key = `${deviceId}#${seq}`;

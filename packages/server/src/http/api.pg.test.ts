@@ -158,14 +158,12 @@ if (!available) {
         for (let i = 0; i < 25; i++) {
           const accountId = `feed-${w}-${i % 3}`;
           await db.transaction(async (tx) => {
-            const v = await store.streamVersion(tx, accountId);
+            const v = (await store.readStream(tx, accountId)).length;
             const ids = [uuidv7(), uuidv7()];
-            await store.append(
-              tx,
-              accountId,
-              v,
-              ids.map((eventId) => ({ eventId, type: 'Probe', schemaVersion: 1, data: { w, i } })),
-            );
+            await store.write(tx, accountId, {
+              expectedVersion: v,
+              events: ids.map((eventId) => ({ eventId, type: 'Probe', schemaVersion: 1, data: { w, i } })),
+            });
             await tx.query(`SELECT pg_sleep(${(Math.random() * 0.02).toFixed(3)})`);
             for (const id of ids) written.add(id);
           });

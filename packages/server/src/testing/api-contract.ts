@@ -29,8 +29,9 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       await backend?.teardown();
     });
 
-    const version = (accountId: string) =>
-      h.server.service.accounts.store.streamVersion(backend.db, accountId);
+    const version = async (accountId: string) => (await h.server.service.accountState(accountId)).version;
+    const cursorOf = async (accountId: string, deviceId: string) =>
+      (await h.server.service.deviceCursors(accountId)).find((c) => c.deviceId === deviceId)?.lastSeq ?? 0;
     const expectError = (res: { status: number; body: unknown }, status: number, code: string) => {
       expect(res.status).toBe(status);
       const parsed = ErrorResponse.safeParse(res.body);
@@ -189,7 +190,7 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       expect(lic).toMatchObject({ status: 'downloaded', firstPlayedAt: T0 + 2000, lastPositionMs: 60_000 });
       expect(lic?.expiresAt).toBe(T0 + 2000 + 48 * HOUR_MS);
       expect(await version(acct.accountId)).toBe(before + 3);
-      const stored = await h.server.service.accounts.store.readStream(backend.db, acct.accountId, before);
+      const stored = (await h.server.service.history(acct.accountId)).slice(before).map((x) => x.stored);
       expect(stored.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
       expect(stored[0]?.metadata).toMatchObject({ deviceId: dev.deviceId, seq: 1, deviceTime: T0 + 1000 });
     });
@@ -244,9 +245,7 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       const error = expectError(gap, 409, 'SEQ_GAP');
       expect(error).toMatchObject({ details: { expectedSeq: 2, receivedSeq: 4 } });
       expect(await version(acct.accountId)).toBe(v);
-      expect(
-        await h.server.service.accounts.store.deviceCursor(backend.db, acct.accountId, dev.deviceId),
-      ).toBe(1);
+      expect(await cursorOf(acct.accountId, dev.deviceId)).toBe(1);
       const late = await h.call('POST', '/v1/sync', {
         token: dev.token,
         body: syncBody(dev.deviceId, [
@@ -419,9 +418,7 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
         'PROTOCOL_VERSION_UNSUPPORTED',
       );
       expect(await version(acct.accountId)).toBe(v);
-      expect(
-        await h.server.service.accounts.store.deviceCursor(backend.db, acct.accountId, dev.deviceId),
-      ).toBe(0);
+      expect(await cursorOf(acct.accountId, dev.deviceId)).toBe(0);
     });
 
     it('withdraws a title: held licences are revoked, new requests refused, the catalogue says when', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { isConcurrencyError } from '../errors.js';
 import { EventStore, type Fold, type NewEvent, type StoredEvent } from '../store/event-store.js';
 import { MIGRATIONS, migrate, migrationsCurrent } from '../store/migrations.js';
@@ -34,6 +34,21 @@ const counterFold = (foldVersion: number): Fold<Counter> => ({
       state,
     ),
 });
+
+/** Appends through the store's one write path, outside any transaction unless `q` is one. */
+const append = (
+  store: EventStore,
+  q: Queryable,
+  accountId: string,
+  expectedVersion: number,
+  events: NewEvent[],
+) => store.write(q, accountId, { expectedVersion, events });
+
+const versionOf = async (store: EventStore, q: Queryable, accountId: string) =>
+  (await store.readStream(q, accountId)).at(-1)?.streamVersion ?? 0;
+
+const cursorOf = async (store: EventStore, q: Queryable, accountId: string, deviceId: string) =>
+  (await store.deviceCursors(q, accountId)).find((c) => c.deviceId === deviceId)?.lastSeq ?? 0;
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = () => {};
@@ -99,7 +114,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
 
     it('appends with an expected version and reads the stream back in order', async () => {
       const account = uid('acct');
-      const written = await store.append(backend.db, account, 0, [
+      await append(store, backend.db, account, 0, [
         ev(
           'A',
           { n: 1, nested: { ok: true } },
@@ -107,9 +122,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         ),
         ev('B', { n: 2 }),
       ]);
-      expect(written.map((e) => e.streamVersion)).toEqual([1, 2]);
-      const more = await store.append(backend.db, account, 2, [ev('C', { n: 3 })]);
-      expect(more[0]?.streamVersion).toBe(3);
+      await append(store, backend.db, account, 2, [ev('C', { n: 3 })]);
       const read = await store.readStream(backend.db, account);
       expect(read.map((e) => [e.type, e.streamVersion])).toEqual([
         ['A', 1],
@@ -120,14 +133,13 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       expect(read[0]?.metadata).toEqual({ deviceId: 'd1', seq: 1, deviceTime: 1000, requestId: 'r1' });
       expect(read[0]?.recordedAt).toBeGreaterThan(Date.now() - 60_000);
       expect(read[0]?.globalPosition).toBeLessThan(read[2]?.globalPosition ?? 0);
-      expect(await store.streamVersion(backend.db, account)).toBe(3);
-      expect((await store.readStream(backend.db, account, 1, 2)).map((e) => e.type)).toEqual(['B']);
+      expect((await store.readStream(backend.db, account, 1)).map((e) => e.type)).toEqual(['B', 'C']);
     });
 
     it('refuses a stale expected version with a ConcurrencyError and writes nothing', async () => {
       const account = uid('acct');
-      await store.append(backend.db, account, 0, [ev('A'), ev('B')]);
-      const stale = backend.db.transaction((tx) => store.append(tx, account, 1, [ev('X'), ev('Y')]));
+      await append(store, backend.db, account, 0, [ev('A'), ev('B')]);
+      const stale = backend.db.transaction((tx) => append(store, tx, account, 1, [ev('X'), ev('Y')]));
       await expect(stale).rejects.toSatisfy(isConcurrencyError);
       expect((await store.readStream(backend.db, account)).map((e) => e.type)).toEqual(['A', 'B']);
     });
@@ -135,41 +147,41 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
     it('refuses an event id already in the stream', async () => {
       const account = uid('acct');
       const first = ev('A');
-      await store.append(backend.db, account, 0, [first]);
-      await expect(store.append(backend.db, account, 1, [{ ...first, type: 'again' }])).rejects.toSatisfy(
+      await append(store, backend.db, account, 0, [first]);
+      await expect(append(store, backend.db, account, 1, [{ ...first, type: 'again' }])).rejects.toSatisfy(
         isConcurrencyError,
       );
-      expect(await store.streamVersion(backend.db, account)).toBe(1);
+      expect(await versionOf(store, backend.db, account)).toBe(1);
     });
 
     it('keeps streams of different accounts apart (same event id allowed in another account)', async () => {
       const a = uid('acct');
       const b = uid('acct');
       const shared = ev('S');
-      await store.append(backend.db, a, 0, [shared]);
-      await store.append(backend.db, b, 0, [shared, ev('T')]);
-      expect(await store.streamVersion(backend.db, a)).toBe(1);
-      expect(await store.streamVersion(backend.db, b)).toBe(2);
+      await append(store, backend.db, a, 0, [shared]);
+      await append(store, backend.db, b, 0, [shared, ev('T')]);
+      expect(await versionOf(store, backend.db, a)).toBe(1);
+      expect(await versionOf(store, backend.db, b)).toBe(2);
     });
 
     it('rolls back appends when the enclosing transaction fails', async () => {
       const account = uid('acct');
       await expect(
         backend.db.transaction(async (tx) => {
-          await store.append(tx, account, 0, [ev('A')]);
+          await append(store, tx, account, 0, [ev('A')]);
           throw new Error('boom');
         }),
       ).rejects.toThrow('boom');
-      expect(await store.streamVersion(backend.db, account)).toBe(0);
+      expect(await versionOf(store, backend.db, account)).toBe(0);
     });
 
     it('reads the global feed in pages without skipping or repeating', async () => {
       const start = (await store.readAll(0, 1_000_000)).lastPosition;
       const a = uid('acct');
       const b = uid('acct');
-      await store.append(backend.db, a, 0, [ev('a1'), ev('a2')]);
-      await store.append(backend.db, b, 0, [ev('b1')]);
-      await store.append(backend.db, a, 2, [ev('a3'), ev('a4')]);
+      await append(store, backend.db, a, 0, [ev('a1'), ev('a2')]);
+      await append(store, backend.db, b, 0, [ev('b1')]);
+      await append(store, backend.db, a, 2, [ev('a3'), ev('a4')]);
       const seen = (await follow(store, start, 2, (e) => e.accountId === a || e.accountId === b, 5)).map(
         (e) => e.type,
       );
@@ -180,7 +192,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       const account = uid('acct');
       const fold = counterFold(1);
       const events = Array.from({ length: 25 }, (_, i) => ev(`E${i + 1}`, { n: i + 1 }));
-      await store.append(backend.db, account, 0, events);
+      await append(store, backend.db, account, 0, events);
       const cold = await store.load(backend.db, account, fold);
       expect(cold).toMatchObject({
         version: 25,
@@ -188,9 +200,11 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         tailLength: 25,
         state: { count: 25, sum: 325 },
       });
-      expect(await store.maybeSnapshot(backend.db, account, 1, cold.version, cold.state, 0)).toBe(true);
-      expect(await store.maybeSnapshot(backend.db, account, 1, 30, cold.state, 25)).toBe(false);
-      await store.append(backend.db, account, 25, [ev('E26', { n: 26 })]);
+      await store.write(backend.db, account, {
+        expectedVersion: 25,
+        events: [ev('E26', { n: 26 })],
+        snapshot: { version: 25, foldVersion: 1, state: cold.state },
+      });
       const warm = await store.load(backend.db, account, fold);
       expect(warm).toMatchObject({ version: 26, snapshotHit: true, snapshotVersion: 25, tailLength: 1 });
       expect(warm.state).toEqual(
@@ -200,18 +214,27 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
 
     it('ignores a snapshot written by another fold version and rebuilds', async () => {
       const account = uid('acct');
-      await store.append(backend.db, account, 0, [ev('A', { n: 5 }), ev('B', { n: 7 })]);
-      await store.saveSnapshot(backend.db, account, {
-        version: 2,
-        foldVersion: 1,
-        state: { count: 999, sum: 999, types: [] },
+      await append(store, backend.db, account, 0, [ev('A', { n: 5 }), ev('B', { n: 7 })]);
+      await store.write(backend.db, account, {
+        expectedVersion: 2,
+        events: [],
+        snapshot: { version: 2, foldVersion: 1, state: { count: 999, sum: 999, types: [] } },
+      });
+      expect(await store.load(backend.db, account, counterFold(1))).toMatchObject({
+        snapshotHit: true,
+        state: { count: 999 },
       });
       const loaded = await store.load(backend.db, account, counterFold(2));
       expect(loaded).toMatchObject({ snapshotHit: false, state: { count: 2, sum: 12 } });
-      await store.saveSnapshot(backend.db, account, { version: 2, foldVersion: 2, state: loaded.state });
+      await store.write(backend.db, account, {
+        expectedVersion: 2,
+        events: [],
+        snapshot: { version: 2, foldVersion: 2, state: loaded.state },
+      });
       const again = await store.load(backend.db, account, counterFold(2));
       expect(again).toMatchObject({ snapshotHit: true, state: { count: 2, sum: 12 } });
-      expect((await store.latestSnapshot(backend.db, account, 1))?.state).toBeUndefined();
+      // The newer fold code replaced the older snapshot at the same version.
+      expect(await store.load(backend.db, account, counterFold(1))).toMatchObject({ snapshotHit: false });
     });
 
     it('stores device receipts once and answers them by seq and by event id', async () => {
@@ -232,15 +255,17 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         code: 'X',
         message: 'no',
       };
-      await store.insertReceipts(backend.db, account, [r1, r2]);
-      const bySeq = await store.receiptsBySeq(backend.db, account, 'd1', [1, 2, 3]);
+      await store.write(backend.db, account, { expectedVersion: 0, events: [], receipts: [r1, r2] });
+      const { bySeq } = await store.receipts(backend.db, account, 'd1', [1, 2, 3], []);
       expect([...bySeq.keys()].sort()).toEqual([1, 2]);
       expect(bySeq.get(2)).toEqual(r2);
-      const byId = await store.receiptsByEventId(backend.db, account, [r1.eventId, uuid()]);
-      expect(byId.get(r1.eventId)).toEqual(r1);
-      expect(byId.size).toBe(1);
-      await expect(store.insertReceipts(backend.db, account, [r1])).rejects.toSatisfy(isConcurrencyError);
-      expect((await store.receiptsBySeq(backend.db, uid('other'), 'd1', [1])).size).toBe(0);
+      const { byEventId } = await store.receipts(backend.db, account, 'd1', [], [r1.eventId, uuid()]);
+      expect(byEventId.get(r1.eventId)).toEqual(r1);
+      expect(byEventId.size).toBe(1);
+      await expect(
+        store.write(backend.db, account, { expectedVersion: 0, events: [], receipts: [r1] }),
+      ).rejects.toSatisfy(isConcurrencyError);
+      expect((await store.receipts(backend.db, uid('other'), 'd1', [1], [])).bySeq.size).toBe(0);
     });
 
     it('writes events, receipts, the device cursor and a snapshot together, or nothing on a conflict', async () => {
@@ -294,9 +319,9 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         }),
       );
       await expect(stale).rejects.toSatisfy(isConcurrencyError);
-      expect(await store.streamVersion(backend.db, account)).toBe(2);
-      expect((await store.receiptsBySeq(backend.db, account, 'd1', [3])).size).toBe(0);
-      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(2);
+      expect(await versionOf(store, backend.db, account)).toBe(2);
+      expect((await store.receipts(backend.db, account, 'd1', [3], [])).bySeq.size).toBe(0);
+      expect(await cursorOf(store, backend.db, account, 'd1')).toBe(2);
 
       await store.write(backend.db, account, {
         expectedVersion: 2,
@@ -307,13 +332,17 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       await expect(
         store.write(backend.db, account, { expectedVersion: 2, events: [], receipts: [receipt(3, uuid())] }),
       ).rejects.toSatisfy(isConcurrencyError);
-      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(3);
+      expect(await cursorOf(store, backend.db, account, 'd1')).toBe(3);
     });
 
     it('locks a device cursor, creating it at 0, and reads its latest value', async () => {
       const account = uid('acct');
       expect(await backend.db.transaction((tx) => store.lockDeviceCursor(tx, account, 'd1'))).toBe(0);
-      await store.advanceCursor(backend.db, account, 'd1', 4, 1_000);
+      await store.write(backend.db, account, {
+        expectedVersion: 0,
+        events: [],
+        cursor: { deviceId: 'd1', lastSeq: 4, at: 1_000 },
+      });
       expect(await backend.db.transaction((tx) => store.lockDeviceCursor(tx, account, 'd1'))).toBe(4);
       expect(await store.deviceCursors(backend.db, account)).toEqual([
         { deviceId: 'd1', lastSeq: 4, lastSyncAt: 1_000 },
@@ -322,10 +351,16 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
 
     it('moves a device cursor forward only', async () => {
       const account = uid('acct');
-      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(0);
-      await store.advanceCursor(backend.db, account, 'd1', 5, 1_000);
-      await store.advanceCursor(backend.db, account, 'd1', 3, 2_000);
-      expect(await store.deviceCursor(backend.db, account, 'd1')).toBe(5);
+      const advance = (lastSeq: number, at: number) =>
+        store.write(backend.db, account, {
+          expectedVersion: 0,
+          events: [],
+          cursor: { deviceId: 'd1', lastSeq, at },
+        });
+      expect(await cursorOf(store, backend.db, account, 'd1')).toBe(0);
+      await advance(5, 1_000);
+      await advance(3, 2_000);
+      expect(await cursorOf(store, backend.db, account, 'd1')).toBe(5);
       expect(await store.deviceCursors(backend.db, account)).toEqual([
         { deviceId: 'd1', lastSeq: 5, lastSyncAt: 2_000 },
       ]);
@@ -340,13 +375,13 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       const writerDb = backend.second ?? backend.db;
       // The slow transaction takes its global position first and commits last.
       const slowTx = writerDb.transaction(async (tx) => {
-        await store.append(tx, slow, 0, [ev('slow')]);
+        await append(store, tx, slow, 0, [ev('slow')]);
         inserted.resolve();
         await release.promise;
       });
       await inserted.promise;
       if (backend.second) {
-        await store.append(backend.db, fast, 0, [ev('fast')]);
+        await append(store, backend.db, fast, 0, [ev('fast')]);
         const during = await store.readAll(start, 100);
         const types = during.events.map((e) => e.type);
         expect(types).not.toContain('fast');
