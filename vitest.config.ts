@@ -11,6 +11,7 @@ export const workspaceAliases = [
   { find: /^@satchel\/sdk\/(.*)$/, replacement: src('./packages/sdk/src/entries/$1.ts') },
   { find: /^@satchel\/server$/, replacement: src('./packages/server/src/index.ts') },
   { find: /^@satchel\/timeline$/, replacement: src('./packages/timeline/src/index.ts') },
+  { find: /^@satchel\/react$/, replacement: src('./packages/react/src/index.ts') },
 ];
 
 const ignored = ['**/node_modules/**', '**/dist/**'];

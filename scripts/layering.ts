@@ -13,6 +13,7 @@ export const LAYERS: Readonly<
   'packages/sdk': { imports: ['@satchel/protocol', '@satchel/core'], node: false },
   'packages/server': { imports: ['@satchel/protocol', '@satchel/core'], node: true },
   'packages/timeline': { imports: ['@satchel/core'], node: false },
+  'packages/react': { imports: ['@satchel/sdk'], node: false },
 };
 
 const NODE_BUILTINS = new Set([
