@@ -19,6 +19,7 @@ import type {
   Refusal,
 } from '@satchel/protocol';
 import { ClientError } from './errors.js';
+import { type SatchelLogger, safeLogger } from './logger.js';
 import { overlayLicenses } from './overlay.js';
 import { idbStorage } from './storage/idb.js';
 import { recordThrough } from './storage/shared.js';
@@ -33,9 +34,12 @@ import type {
   StoredSyncError,
 } from './storage/types.js';
 import { retryDelay } from './sync/backoff.js';
-import { drainOutbox, type SyncResult } from './sync/engine.js';
-import { httpTransport, type Transport } from './sync/http.js';
-import { type LockManagerLike, TabCoordinator, type TabMessage } from './tabs.js';
+import { RequestBudget } from './sync/budget.js';
+import { batchLimits, drainOutbox, type SyncResult } from './sync/engine.js';
+import { clampRetryHint, httpTransport, RETRY_HINT_RANGE_MS, type Transport } from './sync/http.js';
+import { defaultTimers, type FailurePlan, MAX_TIMER_MS, type SatchelTimers, SyncLoop } from './sync/loop.js';
+import type { StopReason, SyncStateKind } from './sync/machine.js';
+import { type ChangedMessage, type LockManagerLike, TabCoordinator } from './tabs.js';
 import { uuidv7 } from './uuid.js';
 
 /**
@@ -53,8 +57,12 @@ export interface SatchelOptions {
   baseUrl: string;
   /** The device's bearer token, when the device was registered out of band. */
   token?: string;
-  /** Called before every authenticated request; wins over `token` and the stored token. */
-  getToken?: () => string | null | Promise<string | null>;
+  /**
+   * Called before every authenticated request; wins over `token` and the stored token. When the server
+   * refused the token (401), it is called again at once with `{ refresh: true }` and the request is sent
+   * once more with what it returns (a second 401 is reported as `UNAUTHORIZED`).
+   */
+  getToken?: (context: { refresh: boolean }) => string | null | Promise<string | null>;
   /** The device id, when registered out of band (stored on first use together with `token`). */
   deviceId?: string;
   /** Where the outbox and snapshot live (default: `idbStorage()`, its own IndexedDB database `satchel`). */
@@ -72,12 +80,27 @@ export interface SatchelOptions {
   syncIntervalMs?: number;
   /** Delay between recording an event and pushing it, in ms (default 2 s). */
   pushDelayMs?: number;
-  /** Per-request timeout in ms (default 15 s). */
+  /**
+   * Bound on each exchange with the server in ms, from sending the request to the last byte of the
+   * answer's body (default 15 s). A server that sends its headers and stalls times out too.
+   */
   requestTimeoutMs?: number;
-  /** Backoff after a failed background sync: full jitter over `baseMs * 2^attempt`, capped at `maxMs`. */
+  /**
+   * Backoff after a failed background sync: full jitter over `baseMs * 2^attempt`, capped at `maxMs`,
+   * never below 1 s, and never sooner than the server's hint (itself clamped to [1 s, 1 h]).
+   */
   backoff?: { baseMs?: number; maxMs?: number };
-  /** Largest sync batch, in events and in bytes (defaults: the protocol's limits). */
+  /**
+   * Largest sync batch, in events and in bytes (defaults: 500 events, 512 KiB). Capped at the protocol's
+   * limits (`MAX_SYNC_BATCH_EVENTS`, `MAX_SYNC_BODY_BYTES`): a larger value uses the limit.
+   */
   batch?: { maxEvents?: number; maxBytes?: number };
+  /** Longest wait in ms for another tab's sync run to release the sync lock (default 30 s); then `TIMEOUT`. */
+  lockTimeoutMs?: number;
+  /** Receives every sync transition and every error the SDK handles without throwing (default: silent). */
+  logger?: SatchelLogger;
+  /** The timers of the sync loop and of request deadlines (default: `setTimeout`, `performance.now`). */
+  timers?: SatchelTimers;
   /** Clock rollback tolerance in ms (default 5000). */
   clockToleranceMs?: number;
   /**
@@ -137,6 +160,15 @@ export interface SatchelStatus {
   updateRequired: { minProtocolVersion: number | null; message: string } | null;
   /** Whether this tab is syncing right now. */
   syncing: boolean;
+  /**
+   * This tab's sync lifecycle: `idle` (no background sync here), `scheduled`, `syncing`, `backoff`
+   * (the last run failed; the next is at `nextSyncAt`), `stopped` (see `stoppedReason`), `closed`.
+   */
+  syncState: SyncStateKind;
+  /** Why background sync stopped (`update-required`, `forbidden`), when `syncState` is `stopped`. */
+  stoppedReason: StopReason | null;
+  /** Background runs that failed in a row (0 after a success). */
+  failures: number;
   /** Whether this tab runs background sync. */
   leader: boolean;
   /** When this tab's next background sync is due (wall-clock ms), if scheduled. */
@@ -249,15 +281,14 @@ class Client implements SatchelClient {
   #ready: Promise<void>;
   readonly #random: () => number;
   readonly #tolerance: number;
+  readonly #logger: SatchelLogger;
+  readonly #timers: SatchelTimers;
+  readonly #budget: RequestBudget;
+  readonly #loop: SyncLoop<SyncResult>;
   #closed = false;
-  #syncing: Promise<SyncResult> | null = null;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #nextSyncAt: number | null = null;
-  #failures = 0;
-  #stopped = false;
   // The device id never changes once stored, so a record need not read the identity again.
   #deviceId: string | null = null;
-  readonly #onOnline = () => this.#kick(0);
+  readonly #onOnline = () => this.#loop.send({ type: 'online', now: this.#timers.now() });
 
   constructor(private readonly options: SatchelOptions) {
     this.#storage = options.storage ?? idbStorage();
@@ -269,23 +300,45 @@ class Client implements SatchelClient {
       } as SatchelClock);
     this.#random = options.random ?? Math.random;
     this.#tolerance = options.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
+    this.#logger = safeLogger(options.logger);
+    this.#timers = options.timers ?? defaultTimers();
+    this.#budget = new RequestBudget(this.#timers);
     this.#transport = httpTransport({
       baseUrl: options.baseUrl,
       timeoutMs: options.requestTimeoutMs ?? 15_000,
       now: () => this.#clock.now(),
+      timers: this.#timers,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     });
-    this.#tabs = new TabCoordinator(options.tabGroup ?? 'satchel', options.locks, (message) =>
-      this.#remote(message),
+    this.#tabs = new TabCoordinator(
+      options.tabGroup ?? 'satchel',
+      options.locks,
+      (message) => this.#remote(message),
+      { logger: this.#logger, timers: this.#timers },
     );
+    this.#loop = new SyncLoop<SyncResult>({
+      timers: this.#timers,
+      bounds: { minRunGapMs: MIN_RUN_GAP_MS },
+      logger: this.#logger,
+      run: () => this.#runSync(),
+      nextInMs: () => this.#nextInMs(),
+      onFailure: (error, failures) => this.#planRetry(error, failures),
+      onChange: () => this.#emitSoon(['status']),
+      wallNow: () => this.#clock.now(),
+    });
     this.#ready = this.#init();
-    this.#ready.catch(() => undefined);
+    this.#ready.catch((error: unknown) =>
+      this.#logger.log('warn', 'storage: opening failed (retried by the next call)', { error }),
+    );
     if (options.autoSync ?? true) {
-      this.#tabs.campaign(() => {
-        if (this.#closed) return;
-        if (typeof addEventListener === 'function') addEventListener('online', this.#onOnline);
-        this.#kick(0);
-      });
+      this.#tabs.campaign(
+        () => {
+          if (this.#closed) return;
+          if (typeof addEventListener === 'function') addEventListener('online', this.#onOnline);
+          this.#loop.send({ type: 'start', now: this.#timers.now() });
+        },
+        () => this.#loop.send({ type: 'resign' }),
+      );
     }
   }
 
@@ -310,8 +363,9 @@ class Client implements SatchelClient {
     if (this.#closed) throw new ClientError('CLOSED', 'The client is closed');
     try {
       await this.#ready;
-    } catch {
+    } catch (error) {
       // A failed open (blocked by another tab, storage unavailable) is retried by the next call.
+      this.#logger.log('warn', 'storage: retrying a failed open', { error });
       this.#ready = this.#init();
       await this.#ready;
     }
@@ -324,8 +378,8 @@ class Client implements SatchelClient {
       : { wallNow: this.#clock.now(), monotonicNow: mono, session: this.#session };
   }
 
-  async #token(meta?: StoredMeta): Promise<string> {
-    const fromHook = await this.options.getToken?.();
+  async #token(meta?: StoredMeta, refresh = false): Promise<string> {
+    const fromHook = await this.options.getToken?.({ refresh });
     if (typeof fromHook === 'string' && fromHook !== '') return fromHook;
     if (this.options.token !== undefined) return this.options.token;
     const stored = (meta ?? (await this.#storage.readMeta())).identity?.token;
@@ -340,7 +394,9 @@ class Client implements SatchelClient {
       for (const listener of this.#listeners) {
         try {
           listener({ type, source });
-        } catch {}
+        } catch (error) {
+          this.#logger.log('warn', 'subscribe: a listener threw', { error, change: type });
+        }
       }
     }
   }
@@ -348,15 +404,15 @@ class Client implements SatchelClient {
   // A record resolves as soon as its transaction committed; telling listeners and other tabs (a
   // BroadcastChannel post costs as much as an IndexedDB request) happens in a later task, coalesced.
   readonly #later = new Set<SatchelChange['type']>();
-  #laterTimer: ReturnType<typeof setTimeout> | null = null;
+  #laterTimer: unknown = null;
 
   #emitSoon(types: Array<SatchelChange['type']>): void {
     for (const type of types) this.#later.add(type);
-    this.#laterTimer ??= setTimeout(() => this.#flush(), 0);
+    this.#laterTimer ??= this.#timers.setTimeout(() => this.#flush(), 0);
   }
 
   #flush(): void {
-    if (this.#laterTimer !== null) clearTimeout(this.#laterTimer);
+    if (this.#laterTimer !== null) this.#timers.clearTimeout(this.#laterTimer);
     this.#laterTimer = null;
     if (this.#later.size === 0) return;
     const types = [...this.#later];
@@ -364,10 +420,10 @@ class Client implements SatchelClient {
     this.#emit(types);
   }
 
-  #remote(message: TabMessage): void {
+  #remote(message: ChangedMessage): void {
     if (this.#closed) return;
     this.#emit(message.what, 'remote');
-    if (message.what.includes('outbox') && this.#tabs.leader) this.#kick(this.options.pushDelayMs ?? 2000);
+    if (message.what.includes('outbox')) this.#pushSoon();
   }
 
   /**
@@ -430,7 +486,7 @@ class Client implements SatchelClient {
     this.#deviceId ??= result.deviceId;
     if (entries.length > 0) {
       this.#emitSoon(['outbox', 'licenses']);
-      if (this.#tabs.leader) this.#kick(this.options.pushDelayMs ?? 2000);
+      this.#pushSoon();
     }
     return { entries, rollback: result.rollback, result: result.result };
   }
@@ -440,6 +496,7 @@ class Client implements SatchelClient {
     licenseId: string,
     positionMs?: number,
   ): Promise<void> {
+    checkLicenseId(licenseId);
     await this.#open();
     await this.#recordDeviceEvents({}, (_state, deviceId, at) => ({
       events: [
@@ -504,7 +561,11 @@ class Client implements SatchelClient {
     await this.#open();
     const meta = await this.#storage.readMeta();
     if (meta.identity === null) throw new ClientError('NOT_REGISTERED', 'The device is not registered');
-    if ((await this.#storage.pendingCount()) > 0) await this.sync().catch(() => undefined);
+    if ((await this.#storage.pendingCount()) > 0) {
+      await this.sync().catch((error: unknown) =>
+        this.#logger.log('warn', 'sync: pushing the outbox before an online command failed', { error }),
+      );
+    }
     const token = await this.#token(meta);
     let response: LicenseResponse;
     try {
@@ -536,14 +597,15 @@ class Client implements SatchelClient {
   }
 
   renew(licenseId: string): Promise<LicenseRequestResult> {
-    return this.#licenseCall((token) => this.#transport.renew(token, licenseId));
+    return this.#licenseCall((token) => this.#transport.renew(token, licenseId, licenseId));
   }
 
   downloadCompleted(licenseId: string): Promise<void> {
     return this.#licenseEvent('DownloadCompleted', licenseId);
   }
 
-  stopPlayback(licenseId: string, positionMs: number): Promise<void> {
+  async stopPlayback(licenseId: string, positionMs: number): Promise<void> {
+    checkPosition(positionMs);
     return this.#licenseEvent('PlaybackStopped', licenseId, Math.max(0, Math.round(positionMs)));
   }
 
@@ -552,6 +614,8 @@ class Client implements SatchelClient {
   }
 
   async startPlayback(licenseId: string, options: { positionMs?: number } = {}): Promise<PlaybackResult> {
+    checkLicenseId(licenseId);
+    if (options.positionMs !== undefined) checkPosition(options.positionMs);
     await this.#open();
     const positionMs = Math.max(0, Math.round(options.positionMs ?? 0));
     const recorded = await this.#recordDeviceEvents({ snapshot: true, licenseId }, (state, deviceId, now) => {
@@ -637,6 +701,7 @@ class Client implements SatchelClient {
     const meta = await this.#storage.readMeta();
     const pendingEvents = await this.#storage.pendingCount();
     const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
+    const state = this.#loop.state;
     return {
       registered:
         meta.identity !== null &&
@@ -649,9 +714,12 @@ class Client implements SatchelClient {
       lastSyncAt: meta.cursor.lastSyncAt,
       lastError: meta.cursor.lastError,
       updateRequired: meta.cursor.updateRequired,
-      syncing: this.#syncing !== null,
+      syncing: state.kind === 'syncing',
+      syncState: state.kind,
+      stoppedReason: state.kind === 'stopped' ? state.reason : null,
+      failures: state.failures,
       leader: this.#tabs.leader,
-      nextSyncAt: this.#nextSyncAt,
+      nextSyncAt: this.#loop.nextWallAt,
       checkInDeadline: checkInDeadline(meta.snapshot),
       snapshotVersion: meta.snapshot?.version ?? null,
     };
@@ -666,33 +734,50 @@ class Client implements SatchelClient {
 
   sync(): Promise<SyncResult> {
     if (this.#closed) return Promise.reject(new ClientError('CLOSED', 'The client is closed'));
-    this.#syncing ??= this.#runSync().finally(() => {
-      this.#syncing = null;
-    });
-    return this.#syncing;
+    return this.#loop.request() ?? Promise.reject(new ClientError('CLOSED', 'The client is closed'));
+  }
+
+  #pushSoon(): void {
+    if (!this.#tabs.leader) this.#tabs.watchLeader();
+    this.#loop.send({ type: 'record', now: this.#timers.now(), delayMs: this.options.pushDelayMs ?? 2000 });
   }
 
   async #runSync(): Promise<SyncResult> {
     await this.#open();
     this.#emit(['status']);
+    const limits = batchLimits(this.options.batch);
     try {
-      const result = await this.#tabs.exclusive(() =>
-        drainOutbox({
-          storage: this.#storage,
-          transport: this.#transport,
-          token: () => this.#token(),
-          reading: () => this.#reading(),
-          maxEvents: this.options.batch?.maxEvents ?? DEFAULT_BATCH_EVENTS,
-          maxBytes: this.options.batch?.maxBytes ?? DEFAULT_BATCH_BYTES,
-        }),
+      const result = await this.#tabs.exclusive(
+        () =>
+          drainOutbox({
+            storage: this.#storage,
+            transport: this.#transport,
+            token: (refresh) => this.#token(undefined, refresh),
+            reading: () => this.#reading(),
+            maxEvents: limits.maxEvents,
+            maxBytes: limits.maxBytes,
+            beforeRequest: () => this.#budget.take(),
+            onGap: (gap) => this.#recoverGap(gap),
+            logger: this.#logger,
+          }),
+        this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       );
       this.#emit(['outbox', 'licenses', 'status']);
       return result;
     } catch (error) {
+      this.#logger.log('warn', 'sync: the run failed', { error });
       await this.#noteFailure(error);
       this.#emit(['status']);
       throw error;
     }
+  }
+
+  async #recoverGap(gap: { expectedSeq: number; firstSeq: number }): Promise<OutboxEntry[]> {
+    throw new ClientError(
+      'SERVER',
+      `The server expects seq ${gap.expectedSeq} but the device holds events from ${gap.firstSeq} only`,
+      { retryable: false, details: { code: 'SEQ_GAP', ...gap } },
+    );
   }
 
   async #noteFailure(error: unknown): Promise<void> {
@@ -714,72 +799,80 @@ class Client implements SatchelClient {
     };
     try {
       await this.#storage.commit(null, { cursor: patch });
-    } catch {}
-  }
-
-  #kick(delayMs: number): void {
-    if (this.#closed || this.#stopped || !(this.options.autoSync ?? true) || !this.#tabs.leader) return;
-    const at = this.#clock.now() + Math.max(0, delayMs);
-    if (this.#timer !== null && this.#nextSyncAt !== null && this.#nextSyncAt <= at) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#nextSyncAt = at;
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = null;
-        this.#nextSyncAt = null;
-        void this.#background();
-      },
-      Math.max(0, delayMs),
-    );
-    (this.#timer as { unref?: () => void }).unref?.();
-  }
-
-  async #background(): Promise<void> {
-    if (this.#closed || this.#stopped) return;
-    const interval = this.options.syncIntervalMs ?? 300_000;
-    try {
-      await this.sync();
-      this.#failures = 0;
-      const meta = await this.#storage.readMeta();
-      const deadline = checkInDeadline(meta.snapshot);
-      let next = interval;
-      if (deadline !== null && meta.snapshot !== null) {
-        const window = deadline - meta.snapshot.serverTime;
-        const margin = Math.min(3_600_000, window / 10);
-        next = Math.min(next, Math.max(1000, deadline - margin - this.#clock.now()));
-      }
-      this.#kick(next);
-    } catch (error) {
-      if (isSatchelError(error, 'UPDATE_REQUIRED') || isSatchelError(error, 'CLOSED')) {
-        this.#stopped = isSatchelError(error, 'UPDATE_REQUIRED');
-        return;
-      }
-      if (isSatchelError(error, 'NOT_REGISTERED')) return this.#kick(interval);
-      const retryable = error instanceof ClientError ? error.retryable : !isSatchelError(error);
-      const retryAfter = error instanceof ClientError ? error.retryAfterMs : null;
-      const delay = retryable
-        ? retryDelay(
-            this.#failures,
-            retryAfter,
-            { baseMs: this.options.backoff?.baseMs ?? 1000, maxMs: this.options.backoff?.maxMs ?? interval },
-            this.#random,
-          )
-        : interval;
-      this.#failures++;
-      this.#kick(delay);
+    } catch (inner) {
+      this.#logger.log('warn', 'sync: could not store the last error', { error: inner });
     }
+  }
+
+  async #nextInMs(): Promise<number> {
+    const interval = this.options.syncIntervalMs ?? 300_000;
+    const meta = await this.#storage.readMeta();
+    const deadline = checkInDeadline(meta.snapshot);
+    let next = interval;
+    if (deadline !== null && meta.snapshot !== null) {
+      const window = deadline - meta.snapshot.serverTime;
+      const margin = Math.min(3_600_000, window / 10);
+      next = Math.min(next, Math.max(1000, deadline - margin - this.#clock.now()));
+    }
+    return Math.min(MAX_TIMER_MS, Math.max(0, next));
+  }
+
+  #planRetry(error: unknown, failures: number): FailurePlan {
+    const interval = Math.min(MAX_TIMER_MS, this.options.syncIntervalMs ?? 300_000);
+    if (isSatchelError(error, 'UPDATE_REQUIRED')) return { retryInMs: interval, stop: 'update-required' };
+    const wire = isSatchelError(error) ? error.details?.code : undefined;
+    if (wire === 'FORBIDDEN' || wire === 'DEVICE_DEACTIVATED')
+      return { retryInMs: interval, stop: 'forbidden' };
+    if (isSatchelError(error, 'NOT_REGISTERED')) return { retryInMs: interval };
+    const retryable = error instanceof ClientError ? error.retryable : !isSatchelError(error, 'UNAUTHORIZED');
+    if (!retryable) return { retryInMs: interval };
+    const hint = error instanceof ClientError ? clampRetryHint(error.retryAfterMs) : null;
+    const maxMs = Math.min(RETRY_HINT_RANGE_MS.max, this.options.backoff?.maxMs ?? interval);
+    const delay = retryDelay(
+      failures,
+      hint,
+      { baseMs: this.options.backoff?.baseMs ?? 1000, maxMs: Math.max(RETRY_HINT_RANGE_MS.min, maxMs) },
+      this.#random,
+    );
+    return { retryInMs: Math.min(RETRY_HINT_RANGE_MS.max, Math.max(RETRY_HINT_RANGE_MS.min, delay)) };
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    const running = this.#loop.current;
+    this.#loop.send({ type: 'close' });
     if (typeof removeEventListener === 'function') removeEventListener('online', this.#onOnline);
     this.#flush();
     this.#tabs.close();
-    await this.#syncing?.catch(() => undefined);
+    // A run in progress is bounded by the request and lock timeouts; close waits for it to settle.
+    await running?.catch(() => undefined);
     await this.#storage.close();
+  }
+}
+
+/** Shortest gap between the starts of two background sync runs, in ms. */
+export const MIN_RUN_GAP_MS = 1000;
+/** Default bound on waiting for another tab's sync run, in ms. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/** Longest identifier the protocol carries (licence, title, device ids). */
+const MAX_ID_LENGTH = 128;
+
+// Inputs that could never be sent are refused before anything is written: one such event in the outbox
+// would otherwise be refused by the server with every batch it rides in.
+function checkLicenseId(licenseId: unknown): void {
+  if (typeof licenseId !== 'string' || licenseId.length === 0 || licenseId.length > MAX_ID_LENGTH) {
+    throw new ClientError(
+      'INVALID_ARGUMENT',
+      `A licence id is a string of 1 to ${MAX_ID_LENGTH} characters (got ${typeof licenseId === 'string' ? `${licenseId.length} characters` : typeof licenseId})`,
+    );
+  }
+}
+
+function checkPosition(positionMs: unknown): void {
+  if (typeof positionMs !== 'number' || !Number.isFinite(positionMs)) {
+    throw new ClientError('INVALID_ARGUMENT', 'A playback position is a finite number of milliseconds');
   }
 }
 
@@ -824,10 +917,6 @@ export const DEVICE_EVENT_VERSIONS = {
   ClockRollbackDetected: 1,
   LicenseExpiryObserved: 1,
 } as const satisfies Record<NewOutboxEvent['type'], number>;
-
-/** Default batch bounds: the protocol's 500 events, and half its 1 MiB body limit. */
-export const DEFAULT_BATCH_EVENTS = 500;
-export const DEFAULT_BATCH_BYTES = 512 * 1024;
 
 function versionOf(type: NewOutboxEvent['type']): number {
   return DEVICE_EVENT_VERSIONS[type];

@@ -31,6 +31,7 @@ export type ClientErrorCode =
   | 'ALREADY_REGISTERED'
   | 'NO_SNAPSHOT'
   | 'LICENSE_NOT_FOUND'
+  | 'INVALID_ARGUMENT'
   | 'UPDATE_REQUIRED'
   | 'NETWORK'
   | 'TIMEOUT'
@@ -44,6 +45,8 @@ export type ClientErrorCode =
  * - `NOT_REGISTERED`: the device has no identity yet (call `register` first);
  * - `ALREADY_REGISTERED`: `register` was called on a registered device;
  * - `NO_SNAPSHOT` / `LICENSE_NOT_FOUND`: nothing is known locally about that licence;
+ * - `INVALID_ARGUMENT`: the input could never be sent (a licence id that is not an identifier of at most
+ *   128 characters, a position that is not a finite number); nothing was recorded;
  * - `UPDATE_REQUIRED`: the server no longer supports this SDK's protocol version;
  * - `NETWORK` / `TIMEOUT`: the server could not be reached in time (retryable);
  * - `UNAUTHORIZED`: the server refused the token;

@@ -19,6 +19,7 @@ import {
   httpStatusFor,
   LicenseRequest,
   type LicenseSnapshot,
+  MAX_SYNC_BODY_BYTES,
   PROTOCOL_VERSION,
   PROTOCOL_VERSION_HEADER,
   type ProtocolErrorCode,
@@ -97,8 +98,18 @@ export class FakeServer {
   readonly fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
     const url = new URL(request.url);
-    const body = request.method === 'POST' ? ((await request.json().catch(() => null)) as unknown) : null;
+    const text = request.method === 'POST' ? await request.text() : '';
     if (!this.online) throw new TypeError('Failed to fetch');
+    if (new TextEncoder().encode(text).length > MAX_SYNC_BODY_BYTES) {
+      this.requests.push({ path: url.pathname, events: -1 });
+      return error('PAYLOAD_TOO_LARGE', 'too large', undefined, {}, { limitBytes: MAX_SYNC_BODY_BYTES });
+    }
+    let body: unknown = null;
+    try {
+      body = text === '' ? null : JSON.parse(text);
+    } catch {
+      body = null;
+    }
     this.requests.push({
       path: url.pathname,
       events: (body as { events?: unknown[] } | null)?.events?.length ?? 0,
@@ -312,32 +323,62 @@ export class VirtualClock {
   }
 }
 
-/** An in-memory Web Locks implementation (exclusive mode) shared by the clients of one test. */
+/**
+ * An in-memory Web Locks implementation (exclusive mode, `signal` and `steal`) shared by the clients of
+ * one test. A steal grants the lock at once and rejects the previous holder's request with `AbortError`,
+ * as browsers do.
+ */
 export class FakeLocks {
-  readonly #held = new Map<string, Array<() => void>>();
+  readonly #queues = new Map<string, Array<{ run: () => void; drop: () => void }>>();
+  readonly #holders = new Map<string, { reject: (error: unknown) => void; token: object }>();
+
   request<T>(
     name: string,
-    _options: { mode?: 'exclusive' | 'shared'; ifAvailable?: boolean },
+    options: { mode?: 'exclusive' | 'shared'; ifAvailable?: boolean; signal?: AbortSignal; steal?: boolean },
     callback: (lock: unknown) => Promise<T> | T,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const run = () => {
-        Promise.resolve()
-          .then(() => callback({ name }))
-          .then(resolve, reject)
-          .finally(() => {
-            const queue = this.#held.get(name) ?? [];
-            queue.shift();
-            const next = queue[0];
-            if (next === undefined) this.#held.delete(name);
-            else next();
-          });
+      const token = {};
+      const release = () => {
+        if (this.#holders.get(name)?.token !== token) return;
+        this.#holders.delete(name);
+        const queue = this.#queues.get(name) ?? [];
+        const next = queue.shift();
+        next?.run();
       };
-      const queue = this.#held.get(name);
-      if (queue === undefined) {
-        this.#held.set(name, [run]);
-        run();
-      } else queue.push(run);
+      const entry = {
+        run: () => {
+          this.#holders.set(name, { reject, token });
+          Promise.resolve()
+            .then(() => callback({ name }))
+            .then(resolve, reject)
+            .finally(release);
+        },
+        drop: () => {},
+      };
+      if (options.steal === true) {
+        const holder = this.#holders.get(name);
+        if (holder !== undefined) {
+          this.#holders.delete(name);
+          holder.reject(new DOMException('The lock was stolen', 'AbortError'));
+        }
+        entry.run();
+        return;
+      }
+      if (!this.#holders.has(name)) {
+        entry.run();
+        return;
+      }
+      const queue = this.#queues.get(name) ?? [];
+      this.#queues.set(name, queue);
+      queue.push(entry);
+      options.signal?.addEventListener('abort', () => {
+        const i = queue.indexOf(entry);
+        if (i >= 0) {
+          queue.splice(i, 1);
+          reject(new DOMException('The request was aborted', 'AbortError'));
+        }
+      });
     });
   }
 }

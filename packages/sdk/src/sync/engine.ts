@@ -1,7 +1,14 @@
-import { anchorSecureClock, type ClockReading, initialSecureClock } from '@satchel/core';
-import { PROTOCOL_VERSION, type SyncResponse } from '@satchel/protocol';
+import { anchorSecureClock, type ClockReading, initialSecureClock, isSatchelError } from '@satchel/core';
+import {
+  MAX_SYNC_BATCH_EVENTS,
+  MAX_SYNC_BODY_BYTES,
+  PROTOCOL_VERSION,
+  type SyncRequest,
+  type SyncResponse,
+} from '@satchel/protocol';
 import { ClientError } from '../errors.js';
-import type { OutboxEntry, SatchelStorage } from '../storage/types.js';
+import type { SatchelLogger } from '../logger.js';
+import type { OutboxEntry, SatchelStorage, StoredMeta } from '../storage/types.js';
 import type { Transport } from './http.js';
 
 /** An event the server refused for good; it was acknowledged and dropped from the outbox. */
@@ -28,21 +35,52 @@ export interface SyncResult {
   pending: number;
 }
 
+/**
+ * The server and the device disagree about where the device's history stands: the server expects
+ * `expectedSeq` next, but the device's outbox starts at `firstSeq` (the server lost what lies between,
+ * e.g. restored from a backup). The handler refills the server from retained events or has it re-base.
+ * It resolves with the entries to send before the outbox (the retained ones), or rejects.
+ */
+export type GapHandler = (gap: { expectedSeq: number; firstSeq: number }) => Promise<OutboxEntry[]>;
+
 export interface EngineDeps {
   storage: SatchelStorage;
   transport: Transport;
-  token: () => Promise<string>;
+  /** The bearer token; `refresh` is set after the server refused the previous one (401). */
+  token: (refresh: boolean) => Promise<string>;
   reading: () => ClockReading;
   maxEvents: number;
   maxBytes: number;
+  /** Waits for the request budget (bounds the request rate whatever the answers). */
+  beforeRequest: () => Promise<void>;
+  onGap: GapHandler;
+  logger: SatchelLogger;
 }
 
 const encoder = new TextEncoder();
+const ENVELOPE_OVERHEAD = 256;
+
+/** Caps batch options at the protocol's limits: a larger batch could only be refused. */
+export function batchLimits(options: { maxEvents?: number; maxBytes?: number } | undefined): {
+  maxEvents: number;
+  maxBytes: number;
+} {
+  const events = Math.floor(options?.maxEvents ?? DEFAULT_BATCH_EVENTS);
+  const bytes = Math.floor(options?.maxBytes ?? DEFAULT_BATCH_BYTES);
+  return {
+    maxEvents: Math.min(MAX_SYNC_BATCH_EVENTS, Math.max(1, Number.isFinite(events) ? events : 1)),
+    maxBytes: Math.min(MAX_SYNC_BODY_BYTES, Math.max(4096, Number.isFinite(bytes) ? bytes : 4096)),
+  };
+}
+
+/** Default batch bounds: the protocol's 500 events, and half its 1 MiB body limit. */
+export const DEFAULT_BATCH_EVENTS = MAX_SYNC_BATCH_EVENTS;
+export const DEFAULT_BATCH_BYTES = MAX_SYNC_BODY_BYTES / 2;
 
 /** The longest prefix of `pending` within `maxBytes` (at least one event, so a large one still goes). */
 export function takeBatch(pending: readonly OutboxEntry[], maxBytes: number): OutboxEntry[] {
   const batch: OutboxEntry[] = [];
-  let bytes = 128;
+  let bytes = ENVELOPE_OVERHEAD;
   for (const entry of pending) {
     bytes += encoder.encode(JSON.stringify(entry)).length + 1;
     if (batch.length > 0 && bytes > maxBytes) break;
@@ -51,16 +89,64 @@ export function takeBatch(pending: readonly OutboxEntry[], maxBytes: number): Ou
   return batch;
 }
 
+/** Whether the server refused a batch as a whole for its size or content (so a smaller one may pass). */
+function refusedAsBatch(error: unknown): boolean {
+  if (!(error instanceof ClientError) || error.code !== 'SERVER') return false;
+  const code = error.details?.code;
+  return (
+    code === 'PAYLOAD_TOO_LARGE' ||
+    code === 'VALIDATION_FAILED' ||
+    code === 'BAD_REQUEST' ||
+    error.status === 413 ||
+    error.status === 400
+  );
+}
+
+function seqGap(error: unknown): { expectedSeq: number; receivedSeq: number } | null {
+  if (!(error instanceof ClientError) || error.details?.code !== 'SEQ_GAP') return null;
+  const details = (error.details.wire as { details?: { expectedSeq?: unknown; receivedSeq?: unknown } })
+    .details;
+  const expectedSeq = details?.expectedSeq;
+  const receivedSeq = details?.receivedSeq;
+  return typeof expectedSeq === 'number' && typeof receivedSeq === 'number'
+    ? { expectedSeq, receivedSeq }
+    : null;
+}
+
+/**
+ * What is left of an event the server cannot take at all (too large, or not even readable): its place
+ * in the sequence and its device, without the payload. The server reads it, refuses it for good
+ * (`INVALID_EVENT`) and acknowledges it, so the queue behind it moves.
+ */
+export function husk(entry: OutboxEntry, deviceId: string): OutboxEntry {
+  const clampInstant = (t: unknown) =>
+    typeof t === 'number' && Number.isSafeInteger(t) && t >= 0 && t <= 8.64e15 ? t : 0;
+  return {
+    eventId: entry.eventId,
+    seq: entry.seq,
+    type: entry.type,
+    v: 1,
+    occurredAt: clampInstant(entry.occurredAt),
+    trustedAt: clampInstant(entry.trustedAt),
+    data: { deviceId, unsendable: true },
+  };
+}
+
 /**
  * Sends the outbox in seq order, batch by batch, until it is empty; each answer's acknowledgement, snapshot
  * and clock anchor are committed in one storage transaction before the next batch goes. Always sends at
  * least one request (an empty batch fetches the snapshot).
+ *
+ * The queue always moves: a batch the server refuses as too large or invalid is halved until the one bad
+ * event is alone, which is then sent as its {@link husk} and acknowledged as rejected. A `SEQ_GAP` behind
+ * the outbox goes to `onGap` (refill or re-base). A 401 asks for a fresh token once.
  */
 export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
-  let meta = await deps.storage.readMeta();
+  let meta: StoredMeta = await deps.storage.readMeta();
   const identity = meta.identity;
   if (identity === null) throw new ClientError('NOT_REGISTERED', 'The device is not registered');
-  const token = await deps.token();
+  let token = await deps.token(false);
+  let refreshed = false;
   const result: SyncResult = {
     sent: 0,
     acknowledged: 0,
@@ -69,16 +155,58 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
     serverTime: 0,
     pending: 0,
   };
+  let limit = deps.maxEvents;
+  let refill: OutboxEntry[] = [];
+  let recovered = false;
+  const husks = new Set<number>();
   for (let requests = 0; ; requests++) {
-    const pending = await deps.storage.pending(deps.maxEvents);
+    const outbox = await deps.storage.pending(limit);
+    const pending = refill.length > 0 ? [...refill, ...outbox].slice(0, limit) : outbox;
     if (requests > 0 && pending.length === 0) break;
-    const batch = takeBatch(pending, deps.maxBytes);
-    const response: SyncResponse = await deps.transport.sync(token, {
+    const batch = takeBatch(pending, deps.maxBytes).map((e) =>
+      husks.has(e.seq) ? husk(e, identity.deviceId) : e,
+    );
+    const request: SyncRequest = {
       protocolVersion: PROTOCOL_VERSION,
       deviceId: identity.deviceId,
       snapshotVersion: meta.snapshot?.version ?? null,
       events: batch,
-    });
+    };
+    let response: SyncResponse;
+    await deps.beforeRequest();
+    try {
+      response = await deps.transport.sync(token, request);
+    } catch (error) {
+      if (isSatchelError(error, 'UNAUTHORIZED') && !refreshed) {
+        refreshed = true;
+        token = await deps.token(true);
+        continue;
+      }
+      const gap = seqGap(error);
+      const first = batch[0];
+      if (gap !== null && first !== undefined && gap.expectedSeq < first.seq && !recovered) {
+        recovered = true;
+        refill = await deps.onGap({ expectedSeq: gap.expectedSeq, firstSeq: first.seq });
+        continue;
+      }
+      if (refusedAsBatch(error) && first !== undefined) {
+        if (batch.length > 1) {
+          limit = Math.max(1, Math.floor(batch.length / 2));
+          deps.logger.log('warn', `sync: batch of ${batch.length} refused; splitting`, { error });
+          continue;
+        }
+        if (!husks.has(first.seq)) {
+          husks.add(first.seq);
+          deps.logger.log('warn', `sync: event seq ${first.seq} cannot be sent; sending it as a husk`, {
+            error,
+            seq: first.seq,
+            type: first.type,
+          });
+          continue;
+        }
+      }
+      throw error;
+    }
     const reading = deps.reading();
     const clock = anchorSecureClock(
       meta.clock ?? initialSecureClock(reading.wallNow),
@@ -90,6 +218,7 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
       clock,
       cursor: { lastSyncAt: reading.wallNow, lastError: null, updateRequired: null },
     });
+    refill = refill.filter((e) => e.seq > response.ackSeq);
     meta = { ...meta, snapshot: response.snapshot, clock };
     result.sent += batch.length;
     result.snapshotVersion = response.snapshot.version;
@@ -111,8 +240,9 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
         },
       );
     }
-    if (response.ackSeq >= last.seq && pending.length === batch.length && pending.length < deps.maxEvents)
-      break;
+    // A split batch grows back once the bad event is behind.
+    if (limit < deps.maxEvents && response.ackSeq >= last.seq) limit = Math.min(deps.maxEvents, limit * 2);
+    if (response.ackSeq >= last.seq && pending.length === batch.length && pending.length < limit) break;
   }
   result.pending = await deps.storage.pendingCount();
   return result;

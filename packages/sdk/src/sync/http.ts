@@ -8,8 +8,8 @@ import {
   type SyncRequest,
   type SyncResponse,
 } from '@satchel/protocol';
-import ky, { isTimeoutError, type KyInstance } from 'ky';
 import { ClientError } from '../errors.js';
+import type { SatchelTimers } from './loop.js';
 import {
   LicenseResponseParser,
   type Parser,
@@ -23,50 +23,109 @@ export interface Transport {
   sync(token: string, body: SyncRequest): Promise<SyncResponse>;
   register(enrolmentToken: string, body: RegisterDeviceRequest): Promise<RegisterDeviceResponse>;
   requestLicense(token: string, body: LicenseRequest): Promise<LicenseResponse>;
-  renew(token: string, licenseId: string): Promise<LicenseResponse>;
+  renew(token: string, licenseId: string, key: string): Promise<LicenseResponse>;
 }
 
-/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from `now`. */
+/**
+ * The range every server retry hint is clamped into, in ms: a hint below `min` waits `min`, one above
+ * `max` (or an HTTP date years away) waits `max`; a hint that is not a number is ignored.
+ */
+export const RETRY_HINT_RANGE_MS = { min: 1000, max: 3_600_000 } as const;
+
+/** Clamps a retry hint into {@link RETRY_HINT_RANGE_MS}; null for none (or one that is not a finite number). */
+export function clampRetryHint(ms: number | null | undefined): number | null {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return null;
+  return Math.min(RETRY_HINT_RANGE_MS.max, Math.max(RETRY_HINT_RANGE_MS.min, Math.round(ms)));
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from `now`, clamped; null when absent or unreadable. */
 export function retryAfterHeaderMs(value: string | null, now: number): number | null {
   if (value === null || value.trim() === '') return null;
   const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  if (Number.isFinite(seconds)) return clampRetryHint(seconds * 1000);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
+  return Number.isNaN(at) ? null : clampRetryHint(at - now);
 }
+
+/** The header that carries an online command's idempotency key. */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
 export interface HttpTransportOptions {
   baseUrl: string;
   fetch?: typeof fetch;
+  /** Bound on the whole exchange: connecting, the headers and the body. */
   timeoutMs: number;
+  /** Wall clock, to read a `Retry-After` date. */
   now: () => number;
+  timers: SatchelTimers;
 }
 
 export function httpTransport(options: HttpTransportOptions): Transport {
-  const api: KyInstance = ky.create({
-    prefix: options.baseUrl,
-    timeout: options.timeoutMs,
-    retry: 0,
-    throwHttpErrors: false,
-    headers: { [PROTOCOL_VERSION_HEADER]: String(PROTOCOL_VERSION) },
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-  });
+  const base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
+  const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
-  async function call<T>(path: string, token: string, body: unknown, schema: Parser<T>): Promise<T> {
-    let response: Response;
+  // Connecting, the headers and the whole body run under one deadline: a server that sends its headers
+  // and then stalls mid-body times out like one that never answers. The race settles even when a fetch
+  // implementation ignores the abort signal.
+  async function exchange(
+    path: string,
+    headers: Record<string, string>,
+    body: unknown,
+  ): Promise<{ response: Response; text: string }> {
+    const controller = new AbortController();
+    let handle: unknown = null;
+    const deadline = new Promise<never>((_, reject) => {
+      handle = options.timers.setTimeout(() => {
+        reject(new ClientError('TIMEOUT', `The server did not answer ${path} in ${options.timeoutMs} ms`));
+        controller.abort();
+      }, options.timeoutMs);
+    });
+    deadline.catch(() => undefined);
     try {
-      response = await api.post(path, { json: body, headers: { authorization: `Bearer ${token}` } });
-    } catch (error) {
-      if (isTimeoutError(error)) {
-        throw new ClientError('TIMEOUT', `The server did not answer ${path} in ${options.timeoutMs} ms`, {
-          cause: error,
-        });
-      }
-      throw new ClientError('NETWORK', `Could not reach the server for ${path}`, { cause: error });
+      return await Promise.race([
+        (async () => {
+          let response: Response;
+          try {
+            response = await doFetch(new URL(path, base), {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                [PROTOCOL_VERSION_HEADER]: String(PROTOCOL_VERSION),
+                ...headers,
+              },
+              body: JSON.stringify(body),
+              signal: controller.signal,
+            });
+          } catch (error) {
+            throw new ClientError('NETWORK', `Could not reach the server for ${path}`, { cause: error });
+          }
+          try {
+            return { response, text: await response.text() };
+          } catch (error) {
+            throw new ClientError('NETWORK', `The answer to ${path} was cut off`, {
+              cause: error,
+              status: response.status,
+            });
+          }
+        })(),
+        deadline,
+      ]);
+    } finally {
+      options.timers.clearTimeout(handle);
     }
+  }
+
+  async function call<T>(
+    path: string,
+    token: string,
+    body: unknown,
+    schema: Parser<T>,
+    extra: Record<string, string> = {},
+  ): Promise<T> {
+    const { response, text } = await exchange(path, { authorization: `Bearer ${token}`, ...extra }, body);
     let json: unknown;
     try {
-      json = await response.json();
+      json = JSON.parse(text);
     } catch (error) {
       json = undefined;
       if (response.ok) {
@@ -91,8 +150,14 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     sync: (token, body) => call('v1/sync', token, body, SyncResponseParser),
     register: (token, body) => call('v1/devices', token, body, RegisterDeviceResponseParser),
     requestLicense: (token, body) => call('v1/licenses', token, body, LicenseResponseParser),
-    renew: (token, licenseId) =>
-      call(`v1/licenses/${encodeURIComponent(licenseId)}/renew`, token, { licenseId }, LicenseResponseParser),
+    renew: (token, licenseId, key) =>
+      call(
+        `v1/licenses/${encodeURIComponent(licenseId)}/renew`,
+        token,
+        { licenseId },
+        LicenseResponseParser,
+        { [IDEMPOTENCY_KEY_HEADER]: key },
+      ),
   };
 }
 
@@ -107,14 +172,17 @@ function errorFrom(path: string, response: Response, json: unknown, now: number)
   const status = response.status;
   const retryable = retryableStatus(status);
   if (wire === null) {
+    if (status === 401) {
+      return new ClientError('UNAUTHORIZED', `${path} failed with HTTP 401`, { status, retryable: false });
+    }
     return new ClientError('SERVER', `${path} failed with HTTP ${status}`, {
       status,
       retryable,
       retryAfterMs: header,
-      details: { code: null },
+      details: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : null },
     });
   }
-  const retryAfterMs = wire.retryAfterMs ?? header;
+  const retryAfterMs = clampRetryHint(wire.retryAfterMs) ?? header;
   const details = { code: wire.code, wire };
   if (wire.code === 'PROTOCOL_VERSION_UNSUPPORTED') {
     return new ClientError('UPDATE_REQUIRED', wire.message, { status, details, retryable: false });

@@ -11,8 +11,9 @@ import {
   SyncResponse,
 } from '@satchel/protocol';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS, DEVICE_EVENT_VERSIONS } from '../client.js';
+import { DEVICE_EVENT_VERSIONS } from '../client.js';
 import { licenseView, POLICY, snapshot, T0 } from '../testkit.js';
+import { DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS } from './engine.js';
 import { retryAfterHeaderMs, retryableStatus } from './http.js';
 import {
   LicenseResponseParser,

@@ -1,0 +1,296 @@
+import 'fake-indexeddb/auto';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { isSatchelError, policy } from '@satchel/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSatchel, type SatchelClient, type SatchelOptions } from './client.js';
+import { FakeLocks, FakeServer, VirtualClock } from './fake-server.testkit.js';
+import { idbStorage } from './storage/idb.js';
+import { DAY, T0 } from './testkit.js';
+
+// The eight ways the sync engine broke its promise ("record offline, and it reaches the server —
+// nothing lost, nothing stuck"), one named test each; docs/protocol.md has the state machine they check.
+
+let counter = 0;
+const clients: SatchelClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+const CATALOGUE = new Map([['film', policy({ rentalDurationSec: 30 * 86_400 })]]);
+
+function setup(overrides: Partial<SatchelOptions> = {}) {
+  const clock = new VirtualClock(T0);
+  const server = new FakeServer(clock.now, 'account-1', undefined, CATALOGUE);
+  const name = `engine-test-${++counter}`;
+  const make = (extra: Partial<SatchelOptions> = {}) => {
+    const client = createSatchel({
+      baseUrl: 'https://sync.test/',
+      fetch: server.fetch,
+      clock,
+      storage: idbStorage({ name }),
+      autoSync: false,
+      tabGroup: name,
+      locks: null,
+      ...overrides,
+      ...extra,
+    });
+    clients.push(client);
+    return client;
+  };
+  return { clock, server, client: make(), make, name };
+}
+
+async function registered(overrides: Partial<SatchelOptions> = {}) {
+  const s = setup(overrides);
+  await s.client.register(s.server.enrolmentToken, { name: 'Laptop', platform: 'web' });
+  const licence = await s.client.requestDownload('film');
+  if (!licence.ok) throw new Error(licence.refusal.message);
+  return { ...s, licenseId: licence.license.licenseId };
+}
+
+/** Settles with the promise's outcome, or with 'pending' if it has not settled within `ms` real time. */
+async function within<T>(
+  ms: number,
+  promise: Promise<T>,
+): Promise<{ value: T } | { error: unknown } | 'pending'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      guard,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the sync engine never gets stuck, never storms, never loses an event', () => {
+  it('case 2a — a poison event is refused when recorded: typed error, nothing written', async () => {
+    const s = await registered();
+    const before = (await s.client.status()).pendingEvents;
+    const error = await s.client.downloadCompleted('x'.repeat(1_100_000)).catch((e: unknown) => e);
+    expect(isSatchelError(error, 'INVALID_ARGUMENT')).toBe(true);
+    await expect(s.client.stopPlayback(s.licenseId, Number.NaN)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    expect((await s.client.status()).pendingEvents).toBe(before);
+  });
+
+  it('case 2b — a poison event already in the outbox is isolated, acknowledged as rejected, and the queue moves', async () => {
+    const s = await registered();
+    const storage = idbStorage({ name: s.name });
+    await storage.open();
+    const deviceId = (await s.client.status()).deviceId ?? '';
+    await s.client.downloadCompleted(s.licenseId);
+    // As an older SDK could have recorded it: a 1.1 MB licence id makes every batch carrying it too large.
+    await storage.append([
+      {
+        type: 'PlaybackStopped',
+        v: 3,
+        data: { licenseId: 'x'.repeat(1_100_000), deviceId, at: T0, positionMs: 1 },
+        occurredAt: T0,
+        trustedAt: T0,
+      },
+    ]);
+    await storage.close();
+    await s.client.stopPlayback(s.licenseId, 5000);
+    const result = await s.client.sync();
+    expect(result.pending).toBe(0);
+    expect(result.rejected).toHaveLength(1);
+    expect(result.rejected[0]?.code).toBe('INVALID_EVENT');
+    const licence = s.server.state.licenses[s.licenseId];
+    expect(licence?.status).toBe('downloaded');
+    expect(licence?.lastPositionMs).toBe(5000);
+  });
+
+  it('case 2c — batch options beyond the protocol limits are capped: 501 events with maxEvents 1000 sync', async () => {
+    const s = await registered({ batch: { maxEvents: 1000, maxBytes: 10_000_000 } });
+    for (let i = 0; i < 501; i++) await s.client.stopPlayback(s.licenseId, i);
+    const result = await s.client.sync();
+    expect(result.pending).toBe(0);
+    expect(result.acknowledged).toBe(501);
+    expect(s.server.requests.filter((r) => r.path.endsWith('/v1/sync')).every((r) => r.events <= 500)).toBe(
+      true,
+    );
+  });
+
+  it('case 4 — a retry storm: Retry-After of 3,000,000 s waits the clamped hint, not 1 ms', async () => {
+    const s = await registered();
+    let syncs = 0;
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const request = new Request(input, init);
+      if (request.url.endsWith('/v1/sync')) {
+        syncs++;
+        return new Response(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'down' } }), {
+          status: 503,
+          headers: { 'content-type': 'application/json', 'retry-after': '3000000' },
+        });
+      }
+      return s.server.fetch(request);
+    };
+    const client = s.make({ autoSync: true, fetch });
+    await sleep(1500);
+    const status = await client.status();
+    expect(syncs).toBeLessThanOrEqual(2);
+    expect(status.syncState).toBe('backoff');
+    // Clamped to the documented hour, never past what a timer can hold.
+    expect(status.nextSyncAt).toBeGreaterThan(s.clock.now() + 59 * 60_000);
+    expect(status.nextSyncAt).toBeLessThanOrEqual(s.clock.now() + 3_600_000 + 5_000);
+  });
+
+  it('case 4 — every hint form is clamped: an HTTP date years ahead, a huge retryAfterMs, garbage', async () => {
+    for (const answer of [
+      { header: new Date(Date.now() + 10 * 365 * DAY).toUTCString() },
+      { body: 9_000_000_000_000 },
+      { header: 'soon' },
+      { header: '-5' },
+    ]) {
+      const s = await registered();
+      let syncs = 0;
+      const fetch: typeof globalThis.fetch = async (input, init) => {
+        const request = new Request(input, init);
+        if (request.url.endsWith('/v1/sync')) {
+          syncs++;
+          const error: Record<string, unknown> = { code: 'RATE_LIMITED', message: 'slow down' };
+          if (answer.body !== undefined) error.retryAfterMs = answer.body;
+          return new Response(JSON.stringify({ error }), {
+            status: 429,
+            headers: {
+              'content-type': 'application/json',
+              ...(answer.header === undefined ? {} : { 'retry-after': answer.header }),
+            },
+          });
+        }
+        return s.server.fetch(request);
+      };
+      const client = s.make({ autoSync: true, fetch });
+      await sleep(600);
+      expect(syncs, JSON.stringify(answer)).toBeLessThanOrEqual(2);
+      const status = await client.status();
+      expect(status.nextSyncAt ?? 0).toBeGreaterThanOrEqual(s.clock.now() + 500);
+      expect(status.nextSyncAt ?? Infinity).toBeLessThanOrEqual(s.clock.now() + 3_600_000 + 5_000);
+      await client.close();
+    }
+  });
+
+  it('case 5 — a stalled body: sync() times out, a later sync() settles, close() returns', async () => {
+    const s = await registered();
+    const stalled: typeof globalThis.fetch = async (input, init) => {
+      const request = new Request(input, init);
+      if (!request.url.endsWith('/v1/sync')) return s.server.fetch(request);
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"protocolVersion":1,"results":['));
+          // …and nothing more, ever.
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    const client = s.make({ fetch: stalled, requestTimeoutMs: 1000 });
+    const first = await within(5000, client.sync());
+    expect(first).not.toBe('pending');
+    expect(first !== 'pending' && 'error' in first && isSatchelError(first.error, 'TIMEOUT')).toBe(true);
+    const second = await within(5000, client.sync());
+    expect(second).not.toBe('pending');
+    expect(await within(5000, client.close())).not.toBe('pending');
+  });
+
+  it('case 8 — a 401 asks getToken for a fresh token at once and the sync goes through', async () => {
+    const s = await registered();
+    const good = `token-${(await s.client.status()).deviceId}`;
+    const asked: unknown[] = [];
+    const client = s.make({
+      getToken: (context?: { refresh: boolean }) => {
+        asked.push(context);
+        return asked.length === 1 ? 'expired-token' : good;
+      },
+    });
+    await client.stopPlayback(s.licenseId, 1000);
+    const result = await within(5000, client.sync());
+    expect(result !== 'pending' && 'value' in result && result.value.pending).toBe(0);
+    expect(asked).toContainEqual({ refresh: true });
+  });
+
+  it('case 8 — background sync recovers from an expired token without waiting for the next period', async () => {
+    const s = await registered();
+    const good = `token-${(await s.client.status()).deviceId}`;
+    let calls = 0;
+    const client = s.make({
+      autoSync: true,
+      pushDelayMs: 10,
+      getToken: () => (++calls === 1 ? 'expired-token' : good),
+    });
+    await client.stopPlayback(s.licenseId, 1000);
+    for (let i = 0; i < 50 && (await client.status()).pendingEvents > 0; i++) await sleep(100);
+    expect((await client.status()).pendingEvents).toBe(0);
+    expect((await client.status()).lastError).toBeNull();
+  });
+
+  it('case 3 — a hung leader: a follower takes over background sync and its sync() wait is bounded', async () => {
+    const s = await registered();
+    const locks = new FakeLocks();
+    // A frozen tab: it holds the leader and the sync locks and answers nothing.
+    const frozen = new Promise<void>(() => {});
+    locks.request(`satchel:${s.name}:leader`, {}, () => frozen).catch(() => undefined);
+    locks.request(`satchel:${s.name}:sync`, {}, () => frozen).catch(() => undefined);
+    const follower = s.make({ autoSync: true, locks, pushDelayMs: 10, lockTimeoutMs: 500 });
+    await follower.stopPlayback(s.licenseId, 1234);
+    const explicit = await within(8000, follower.sync());
+    expect(explicit).not.toBe('pending');
+    for (let i = 0; i < 80 && (await follower.status()).pendingEvents > 0; i++) await sleep(100);
+    expect((await follower.status()).pendingEvents).toBe(0);
+    expect((await follower.status()).leader).toBe(true);
+    expect(s.server.state.licenses[s.licenseId]?.lastPositionMs).toBe(1234);
+  });
+
+  it('a logger hears every transition and every swallowed error (a listener that throws)', async () => {
+    const entries: Array<{ level: string; message: string }> = [];
+    const s = await registered({
+      logger: { log: (level: string, message: string) => entries.push({ level, message }) },
+    });
+    s.client.subscribe(() => {
+      throw new Error('listener bug');
+    });
+    await s.client.stopPlayback(s.licenseId, 1);
+    await s.client.sync();
+    await sleep(20);
+    expect(entries.some((e) => e.level === 'debug' && /idle --request--> syncing/.test(e.message))).toBe(
+      true,
+    );
+    expect(entries.some((e) => e.level === 'debug' && /syncing --succeeded--> idle/.test(e.message))).toBe(
+      true,
+    );
+    expect(entries.some((e) => e.level === 'warn' && /listener threw/.test(e.message))).toBe(true);
+  });
+
+  it('a Node process that created a client exits once the client is idle or closed', async () => {
+    const script = fileURLToPath(new URL('./node-exit.fixture.ts', import.meta.url));
+    for (const mode of ['idle', 'closed']) {
+      const started = Date.now();
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', script, mode], {
+          stdio: ['ignore', 'inherit', 'inherit'],
+        });
+        const killer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve(null);
+        }, 20_000);
+        child.on('error', reject);
+        child.on('exit', (exitCode) => {
+          clearTimeout(killer);
+          resolve(exitCode);
+        });
+      });
+      expect(code, `${mode}: exited after ${Date.now() - started} ms`).toBe(0);
+    }
+  }, 45_000);
+});
