@@ -14,6 +14,21 @@ const EXPECTED_OPERATIONS = [
   ['get', '/healthz'],
   ['get', '/readyz'],
   ['get', '/metrics'],
+  ['get', '/v1/admin/whoami'],
+  ['post', '/v1/admin/tokens'],
+  ['get', '/v1/admin/catalogue'],
+  ['put', '/v1/admin/catalogue/{titleId}'],
+  ['patch', '/v1/admin/catalogue/{titleId}'],
+  ['get', '/v1/admin/catalogue/{titleId}/versions'],
+  ['post', '/v1/admin/catalogue/{titleId}/withdraw'],
+  ['get', '/v1/admin/accounts'],
+  ['post', '/v1/admin/accounts'],
+  ['get', '/v1/admin/accounts/{accountId}'],
+  ['put', '/v1/admin/accounts/{accountId}/plan'],
+  ['get', '/v1/admin/accounts/{accountId}/devices'],
+  ['post', '/v1/admin/accounts/{accountId}/devices/{deviceId}/deactivate'],
+  ['get', '/v1/admin/accounts/{accountId}/history'],
+  ['get', '/v1/admin/accounts/{accountId}/state'],
 ] as const;
 
 function collectRefs(value: unknown, out: string[] = []): string[] {

@@ -1,4 +1,25 @@
 import * as z from 'zod/mini';
+import {
+  AccountDetail,
+  AccountStateResponse,
+  AccountsResponse,
+  AdminDevicesResponse,
+  AdminTitlesResponse,
+  ChangePlanRequest,
+  ChangePlanResponse,
+  CreateAccountRequest,
+  CreateAccountResponse,
+  HistoryResponse,
+  MintOperatorTokenRequest,
+  OperatorTokenResponse,
+  PolicyVersionsResponse,
+  PutTitleRequest,
+  PutTitleResponse,
+  UpdateTitleRequest,
+  WhoAmIResponse,
+  WithdrawRequest,
+  WithdrawResponse,
+} from './admin.js';
 import { CatalogueResponse, CatalogueTitle } from './catalogue.js';
 import { DevicesResponse, RegisterDeviceRequest, RegisterDeviceResponse } from './devices.js';
 import {
@@ -80,6 +101,25 @@ function componentSchemas(): Record<string, JsonObject> {
     ErrorResponse,
     HealthResponse,
     ReadinessResponse,
+    MintOperatorTokenRequest,
+    OperatorTokenResponse,
+    WhoAmIResponse,
+    AdminTitlesResponse,
+    PutTitleRequest,
+    PutTitleResponse,
+    UpdateTitleRequest,
+    PolicyVersionsResponse,
+    WithdrawRequest,
+    WithdrawResponse,
+    CreateAccountRequest,
+    CreateAccountResponse,
+    AccountsResponse,
+    AccountDetail,
+    ChangePlanRequest,
+    ChangePlanResponse,
+    AdminDevicesResponse,
+    HistoryResponse,
+    AccountStateResponse,
   };
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
   const generated = z.toJSONSchema(registry, {
@@ -282,6 +322,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
           },
         },
       },
+      ...adminPaths(),
       '/healthz': {
         get: {
           operationId: 'health',
@@ -332,14 +373,167 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
         },
         LicenseId: { name: 'licenseId', in: 'path', required: true, schema: schemaRef('Uuid') },
         DeviceId: { name: 'deviceId', in: 'path', required: true, schema: schemaRef('Id') },
+        AccountId: { name: 'accountId', in: 'path', required: true, schema: schemaRef('Id') },
+        TitleId: { name: 'titleId', in: 'path', required: true, schema: schemaRef('Id') },
       },
       securitySchemes: {
         bearerAuth: {
           type: 'http',
           scheme: 'bearer',
-          description: 'A device token, or (for POST /v1/devices) an account enrolment token.',
+          description:
+            'A device token, an account enrolment token (POST /v1/devices), or an operator token (/v1/admin: role `support` for GET routes, `admin` for all).',
         },
       },
+    },
+  };
+}
+
+const query = (name: string, description: string, schema: JsonObject = { type: 'string' }): JsonObject => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema,
+});
+
+/**
+ * The operators' API (`/v1/admin`, docs/operations.md). Every route needs an operator token: `support`
+ * may call the GET routes, `admin` every route; device and account tokens are refused (403).
+ */
+function adminPaths(): Record<string, Record<string, JsonObject>> {
+  const read = (operationId: string, summary: string, schema: string, parameters: JsonObject[] = []) => ({
+    operationId,
+    summary: `${summary} (support, admin)`,
+    tags: ['admin'],
+    parameters: [...VERSIONED, ...parameters],
+    responses: { '200': ok(summary, schema), ...errors('BadRequest', 'NotFound', ...COMMON_ERRORS) },
+  });
+  const write = (
+    operationId: string,
+    summary: string,
+    schema: string,
+    body: string | null,
+    parameters: JsonObject[] = [],
+    status = '200',
+  ) => ({
+    operationId,
+    summary: `${summary} (admin)`,
+    tags: ['admin'],
+    parameters: [...VERSIONED, ...parameters],
+    ...(body === null ? {} : { requestBody: jsonBody(body) }),
+    responses: { [status]: ok(summary, schema), ...errors(...JSON_ERRORS, 'NotFound', ...COMMON_ERRORS) },
+  });
+  const account = parameterRef('AccountId');
+  const title = parameterRef('TitleId');
+  const instant = { oneOf: [{ type: 'integer' }, { type: 'string', format: 'date-time' }] };
+  return {
+    '/v1/admin/whoami': { get: read('adminWhoAmI', 'The operator this token speaks for', 'WhoAmIResponse') },
+    '/v1/admin/tokens': {
+      post: write(
+        'adminMintToken',
+        'Mint an operator token',
+        'OperatorTokenResponse',
+        'MintOperatorTokenRequest',
+        [],
+        '201',
+      ),
+    },
+    '/v1/admin/catalogue': {
+      get: read('adminListTitles', 'Every title with its policy version', 'AdminTitlesResponse'),
+    },
+    '/v1/admin/catalogue/{titleId}': {
+      put: write(
+        'adminPutTitle',
+        'Create a title, or write its name and policy as a new version (licences keep the version they were issued under)',
+        'PutTitleResponse',
+        'PutTitleRequest',
+        [title],
+      ),
+      patch: write(
+        'adminUpdateTitle',
+        'Change some policy fields of a title (a new version)',
+        'PutTitleResponse',
+        'UpdateTitleRequest',
+        [title],
+      ),
+    },
+    '/v1/admin/catalogue/{titleId}/versions': {
+      get: read('adminTitleVersions', "Every version of a title's policy", 'PolicyVersionsResponse', [title]),
+    },
+    '/v1/admin/catalogue/{titleId}/withdraw': {
+      post: write(
+        'adminWithdrawTitle',
+        'Withdraw a title now or at an instant',
+        'WithdrawResponse',
+        'WithdrawRequest',
+        [title],
+      ),
+    },
+    '/v1/admin/accounts': {
+      get: read('adminListAccounts', 'Accounts, searched by id or name', 'AccountsResponse', [
+        query('q', 'Part of the id or name (case-insensitive)'),
+        query('limit', 'Page size (default 50, at most 500)', { type: 'integer' }),
+        query('after', 'The `next` of the previous page'),
+      ]),
+      post: write(
+        'adminCreateAccount',
+        'Create and open an account (idempotent)',
+        'CreateAccountResponse',
+        'CreateAccountRequest',
+        [],
+        '201',
+      ),
+    },
+    '/v1/admin/accounts/{accountId}': {
+      get: read('adminGetAccount', 'An account now: plan, devices, licences', 'AccountDetail', [account]),
+    },
+    '/v1/admin/accounts/{accountId}/plan': {
+      put: write(
+        'adminChangePlan',
+        'Change the plan; a downgrade revokes the excess with LIMIT_CONFLICT (R11)',
+        'ChangePlanResponse',
+        'ChangePlanRequest',
+        [account],
+      ),
+    },
+    '/v1/admin/accounts/{accountId}/devices': {
+      get: read('adminListDevices', "The account's devices", 'AdminDevicesResponse', [account]),
+    },
+    '/v1/admin/accounts/{accountId}/devices/{deviceId}/deactivate': {
+      post: write(
+        'adminDeactivateDevice',
+        'Deactivate a device; its licences are revoked',
+        'AdminDevicesResponse',
+        null,
+        [account, parameterRef('DeviceId')],
+      ),
+    },
+    '/v1/admin/accounts/{accountId}/history': {
+      get: read('adminHistory', "The account's events, oldest first, filtered and paged", 'HistoryResponse', [
+        account,
+        query('type', 'Event types, comma-separated'),
+        query('device', 'Events of this device and its licences'),
+        query('license', 'Events of this licence'),
+        query('from', 'Events at or after this instant (epoch ms or ISO-8601)', instant),
+        query('to', 'Events before this instant', instant),
+        query('after', 'The `next` of the previous page (a stream version)', { type: 'integer' }),
+        query('limit', 'Page size (default 100, at most 1000)', { type: 'integer' }),
+        query('all', 'Every matching event in one answer', { type: 'boolean' }),
+      ]),
+    },
+    '/v1/admin/accounts/{accountId}/state': {
+      get: read('adminStateAt', 'The account at an instant, with the reasons', 'AccountStateResponse', [
+        account,
+        query('at', 'The instant (epoch ms or ISO-8601; default now)', instant),
+        query(
+          'basis',
+          '`occurred` (default): events whose instant is at or before `at`; `recorded`: events the server had by then',
+          {
+            type: 'string',
+            enum: ['occurred', 'recorded'],
+          },
+        ),
+      ]),
     },
   };
 }

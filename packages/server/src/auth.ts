@@ -1,10 +1,18 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { ServerError } from './errors.js';
+import { isOperatorRole, type OperatorPrincipal } from './operators.js';
 
-/** Who a request speaks for: a device of an account, or the account itself (enrolment and administration). */
+/**
+ * Who a request speaks for: a device of an account, the account itself (enrolment), or an operator of
+ * the service (`support` reads, `admin` also changes; docs/operations.md).
+ */
 export type Principal =
   | { readonly kind: 'device'; readonly accountId: string; readonly deviceId: string }
-  | { readonly kind: 'account'; readonly accountId: string };
+  | { readonly kind: 'account'; readonly accountId: string }
+  | OperatorPrincipal;
+
+/** A principal that belongs to one account (a device or the account). */
+export type MemberPrincipal = Exclude<Principal, OperatorPrincipal>;
 
 /** The signing secret used when none is configured: accepted in development only. */
 export const DEVELOPMENT_TOKEN_SECRET = 'satchel-development-secret-change-me';
@@ -22,6 +30,8 @@ export interface TokenOptions {
   deviceTokenTtlSec?: number;
   /** Lifetime of account tokens in seconds (default 30 days). */
   accountTokenTtlSec?: number;
+  /** Lifetime of operator tokens in seconds (default 12 hours). */
+  operatorTokenTtlSec?: number;
 }
 
 const ISSUER = 'satchel';
@@ -32,6 +42,7 @@ export class Tokens {
   private readonly key: Uint8Array;
   readonly deviceTokenTtlSec: number;
   readonly accountTokenTtlSec: number;
+  readonly operatorTokenTtlSec: number;
 
   /** Throws when the secret is shorter than 16 characters. */
   constructor(secret: string, options: TokenOptions = {}) {
@@ -40,6 +51,7 @@ export class Tokens {
     this.key = new TextEncoder().encode(secret);
     this.deviceTokenTtlSec = options.deviceTokenTtlSec ?? 90 * 86_400;
     this.accountTokenTtlSec = options.accountTokenTtlSec ?? 30 * 86_400;
+    this.operatorTokenTtlSec = options.operatorTokenTtlSec ?? 12 * 3600;
   }
 
   /** A token for `principal`, valid `ttlSec` from `now` (epoch ms). */
@@ -48,14 +60,30 @@ export class Tokens {
     now = Date.now(),
     ttlSec?: number,
   ): Promise<{ token: string; expiresAt: number }> {
-    const ttl = ttlSec ?? (principal.kind === 'device' ? this.deviceTokenTtlSec : this.accountTokenTtlSec);
+    const ttl =
+      ttlSec ??
+      (principal.kind === 'device'
+        ? this.deviceTokenTtlSec
+        : principal.kind === 'operator'
+          ? this.operatorTokenTtlSec
+          : this.accountTokenTtlSec);
     const iat = Math.floor(now / 1000);
     const exp = iat + ttl;
-    const token = await new SignJWT({ kind: principal.kind, acc: principal.accountId })
+    const claims =
+      principal.kind === 'operator'
+        ? { kind: principal.kind, role: principal.role }
+        : { kind: principal.kind, acc: principal.accountId };
+    const subject =
+      principal.kind === 'device'
+        ? principal.deviceId
+        : principal.kind === 'operator'
+          ? principal.operatorId
+          : principal.accountId;
+    const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
-      .setSubject(principal.kind === 'device' ? principal.deviceId : principal.accountId)
+      .setSubject(subject)
       .setIssuedAt(iat)
       .setExpirationTime(exp)
       .sign(this.key);
@@ -73,6 +101,10 @@ export class Tokens {
       });
       const acc = payload.acc;
       const sub = payload.sub;
+      if (payload.kind === 'operator' && typeof sub === 'string' && acc === undefined) {
+        if (isOperatorRole(payload.role)) return { kind: 'operator', operatorId: sub, role: payload.role };
+        throw new AuthError('UNAUTHENTICATED', 'Malformed token');
+      }
       if (typeof acc !== 'string' || typeof sub !== 'string')
         throw new AuthError('UNAUTHENTICATED', 'Malformed token');
       if (payload.kind === 'device') return { kind: 'device', accountId: acc, deviceId: sub };

@@ -8,12 +8,30 @@ export interface Title {
   readonly policy: Policy;
 }
 
+/** A title as the catalogue stores it: with the version of its policy (1 when created, +1 per change). */
+export interface CatalogueTitle extends Title {
+  readonly version: number;
+  /** When the current version was written (epoch ms). */
+  readonly updatedAt: number;
+}
+
+/** One version of a title's policy, as it was written. */
+export interface PolicyVersion {
+  readonly titleId: string;
+  readonly version: number;
+  readonly name: string;
+  readonly policy: Policy;
+  /** The operator who wrote it, when known. */
+  readonly changedBy: string | null;
+  readonly recordedAt: number;
+}
+
 /**
  * The catalogue, stored in `catalogue_titles`. Reads are cached for `cacheMs` (default 5 s) per
  * process; the database stays the only state.
  */
 export class Catalogue {
-  private cache: { at: number; titles: Map<string, Title> } | null = null;
+  private cache: { at: number; titles: Map<string, CatalogueTitle> } | null = null;
 
   constructor(
     private readonly db: Queryable,
@@ -21,16 +39,28 @@ export class Catalogue {
   ) {}
 
   /** Every title, by id. */
-  async titles(): Promise<Map<string, Title>> {
+  async titles(): Promise<Map<string, CatalogueTitle>> {
     const now = Date.now();
     if (this.cache && now - this.cache.at < this.cacheMs) return this.cache.titles;
-    const rows = await this.db.query<{ title_id: string; name: string; policy: string }>(
-      'SELECT title_id, name, policy::text AS policy FROM catalogue_titles ORDER BY title_id',
+    const rows = await this.db.query<{
+      title_id: string;
+      name: string;
+      policy: string;
+      version: number | string;
+      updated_at: Date | string;
+    }>(
+      'SELECT title_id, name, policy::text AS policy, version, updated_at FROM catalogue_titles ORDER BY title_id',
     );
     const titles = new Map(
       rows.map((r) => [
         r.title_id,
-        { titleId: r.title_id, name: r.name, policy: PolicySchema.parse(JSON.parse(r.policy)) },
+        {
+          titleId: r.title_id,
+          name: r.name,
+          policy: PolicySchema.parse(JSON.parse(r.policy)),
+          version: Number(r.version),
+          updatedAt: new Date(r.updated_at).getTime(),
+        },
       ]),
     );
     this.cache = { at: now, titles };
@@ -38,24 +68,69 @@ export class Catalogue {
   }
 
   /** One title, or null when the catalogue does not have it. */
-  async get(titleId: string): Promise<Title | null> {
+  async get(titleId: string): Promise<CatalogueTitle | null> {
     return (await this.titles()).get(titleId) ?? null;
+  }
+
+  /** Forgets the cached titles: the next read goes to the database. */
+  invalidate(): void {
+    this.cache = null;
+  }
+
+  /** One title read from the database (not the cache), or null. */
+  async fresh(titleId: string): Promise<CatalogueTitle | null> {
+    this.cache = null;
+    return this.get(titleId);
   }
 
   /**
    * Adds titles; with `replace` false (default) an existing title is left as it is, so seeding twice
-   * changes nothing. Throws if a policy is invalid.
+   * changes nothing. With `replace`, an existing title's name and policy are replaced as a new version
+   * (licences already issued keep the version they were issued under). `changedBy` is recorded with the
+   * version. Throws if a policy is invalid. Resolves once durable.
    */
-  async put(titles: readonly Title[], { replace = false } = {}): Promise<void> {
+  async put(
+    titles: readonly Title[],
+    { replace = false, changedBy = null as string | null } = {},
+  ): Promise<void> {
     for (const t of titles) {
       const p = PolicySchema.parse(t.policy);
       await this.db.query(
-        `INSERT INTO catalogue_titles (title_id, name, policy) VALUES ($1, $2, $3::text::jsonb)
-         ON CONFLICT (title_id) DO ${replace ? 'UPDATE SET name = excluded.name, policy = excluded.policy, updated_at = now()' : 'NOTHING'}`,
-        [t.titleId, t.name, JSON.stringify(p)],
+        `WITH t AS (
+           INSERT INTO catalogue_titles (title_id, name, policy) VALUES ($1, $2, $3::text::jsonb)
+           ON CONFLICT (title_id) DO ${replace ? 'UPDATE SET name = excluded.name, policy = excluded.policy, updated_at = now(), version = catalogue_titles.version + 1' : 'NOTHING'}
+           RETURNING title_id, version, name, policy
+         )
+         INSERT INTO catalogue_policy_versions (title_id, version, name, policy, changed_by)
+         SELECT title_id, version, name, policy, $4 FROM t
+         ON CONFLICT (title_id, version) DO NOTHING`,
+        [t.titleId, t.name, JSON.stringify(p), changedBy],
       );
     }
     this.cache = null;
+  }
+
+  /** Every version of a title's policy, oldest first (empty for an unknown title). */
+  async versions(titleId: string): Promise<PolicyVersion[]> {
+    const rows = await this.db.query<{
+      version: number | string;
+      name: string;
+      policy: string;
+      changed_by: string | null;
+      recorded_at: Date | string;
+    }>(
+      `SELECT version, name, policy::text AS policy, changed_by, recorded_at
+       FROM catalogue_policy_versions WHERE title_id = $1 ORDER BY version`,
+      [titleId],
+    );
+    return rows.map((r) => ({
+      titleId,
+      version: Number(r.version),
+      name: r.name,
+      policy: PolicySchema.parse(JSON.parse(r.policy)),
+      changedBy: r.changed_by,
+      recordedAt: new Date(r.recorded_at).getTime(),
+    }));
   }
 }
 

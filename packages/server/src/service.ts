@@ -247,6 +247,7 @@ export class SatchelService {
       deviceId,
       titleId: title.titleId,
       policy: title.policy,
+      policyVersion: title.version,
       now,
     }));
   }

@@ -22,14 +22,16 @@ import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import type * as z from 'zod/mini';
-import type { Principal, Tokens } from '../auth.js';
+import { AdminService } from '../admin.js';
+import type { MemberPrincipal, Principal, Tokens } from '../auth.js';
 import { type Database, dbError } from '../db/database.js';
 import { isConflictRetriesExhaustedError, ServerError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { SatchelService } from '../service.js';
 import { migrationsCurrent } from '../store/migrations.js';
+import { adminRoutes } from './admin-routes.js';
 import { RateLimiter } from './rate-limit.js';
+import { fail, HttpError, readJson } from './request.js';
 
 export interface AppOptions {
   service: SatchelService;
@@ -45,43 +47,7 @@ export interface AppOptions {
   corsOrigin?: string | string[];
 }
 
-type Env = { Variables: { requestId: string; log: Logger; principal: Principal } };
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: ProtocolError,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(body.message);
-  }
-}
-
-const fail = (error: ProtocolError, headers?: Record<string, string>): never => {
-  throw new HttpError(ERROR_CODES[error.code].status, error, headers);
-};
-
-async function readJson<S extends z.ZodMiniType>(c: Context<Env>, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) {
-    fail(protocolError('UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json'));
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await c.req.text());
-  } catch {
-    fail(protocolError('BAD_REQUEST', 'The body is not valid JSON'));
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    fail(
-      protocolError('VALIDATION_FAILED', 'The request does not match its schema', {
-        details: toValidationIssues(parsed.error.issues),
-      }),
-    );
-  }
-  return parsed.data as z.infer<S>;
-}
+export type Env = { Variables: { requestId: string; log: Logger; principal: Principal } };
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this refuses.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -136,7 +102,8 @@ function toProtocolError(
       code === 'TOKEN_EXPIRED' ||
       code === 'FORBIDDEN' ||
       code === 'DEVICE_DEACTIVATED' ||
-      code === 'NOT_FOUND'
+      code === 'NOT_FOUND' ||
+      code === 'VALIDATION_FAILED'
     ) {
       return { status: ERROR_CODES[code].status, error: protocolError(code, e.message), headers: {} };
     }
@@ -268,7 +235,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     const key =
       principal.kind === 'device'
         ? `d:${principal.accountId}:${principal.deviceId}`
-        : `a:${principal.accountId}`;
+        : principal.kind === 'operator'
+          ? `o:${principal.operatorId}`
+          : `a:${principal.accountId}`;
     const waitMs = limiter.take(key);
     if (waitMs > 0) {
       fail(protocolError('RATE_LIMITED', 'Too many requests', { retryAfterMs: waitMs }), {
@@ -287,7 +256,13 @@ export function createApp(options: AppOptions): Hono<Env> {
   const account = (c: Context<Env>) => {
     const p = c.get('principal');
     if (p.kind !== 'account') fail(protocolError('FORBIDDEN', "This endpoint needs the account's token"));
-    return p;
+    return p as Extract<Principal, { kind: 'account' }>;
+  };
+  // Device and account routes speak for one account: an operator uses /v1/admin instead.
+  const member = (c: Context<Env>): MemberPrincipal => {
+    const p = c.get('principal');
+    if (p.kind === 'operator') fail(protocolError('FORBIDDEN', 'Operators use the /v1/admin API'));
+    return p as MemberPrincipal;
   };
 
   v1.post('/sync', async (c) => {
@@ -318,11 +293,11 @@ export function createApp(options: AppOptions): Hono<Env> {
     return c.json({ deviceId, token, tokenExpiresAt: expiresAt, snapshot }, 201);
   });
   v1.get('/devices', async (c) => {
-    const p = c.get('principal');
+    const p = member(c);
     return c.json({ devices: await service.devices(p.accountId) });
   });
   v1.delete('/devices/:deviceId', async (c) => {
-    const p = c.get('principal');
+    const p = member(c);
     const target = c.req.param('deviceId') ?? '';
     const valid = Id.safeParse(target);
     if (!valid.success) {
@@ -351,7 +326,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     return c.json(await service.requestLicense(p.accountId, p.deviceId, body));
   });
   v1.get('/licenses', async (c) => {
-    const p = c.get('principal');
+    const p = member(c);
     return c.json(await service.licenses(p.accountId, p.kind === 'device' ? p.deviceId : undefined));
   });
   const licenseId = (c: Context<Env>) => {
@@ -375,6 +350,8 @@ export function createApp(options: AppOptions): Hono<Env> {
     const p = device(c);
     return c.json(await service.releaseLicense(p.accountId, p.deviceId, licenseId(c)));
   });
+
+  v1.route('/admin', adminRoutes({ admin: new AdminService(service), tokens }));
 
   app.route('/v1', v1);
   return app;

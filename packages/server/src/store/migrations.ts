@@ -85,6 +85,27 @@ CREATE TABLE catalogue_titles (
     // pglz. Servers built without lz4 (PGlite) keep the default.
     sql: `DO $$ BEGIN ALTER TABLE snapshots ALTER COLUMN state SET COMPRESSION lz4; EXCEPTION WHEN OTHERS THEN NULL; END $$;`,
   },
+  {
+    version: 4,
+    name: 'versioned catalogue policies',
+    // A policy change is a new version: licences record the version they were issued under
+    // (LicenseIssued.policyVersion) and keep that policy; the versions are kept for the operators.
+    sql: `
+ALTER TABLE catalogue_titles ADD COLUMN version int NOT NULL DEFAULT 1;
+
+CREATE TABLE catalogue_policy_versions (
+  title_id    text        NOT NULL,
+  version     int         NOT NULL,
+  name        text        NOT NULL,
+  policy      jsonb       NOT NULL,
+  changed_by  text,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT catalogue_policy_versions_pkey PRIMARY KEY (title_id, version)
+);
+
+INSERT INTO catalogue_policy_versions (title_id, version, name, policy, recorded_at)
+SELECT title_id, version, name, policy, updated_at FROM catalogue_titles;`,
+  },
 ];
 
 const LOCK_KEY = 7_318_245_001;

@@ -1,0 +1,37 @@
+import { ChangePlanRequest, CreateAccountRequest } from '@satchel/protocol';
+import { pathId, queryInt } from './admin-params.js';
+import type { AdminRoutes } from './admin-routes.js';
+import { readJson } from './request.js';
+
+/** Accounts (list, search, create, plan) and their devices (list, deactivate). */
+export const accountRoutes: AdminRoutes = (router, { admin }) => {
+  router.get('/accounts', async (c) => {
+    const q = c.req.query('q');
+    const after = c.req.query('after');
+    const limit = queryInt(c, 'limit');
+    return c.json(
+      await admin.accounts({
+        ...(q ? { query: q } : {}),
+        ...(after ? { after } : {}),
+        ...(limit === undefined ? {} : { limit }),
+      }),
+    );
+  });
+  router.post('/accounts', async (c) => {
+    const body = await readJson(c, CreateAccountRequest);
+    const { created } = await admin.createAccount(body.accountId, body.name, body.plan);
+    return c.json({ accountId: body.accountId, created }, created ? 201 : 200);
+  });
+  router.get('/accounts/:accountId', async (c) => c.json(await admin.account(pathId(c, 'accountId'))));
+  router.put('/accounts/:accountId/plan', async (c) => {
+    const accountId = pathId(c, 'accountId');
+    const body = await readJson(c, ChangePlanRequest);
+    return c.json(await admin.changePlan(accountId, body.plan));
+  });
+  router.get('/accounts/:accountId/devices', async (c) =>
+    c.json({ devices: await admin.devices(pathId(c, 'accountId')) }),
+  );
+  router.post('/accounts/:accountId/devices/:deviceId/deactivate', async (c) =>
+    c.json({ devices: await admin.deactivateDevice(pathId(c, 'accountId'), pathId(c, 'deviceId')) }),
+  );
+};
