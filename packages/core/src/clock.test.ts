@@ -5,6 +5,7 @@ import {
   type ClockRollback,
   DEFAULT_CLOCK_TOLERANCE_MS,
   initialSecureClock,
+  mergeSecureClocks,
   readSecureClock,
   type SecureClockState,
 } from './clock.js';
@@ -164,29 +165,67 @@ describe('secure clock (docs/domain.md)', () => {
     });
   });
 
-  it('C7 a clock set forward only burns the member’s own time: after a sync, trusted time holds until server time catches up', () => {
+  it('C7 server time wins at a sync: a clock that ran a year ahead is brought back to real time', () => {
     const device = new Device(MARCH_1);
-    const ahead = MARCH_1 + 10 * DAY_MS;
+    const ahead = MARCH_1 + 365 * DAY_MS;
     expect(device.read({ wallNow: ahead }).now).toBe(ahead);
-    device.anchor(MARCH_1 + MINUTE_MS, { wallNow: ahead + MINUTE_MS });
-    expect(device.read({ wallNow: ahead + 2 * MINUTE_MS })).toEqual({ now: ahead, rollback: null });
-    // once server time passes the high-water mark, trusted time is server time again: the 10 days are gone
-    expect(device.read({ wallNow: ahead + MINUTE_MS + 10 * DAY_MS + HOUR_MS })).toEqual({
-      now: MARCH_1 + MINUTE_MS + 10 * DAY_MS + HOUR_MS,
+    // the member corrects the clock, then the device syncs
+    device.read({ wallNow: MARCH_1 + MINUTE_MS });
+    device.anchor(MARCH_1 + MINUTE_MS, { wallNow: MARCH_1 + MINUTE_MS });
+    expect(device.state.highWaterMark).toBe(MARCH_1 + MINUTE_MS);
+    expect(device.read({ wallNow: MARCH_1 + 2 * MINUTE_MS })).toEqual({
+      now: MARCH_1 + 2 * MINUTE_MS,
       rollback: null,
     });
   });
 
-  it('C7 an anchor never lowers the high-water mark and is not itself a rollback', () => {
+  it('C7 an anchor below the high-water mark is not itself a rollback, and a set-back after it still is', () => {
     const device = new Device(MARCH_1 + DAY_MS);
     device.read({ wallNow: MARCH_1 + DAY_MS });
     device.anchor(MARCH_1, { wallNow: MARCH_1 + DAY_MS, monotonicNow: 0, session: 's1' });
-    expect(device.state.highWaterMark).toBe(MARCH_1 + DAY_MS);
     expect(
       device.read({ wallNow: MARCH_1 + DAY_MS + MINUTE_MS, monotonicNow: MINUTE_MS, session: 's1' }),
-    ).toEqual({
-      now: MARCH_1 + DAY_MS,
-      rollback: null,
-    });
+    ).toEqual({ now: MARCH_1 + MINUTE_MS, rollback: null });
+    const back = device.read({ wallNow: MARCH_1, monotonicNow: 2 * MINUTE_MS, session: 's1' });
+    expect(back.rollback).not.toBeNull();
+    expect(back.now).toBe(MARCH_1 + 2 * MINUTE_MS);
+  });
+
+  it('C7 of two stored states the later anchor wins; with the same anchor the higher mark', () => {
+    const early = anchorSecureClock(initialSecureClock(MARCH_1), MARCH_1 + DAY_MS, { wallNow: MARCH_1 });
+    const late = anchorSecureClock(initialSecureClock(MARCH_1), MARCH_1 + HOUR_MS * 25, { wallNow: MARCH_1 });
+    const ratcheted = { ...early, highWaterMark: MARCH_1 + 300 * DAY_MS };
+    expect(mergeSecureClocks(ratcheted, late)).toBe(late);
+    expect(mergeSecureClocks(late, ratcheted)).toBe(late);
+    expect(mergeSecureClocks(ratcheted, early).highWaterMark).toBe(MARCH_1 + 300 * DAY_MS);
+  });
+
+  it('C8 within a session a wall clock jumped forward does not ratchet trusted time beyond the elapsed time', () => {
+    const device = new Device(MARCH_1);
+    device.anchor(MARCH_1, { wallNow: MARCH_1, monotonicNow: 0, session: 's1' });
+    const jumped = device.read({ wallNow: MARCH_1 + 365 * DAY_MS, monotonicNow: MINUTE_MS, session: 's1' });
+    expect(jumped.now).toBe(MARCH_1 + MINUTE_MS + DEFAULT_CLOCK_TOLERANCE_MS);
+    expect(device.state.highWaterMark).toBe(MARCH_1 + MINUTE_MS + DEFAULT_CLOCK_TOLERANCE_MS);
+    // read again and again: no ratchet
+    for (let i = 0; i < 5; i++) {
+      device.read({ wallNow: MARCH_1 + 365 * DAY_MS, monotonicNow: MINUTE_MS, session: 's1' });
+    }
+    expect(device.state.highWaterMark).toBe(MARCH_1 + MINUTE_MS + DEFAULT_CLOCK_TOLERANCE_MS);
+    // corrected: no rollback reported, time goes on with real time
+    expect(
+      device.read({ wallNow: MARCH_1 + 2 * MINUTE_MS, monotonicNow: 2 * MINUTE_MS, session: 's1' }),
+    ).toEqual({ now: MARCH_1 + 2 * MINUTE_MS, rollback: null });
+  });
+
+  it('C8 without a monotonic count (a new session) the wall clock is all there is, until the next sync', () => {
+    const device = new Device(MARCH_1);
+    device.anchor(MARCH_1, { wallNow: MARCH_1, monotonicNow: 0, session: 's1' });
+    expect(device.read({ wallNow: MARCH_1 + 365 * DAY_MS, monotonicNow: 0, session: 's2' }).now).toBe(
+      MARCH_1 + 365 * DAY_MS,
+    );
+    device.anchor(MARCH_1 + HOUR_MS, { wallNow: MARCH_1 + HOUR_MS, monotonicNow: 1, session: 's2' });
+    expect(device.read({ wallNow: MARCH_1 + HOUR_MS, monotonicNow: 1, session: 's2' }).now).toBe(
+      MARCH_1 + HOUR_MS,
+    );
   });
 });

@@ -7,12 +7,18 @@
  *   if higher), against which a rollback is detected.
  * - `monotonic`: the last monotonic reading of this session, which keeps counting real elapsed time
  *   even while the wall clock is being changed.
+ * - `anchoredAt`: the server time of the last anchor (absent before the first): a state anchored later
+ *   wins over one anchored earlier, whatever their high-water marks.
+ * - `anchorMonotonic`: the monotonic reading taken at that anchor: in the same session, trusted time
+ *   never runs ahead of `anchoredAt` plus the elapsed monotonic time (plus the tolerance).
  */
 export interface SecureClockState {
   readonly highWaterMark: number;
   readonly offsetMs: number;
   readonly lastEstimate: number;
   readonly monotonic: { readonly session: string; readonly at: number; readonly estimate: number } | null;
+  readonly anchoredAt?: number;
+  readonly anchorMonotonic?: { readonly session: string; readonly at: number };
 }
 
 /** One reading of the device's clocks. */
@@ -48,6 +54,21 @@ function monotonicEstimate(state: SecureClockState, reading: ClockReading): numb
   return mono.estimate + (reading.monotonicNow - mono.at);
 }
 
+// Server time at the last anchor plus the monotonic time elapsed since, in the anchor's session
+// (Infinity where that cannot be known: another session, or no timer).
+function sinceAnchor(state: SecureClockState, reading: ClockReading): number {
+  const anchor = state.anchorMonotonic;
+  if (
+    anchor === undefined ||
+    state.anchoredAt === undefined ||
+    reading.monotonicNow === undefined ||
+    reading.session !== anchor.session ||
+    reading.monotonicNow < anchor.at
+  )
+    return Infinity;
+  return state.anchoredAt + (reading.monotonicNow - anchor.at);
+}
+
 function withMonotonic(reading: ClockReading, estimate: number): SecureClockState['monotonic'] {
   return reading.monotonicNow === undefined || reading.session === undefined
     ? null
@@ -59,8 +80,10 @@ function withMonotonic(reading: ClockReading, estimate: number): SecureClockStat
  * highest previous estimate (or behind the monotonic timer's count since then) by more than
  * `toleranceMs`, even through several smaller set-backs,
  * the clock was set back: the reading reports the rollback once, and the offset absorbs it so the
- * estimate continues from where it was. Trusted time is the estimate, never below the high-water
- * mark: it never moves backwards.
+ * estimate continues from where it was. Within a session the estimate never runs ahead of the
+ * monotonic count by more than `toleranceMs` either: a wall clock jumped forward does not ratchet trusted
+ * time further than the elapsed time supports. Trusted time is the estimate, never below the
+ * high-water mark: between syncs it never moves backwards.
  */
 export function readSecureClock(
   state: SecureClockState,
@@ -80,6 +103,8 @@ export function readSecureClock(
     };
     estimate = reference;
   }
+  // A wall clock run ahead of what has elapsed since the anchor is not believed past the tolerance.
+  estimate = Math.min(estimate, sinceAnchor(state, reading) + toleranceMs);
   const now = Math.max(estimate, state.highWaterMark);
   // The reference never moves back within the tolerance either: otherwise set-backs smaller than
   // the tolerance would add up unnoticed and hold trusted time still.
@@ -96,24 +121,46 @@ export function readSecureClock(
         reading.monotonicNow === undefined && reading.session === undefined
           ? state.monotonic
           : withMonotonic(reading, baseline),
+      ...(state.anchoredAt === undefined ? {} : { anchoredAt: state.anchoredAt }),
+      ...(state.anchorMonotonic === undefined ? {} : { anchorMonotonic: state.anchorMonotonic }),
     },
   };
 }
 
 /**
- * Anchors the clock to the server's time at a sync: from now on the estimate is server time as
- * the device's clocks advance it. The high-water mark only moves forward, so a device whose clock
- * ran ahead holds its trusted time until server time catches up, rather than gaining time back.
+ * Anchors the clock to the server's time at a sync: trusted time becomes server time, and from now on
+ * the estimate is server time as the device's clocks advance it. Server time wins, in both directions:
+ * a device whose clock once ran ahead (and ratcheted the high-water mark) is brought back to real time,
+ * so it is not refused licences as expired until real time catches up. The server's clock cannot be set
+ * back by the member, so this opens no rollback.
  */
 export function anchorSecureClock(
-  state: SecureClockState,
+  _state: SecureClockState,
   serverTime: number,
   reading: ClockReading,
 ): SecureClockState {
   return {
-    highWaterMark: Math.max(state.highWaterMark, serverTime),
+    highWaterMark: serverTime,
     offsetMs: serverTime - reading.wallNow,
     lastEstimate: serverTime,
     monotonic: withMonotonic(reading, serverTime),
+    anchoredAt: serverTime,
+    ...(reading.monotonicNow === undefined || reading.session === undefined
+      ? {}
+      : { anchorMonotonic: { session: reading.session, at: reading.monotonicNow } }),
   };
+}
+
+/**
+ * Of two stored clock states (e.g. written by two tabs), the one to keep: the later anchor wins;
+ * between states of the same anchor, the higher high-water mark (trusted time never moves back
+ * between syncs).
+ */
+export function mergeSecureClocks(stored: SecureClockState, next: SecureClockState): SecureClockState {
+  const a = stored.anchoredAt ?? -Infinity;
+  const b = next.anchoredAt ?? -Infinity;
+  if (b > a) return next;
+  if (b < a) return stored;
+  if (stored.highWaterMark <= next.highWaterMark) return next;
+  return { ...next, highWaterMark: stored.highWaterMark };
 }

@@ -4,6 +4,7 @@ export {
   type ClockRollback,
   DEFAULT_CLOCK_TOLERANCE_MS,
   initialSecureClock,
+  mergeSecureClocks,
   readSecureClock,
   type SecureClockState,
 } from './clock.js';

@@ -17,7 +17,10 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
-const CATALOGUE = new Map([['film', policy({ rentalDurationSec: 30 * 86_400 })]]);
+const CATALOGUE = new Map([
+  ['film', policy({ rentalDurationSec: 30 * 86_400 })],
+  ['film-2', policy({ rentalDurationSec: 30 * 86_400 })],
+]);
 
 function setup(overrides: Partial<SatchelOptions> = {}) {
   const clock = new VirtualClock(T0);
@@ -250,6 +253,21 @@ describe('the sync engine never gets stuck, never storms, never loses an event',
     expect((await follower.status()).pendingEvents).toBe(0);
     expect((await follower.status()).leader).toBe(true);
     expect(s.server.state.licenses[s.licenseId]?.lastPositionMs).toBe(1234);
+  });
+
+  it('case 6 — a clock that was once a year ahead: after a sync, trusted time is server time again', async () => {
+    const s = await registered();
+    await s.client.downloadCompleted(s.licenseId);
+    s.clock.set(T0 + 365 * DAY);
+    await s.client.startPlayback(s.licenseId);
+    s.clock.set(T0 + 60_000);
+    await s.client.sync();
+    const fresh = await s.client.requestDownload('film-2');
+    if (!fresh.ok) throw new Error(fresh.refusal.message);
+    await s.client.downloadCompleted(fresh.license.licenseId);
+    const decision = await s.client.startPlayback(fresh.license.licenseId);
+    expect(decision).toMatchObject({ allowed: true });
+    expect(Math.abs(decision.secureNow - (T0 + 60_000))).toBeLessThan(10_000);
   });
 
   it('a logger hears every transition and every swallowed error (a listener that throws)', async () => {

@@ -1,3 +1,4 @@
+import { mergeSecureClocks } from '@satchel/core';
 import { StorageError } from '../errors.js';
 import { uuidv7 } from '../uuid.js';
 import type {
@@ -36,8 +37,7 @@ export function assignEntries(events: readonly NewOutboxEvent[], lastSeq: number
 
 export function mergeClock(stored: StoredClock | null, next: StoredClock | null): StoredClock | null {
   if (next === null || stored === null) return next;
-  if (stored.highWaterMark <= next.highWaterMark) return next;
-  return { ...next, highWaterMark: stored.highWaterMark };
+  return mergeSecureClocks(stored, next);
 }
 
 export function mergeCursor(
