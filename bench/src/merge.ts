@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import postgres from 'postgres';
 import { uuidv7 } from 'uuidv7';
 import { httpClient } from './http.js';
+import { FOREIGN_LOAD_CORES, measureWindow, selfCpuSeconds, type WindowLoad } from './machine-load.js';
 import { backendCpuSeconds, freshDatabase } from './pg.js';
 import { type ProfileSummary, summarizeProfile } from './profile.js';
 import { startServerProcess } from './server-process.js';
@@ -18,10 +19,28 @@ export interface MergeOptions {
   batch: number;
   warmupSec: number;
   durationSec: number;
-  /** Pool size of the server and of the baseline (same for both). */
+  /** Length of each open-loop window (50% and 70% of capacity). */
+  openLoopSec: number;
+  /** Pool size of the server and of the baselines (same for all). */
   poolSize: number;
   profile: boolean;
   log: (line: string) => void;
+}
+
+export interface OpenLoopResult {
+  /** Closed-loop throughput the offered rates are a share of, syncs/s. */
+  capacitySyncsPerSec: number;
+  /** Syncs offered per second at 50% and 70% of capacity (Poisson arrivals). */
+  offeredAt50: number;
+  offeredAt70: number;
+  /** Syncs completed per second in each window. */
+  achievedAt50: number;
+  achievedAt70: number;
+  /** Latency from the scheduled send time to the answer (queueing in the client included). */
+  p50At50Ms: number;
+  p99At50Ms: number;
+  p50At70Ms: number;
+  p99At70Ms: number;
 }
 
 export interface MergeResult {
@@ -32,29 +51,42 @@ export interface MergeResult {
   syncs: number;
   events: number;
   seconds: number;
+  /** Closed loop: `concurrency` devices syncing back to back, the merge's capacity. */
   eventsPerSec: number;
-  baselineRows: number;
-  baselineSeconds: number;
-  baselineRowsPerSec: number;
-  ratio: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  /** Latency with one device syncing at a time (no queueing for connections). */
+  /** Baseline: BEGIN; lock the cursor; INSERT the batch; UPDATE the cursor; COMMIT — prepared, postgres.js. */
+  minimalTxEventsPerSec: number;
+  /** Baseline: one prepared multi-row INSERT per batch. */
+  rawInsertRowsPerSec: number;
+  /** The headline: merge ÷ minimal sync transaction, same rows, same lanes, same pool, same run. */
+  ratioToMinimalTx: number;
+  ratioToRawInsert: number;
+  /** Closed-loop latency (information only: with a closed loop, latency = devices ÷ throughput). */
+  closedLoop: { p50Ms: number; p95Ms: number; p99Ms: number };
+  openLoop: OpenLoopResult;
+  /** Latency with one device syncing at a time (no queueing). */
   singleP50Ms: number;
   singleP99Ms: number;
   peakRssMiB: number;
-  /** CPU the server process used per second of the measured window (1 = one full core). */
+  /** CPU the server process used per second of the closed-loop window (1 = one full core). */
   serverCores: number;
-  /** Database statements per sync (BEGIN and COMMIT excluded). */
+  /** Server CPU per sync, ms. */
+  serverCpuMsPerSync: number;
+  /** CPU of the bench database's PostgreSQL backends per sync, ms (merge, minimal transaction). */
+  postgresCpuMsPerSync: number;
+  minimalTxPostgresCpuMsPerSync: number;
+  /** Database statements and round trips per sync (BEGIN and COMMIT count as round trips, not statements). */
   statementsPerSync: number;
-  /** Mean time a sync holds a pool connection (BEGIN to COMMIT answered). */
+  roundTripsPerSync: number;
+  /** Mean time a sync holds a pool connection. */
   connectionHoldMs: number;
-  /** Share of the pool's connection-time held by sync transactions (1 = every connection always busy). */
-  poolBusy: number;
-  /** CPU the PostgreSQL backends of the benchmark database used per second of the window. */
+  /** WAL written per sync, bytes (cluster-wide: other databases' writes in the window count too). */
+  walBytesPerSync: number;
+  minimalTxWalBytesPerSync: number;
   postgresCores: number;
-  baselinePostgresCores: number;
+  minimalTxPostgresCores: number;
+  rawInsertPostgresCores: number;
+  /** The machine's load in each measured window; `foreignLoad` when any window had other work on it. */
+  load: { foreignLoad: boolean; windows: Record<string, WindowLoad> };
   profile: ProfileSummary | null;
 }
 
@@ -134,11 +166,14 @@ async function seed(url: string, accounts: number, log: (l: string) => void): Pr
 
 /**
  * Devices drive POST /v1/sync over HTTP against the real server (own process) on a fresh PostgreSQL
- * database; then the same rows are inserted raw (batched, same concurrency and pool) as the baseline.
+ * database: a closed loop measures capacity, then Poisson arrivals at 50% and 70% of it measure latency.
+ * Then the same rows go through two baselines on the same lanes and pool: the minimal sync transaction
+ * and a prepared raw INSERT. The machine's load is read in every measured window.
  */
 export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
   const db = await freshDatabase('merge');
   const profileDir = o.profile ? mkdtempSync(join(tmpdir(), 'satchel-bench-prof-')) : undefined;
+  const windows: Record<string, WindowLoad> = {};
   try {
     const devices = await seed(db.url, o.accounts, o.log);
     const server = await startServerProcess({
@@ -147,77 +182,138 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
       poolSize: o.poolSize,
       cpuProfileDir: profileDir,
     });
-    const client = httpClient(server.baseUrl, o.concurrency);
+    // Open-loop arrivals may overlap more than `concurrency` syncs: enough sockets that the client never
+    // queues a request the schedule has sent.
+    const client = httpClient(server.baseUrl, 512);
     let cursor = 0;
     let failures = 0;
     let firstFailure = '';
-    const run = async (seconds: number, latencies: number[] | null, concurrency = o.concurrency) => {
+    const idle = (): Device => {
+      for (let tries = 0; tries < devices.length; tries++) {
+        const candidate = devices[cursor++ % devices.length];
+        if (candidate && !candidate.busy) return candidate;
+      }
+      throw new Error('no idle device: more syncs in flight than accounts');
+    };
+    /** One sync of a fresh batch; resolves with the number of accepted events (0 on failure). */
+    const syncOnce = async (d: Device): Promise<number> => {
+      d.busy = true;
+      const body = batchFor(d, o.batch, Date.now());
+      const res = await client.post('/v1/sync', d.token, body);
+      d.busy = false;
+      const r = res.body as SyncBody;
+      const accepted = res.status === 200 ? r.results.filter((x) => x.status === 'accepted').length : 0;
+      if (res.status !== 200 || accepted !== o.batch) {
+        failures++;
+        firstFailure ||= `HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`;
+        return 0;
+      }
+      d.snapshotVersion = r.snapshot.version;
+      return accepted;
+    };
+    const closedLoop = async (seconds: number, latencies: number[] | null, concurrency = o.concurrency) => {
       let syncs = 0;
       let events = 0;
-      const deadline = performance.now() + seconds * 1000;
       await lanes(
         concurrency,
         async () => {
-          let d: Device | undefined;
-          for (let tries = 0; tries < devices.length; tries++) {
-            const candidate = devices[cursor++ % devices.length];
-            if (candidate && !candidate.busy) {
-              d = candidate;
-              break;
-            }
-          }
-          if (!d) throw new Error('no idle device: more lanes than accounts');
-          d.busy = true;
-          const body = batchFor(d, o.batch, Date.now());
           const t0 = performance.now();
-          const res = await client.post('/v1/sync', d.token, body);
-          const ms = performance.now() - t0;
-          d.busy = false;
-          const r = res.body as SyncBody;
-          const accepted = res.status === 200 ? r.results.filter((x) => x.status === 'accepted').length : 0;
-          if (res.status !== 200 || accepted !== o.batch) {
-            failures++;
-            firstFailure ||= `HTTP ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`;
-            return failures < 20;
-          }
-          d.snapshotVersion = r.snapshot.version;
+          const accepted = await syncOnce(idle());
+          if (accepted === 0) return failures < 20;
+          latencies?.push(performance.now() - t0);
           syncs++;
           events += accepted;
-          latencies?.push(ms);
           return true;
         },
-        deadline,
+        performance.now() + seconds * 1000,
       );
       return { syncs, events };
     };
+    /** Poisson arrivals at `rate` syncs/s for `seconds`; latency from each scheduled send time. */
+    const openLoop = async (rate: number, seconds: number) => {
+      const latencies: number[] = [];
+      const inflight = new Set<Promise<void>>();
+      const t0 = performance.now();
+      const end = t0 + seconds * 1000;
+      let next = t0;
+      let completed = 0;
+      for (;;) {
+        next += (-Math.log(1 - Math.random()) / rate) * 1000;
+        if (next >= end) break;
+        const wait = next - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        const scheduled = next;
+        const p = syncOnce(idle()).then((accepted) => {
+          if (accepted > 0) {
+            latencies.push(performance.now() - scheduled);
+            completed++;
+          }
+        });
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+      }
+      await Promise.all(inflight);
+      return { latencies, achieved: completed / ((performance.now() - t0) / 1000) };
+    };
+    const ownCpu = async () => {
+      const [s, pg] = await Promise.all([server.reading(), backendCpuSeconds(db.name)]);
+      return { server: s, pg, self: selfCpuSeconds(), wal: await walLsnBytes(db.url) };
+    };
 
     o.log(`  warm-up ${o.warmupSec} s`);
-    await run(o.warmupSec, null);
+    await closedLoop(o.warmupSec, null);
     if (failures > 0) throw new Error(`sync failed during warm-up: ${firstFailure}`);
     o.log(
-      `  measuring ${o.durationSec} s: ${o.concurrency} devices, ${o.batch} events per sync, ${o.accounts} accounts`,
+      `  closed loop ${o.durationSec} s: ${o.concurrency} devices, ${o.batch} events per sync, ${o.accounts} accounts`,
     );
     const latencies: number[] = [];
-    const s0 = await server.reading();
-    const pg0 = await backendCpuSeconds(db.name);
+    const c0 = await ownCpu();
+    const window = measureWindow();
     const t0 = performance.now();
-    const measured = await run(o.durationSec, latencies);
+    const measured = await closedLoop(o.durationSec, latencies);
     const seconds = (performance.now() - t0) / 1000;
-    const pg1 = await backendCpuSeconds(db.name);
-    const s1 = await server.reading();
+    const c1 = await ownCpu();
+    windows.closedLoop = window(
+      (c1.server.cpuUs - c0.server.cpuUs) / 1e6 + (c1.pg - c0.pg) + (c1.self - c0.self),
+    );
+    const capacity = measured.syncs / seconds;
+
+    const open: { latencies: number[]; achieved: number }[] = [];
+    for (const share of [0.5, 0.7]) {
+      o.log(
+        `  open loop ${o.openLoopSec} s: Poisson arrivals at ${share * 100}% of ${round(capacity, 1)} syncs/s`,
+      );
+      const w0 = await ownCpu();
+      const w = measureWindow();
+      open.push(await openLoop(capacity * share, o.openLoopSec));
+      const w1 = await ownCpu();
+      windows[`openLoop${share * 100}`] = w(
+        (w1.server.cpuUs - w0.server.cpuUs) / 1e6 + (w1.pg - w0.pg) + (w1.self - w0.self),
+      );
+    }
     o.log('  one device at a time, 3 s: latency without queueing');
     const single: number[] = [];
-    await run(3, single, 1);
+    await closedLoop(3, single, 1);
     client.close();
     const stats = await server.stop();
     if (failures > 0) throw new Error(`sync failed: ${firstFailure}`);
     const lat = summarize(latencies);
     const one = summarize(single);
+    const at50 = summarize(open[0]?.latencies ?? []);
+    const at70 = summarize(open[1]?.latencies ?? []);
 
-    o.log('  baseline: raw batched INSERTs of the same rows');
-    const baseline = await rawInsertBaseline(db.url, db.name, o);
+    const rows = await mergedRows(db.url, o.batch);
+    o.log(
+      '  baseline: the minimal sync transaction, prepared (BEGIN; lock cursor; INSERT; UPDATE cursor; COMMIT)',
+    );
+    const minimal = await minimalTxBaseline(db.url, db.name, rows, o);
+    windows.minimalTx = minimal.load;
+    o.log('  baseline: prepared raw multi-row INSERTs of the same rows');
+    const raw = await rawInsertBaseline(db.url, db.name, rows, o);
+    windows.rawInsert = raw.load;
 
     const eventsPerSec = measured.events / seconds;
+    const syncs = Math.max(1, measured.syncs);
     return {
       accounts: o.accounts,
       concurrency: o.concurrency,
@@ -227,30 +323,43 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
       events: measured.events,
       seconds: round(seconds, 2),
       eventsPerSec: round(eventsPerSec, 0),
-      baselineRows: baseline.rows,
-      baselineSeconds: round(baseline.seconds, 2),
-      baselineRowsPerSec: round(baseline.rowsPerSec, 0),
-      ratio: round(eventsPerSec / baseline.rowsPerSec, 3),
-      p50Ms: round(lat.p50, 1),
-      p95Ms: round(lat.p95, 1),
-      p99Ms: round(lat.p99, 1),
+      minimalTxEventsPerSec: round(minimal.rowsPerSec, 0),
+      rawInsertRowsPerSec: round(raw.rowsPerSec, 0),
+      ratioToMinimalTx: round(eventsPerSec / minimal.rowsPerSec, 3),
+      ratioToRawInsert: round(eventsPerSec / raw.rowsPerSec, 3),
+      closedLoop: { p50Ms: round(lat.p50, 1), p95Ms: round(lat.p95, 1), p99Ms: round(lat.p99, 1) },
+      openLoop: {
+        capacitySyncsPerSec: round(capacity, 1),
+        offeredAt50: round(capacity * 0.5, 1),
+        offeredAt70: round(capacity * 0.7, 1),
+        achievedAt50: round(open[0]?.achieved ?? 0, 1),
+        achievedAt70: round(open[1]?.achieved ?? 0, 1),
+        p50At50Ms: round(at50.p50, 1),
+        p99At50Ms: round(at50.p99, 1),
+        p50At70Ms: round(at70.p50, 1),
+        p99At70Ms: round(at70.p99, 1),
+      },
       singleP50Ms: round(one.p50, 1),
       singleP99Ms: round(one.p99, 1),
       peakRssMiB: round(stats.maxRssBytes / 2 ** 20, 0),
-      serverCores: round((s1.cpuUs - s0.cpuUs) / 1e6 / seconds, 2),
-      statementsPerSync: round(
-        (s1.statements - s0.statements) / Math.max(1, s1.transactions - s0.transactions),
-        1,
-      ),
-      connectionHoldMs: round(
-        (s1.transactionMs - s0.transactionMs) / Math.max(1, s1.transactions - s0.transactions),
-        1,
-      ),
-      poolBusy: round((s1.transactionMs - s0.transactionMs) / (seconds * 1000 * o.poolSize), 2),
-      postgresCores: round((pg1 - pg0) / seconds, 2),
-      baselinePostgresCores: baseline.postgresCores,
+      serverCores: round((c1.server.cpuUs - c0.server.cpuUs) / 1e6 / seconds, 2),
+      serverCpuMsPerSync: round((c1.server.cpuUs - c0.server.cpuUs) / 1e3 / syncs, 2),
+      postgresCpuMsPerSync: round(((c1.pg - c0.pg) * 1e3) / syncs, 2),
+      minimalTxPostgresCpuMsPerSync: minimal.postgresCpuMsPerBatch,
+      statementsPerSync: round((c1.server.statements - c0.server.statements) / syncs, 2),
+      roundTripsPerSync: round((c1.server.roundTrips - c0.server.roundTrips) / syncs, 2),
+      connectionHoldMs: round((c1.server.connectionMs - c0.server.connectionMs) / syncs, 1),
+      walBytesPerSync: round((c1.wal - c0.wal) / syncs, 0),
+      minimalTxWalBytesPerSync: minimal.walBytesPerBatch,
+      postgresCores: round((c1.pg - c0.pg) / seconds, 2),
+      minimalTxPostgresCores: minimal.postgresCores,
+      rawInsertPostgresCores: raw.postgresCores,
+      load: {
+        foreignLoad: Object.values(windows).some((w) => w.foreignCores > FOREIGN_LOAD_CORES),
+        windows,
+      },
       profile: profileDir
-        ? summarizeProfile(profileDir, { fromUs: s0.monotonicUs, toUs: s1.monotonicUs })
+        ? summarizeProfile(profileDir, { fromUs: c0.server.monotonicUs, toUs: c1.server.monotonicUs })
         : null,
     };
   } finally {
@@ -261,19 +370,10 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
 
 type Row = [string, string, string, string, number, string, string];
 
-/**
- * The PostgreSQL limit for these rows: the device events the merge appended, inserted again into a
- * scratch table with the same columns and indexes, in batches of the same size (one statement, one
- * transaction each), on the same number of lanes and the same pool size.
- */
-async function rawInsertBaseline(
-  url: string,
-  name: string,
-  o: MergeOptions,
-): Promise<{ rows: number; seconds: number; rowsPerSec: number; postgresCores: number }> {
-  const sql = postgres(url, { max: o.poolSize, onnotice: () => {} });
+/** The device events the merge appended, in batches as they were synced (one account per batch). */
+async function mergedRows(url: string, batch: number): Promise<Row[][]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    await sql.unsafe('CREATE TABLE bench_baseline_events (LIKE events INCLUDING ALL)');
     const rows = await sql.unsafe<{ r: Row }[]>(
       `SELECT json_build_array(account_id, stream_version::text, event_id::text, type, schema_version,
                 data::text, metadata::text) AS r
@@ -282,43 +382,154 @@ async function rawInsertBaseline(
     const batches: Row[][] = [];
     let current: Row[] = [];
     for (const { r } of rows) {
-      if (current.length === o.batch || (current.length > 0 && current[0]?.[0] !== r[0])) {
+      if (current.length === batch || (current.length > 0 && current[0]?.[0] !== r[0])) {
         batches.push(current);
         current = [];
       }
       current.push(r);
     }
     if (current.length > 0) batches.push(current);
-    const statement = (n: number) =>
-      `INSERT INTO bench_baseline_events (account_id, stream_version, event_id, type, schema_version, data, metadata) VALUES ${Array.from(
-        { length: n },
-        (_, i) =>
-          `($${i * 7 + 1}, $${i * 7 + 2}, $${i * 7 + 3}::uuid, $${i * 7 + 4}, $${i * 7 + 5}, $${i * 7 + 6}::text::jsonb, $${i * 7 + 7}::text::jsonb)`,
-      ).join(', ')}`;
-    const texts = new Map<number, string>();
+    return batches;
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function walLsnBytes(url: string): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql<{ b: string }[]>`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS b`;
+    return Number(rows[0]?.b ?? 0);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+const insertText = (table: string, n: number) =>
+  `INSERT INTO ${table} (account_id, stream_version, event_id, type, schema_version, data, metadata) VALUES ${Array.from(
+    { length: n },
+    (_, i) =>
+      `($${i * 7 + 1}, $${i * 7 + 2}, $${i * 7 + 3}::uuid, $${i * 7 + 4}, $${i * 7 + 5}, $${i * 7 + 6}::text::jsonb, $${i * 7 + 7}::text::jsonb)`,
+  ).join(', ')}`;
+
+interface BaselineResult {
+  rows: number;
+  seconds: number;
+  rowsPerSec: number;
+  postgresCores: number;
+  postgresCpuMsPerBatch: number;
+  walBytesPerBatch: number;
+  load: WindowLoad;
+}
+
+/** Runs `work` on every batch over `o.concurrency` lanes and a pool of `o.poolSize`, measuring it. */
+async function baseline(
+  url: string,
+  name: string,
+  batches: Row[][],
+  o: MergeOptions,
+  setup: (sql: postgres.Sql) => Promise<void>,
+  work: (sql: postgres.Sql, batch: Row[]) => Promise<void>,
+): Promise<BaselineResult> {
+  const sql = postgres(url, { max: o.poolSize, onnotice: () => {} });
+  try {
+    await setup(sql);
+    // Open every pool connection before the clock starts.
+    await Promise.all(Array.from({ length: o.poolSize }, () => sql`SELECT pg_sleep(0.01)`));
     let next = 0;
     let inserted = 0;
-    await sql`SELECT 1`;
+    const wal0 = await walLsnBytes(url);
     const pg0 = await backendCpuSeconds(name);
+    const self0 = selfCpuSeconds();
+    const window = measureWindow();
     const t0 = performance.now();
     await lanes(o.concurrency, async () => {
       const b = batches[next++];
       if (!b) return false;
-      const text = texts.get(b.length) ?? statement(b.length);
-      texts.set(b.length, text);
-      await sql.unsafe(text, b.flat());
+      await work(sql, b);
       inserted += b.length;
       return true;
     });
     const seconds = (performance.now() - t0) / 1000;
     const pg1 = await backendCpuSeconds(name);
+    const load = window(pg1 - pg0 + (selfCpuSeconds() - self0));
+    const wal1 = await walLsnBytes(url);
+    const n = Math.max(1, next - 1);
     return {
       rows: inserted,
       seconds,
       rowsPerSec: inserted / seconds,
       postgresCores: round((pg1 - pg0) / seconds, 2),
+      postgresCpuMsPerBatch: round(((pg1 - pg0) * 1e3) / n, 2),
+      walBytesPerBatch: round((wal1 - wal0) / n, 0),
+      load,
     };
   } finally {
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * What PostgreSQL can do for a sync of these rows with the least a correct server must do: BEGIN; lock
+ * the device's cursor; INSERT the batch; move the cursor; COMMIT. Every statement prepared, postgres.js.
+ */
+function minimalTxBaseline(url: string, name: string, batches: Row[][], o: MergeOptions) {
+  const texts = new Map<number, string>();
+  return baseline(
+    url,
+    name,
+    batches,
+    o,
+    async (sql) => {
+      await sql.unsafe('CREATE TABLE bench_min_events (LIKE events INCLUDING ALL)');
+      await sql.unsafe('CREATE TABLE bench_min_cursors (LIKE device_cursors INCLUDING ALL)');
+      await sql.unsafe(
+        `INSERT INTO bench_min_cursors (account_id, device_id, last_seq)
+         SELECT DISTINCT account_id, metadata->>'deviceId', 0 FROM events WHERE metadata ? 'seq'`,
+      );
+    },
+    async (sql, b) => {
+      const first = b[0];
+      if (!first) return;
+      const deviceId = (JSON.parse(first[6]) as { deviceId: string }).deviceId;
+      const lastSeq = (JSON.parse(b.at(-1)?.[6] ?? '{}') as { seq: number }).seq;
+      const text = texts.get(b.length) ?? insertText('bench_min_events', b.length);
+      texts.set(b.length, text);
+      await sql.begin(async (tx) => {
+        await tx.unsafe(
+          'SELECT last_seq FROM bench_min_cursors WHERE account_id = $1 AND device_id = $2 FOR UPDATE',
+          [first[0], deviceId],
+          { prepare: true },
+        );
+        await tx.unsafe(text, b.flat(), { prepare: true });
+        await tx.unsafe(
+          'UPDATE bench_min_cursors SET last_seq = $3, last_sync_at = now() WHERE account_id = $1 AND device_id = $2',
+          [first[0], deviceId, lastSeq],
+          { prepare: true },
+        );
+      });
+    },
+  );
+}
+
+/**
+ * The rows alone: the device events the merge appended, inserted again into a scratch table with the same
+ * columns and indexes, one prepared multi-row INSERT per batch (one statement, one transaction each).
+ */
+function rawInsertBaseline(url: string, name: string, batches: Row[][], o: MergeOptions) {
+  const texts = new Map<number, string>();
+  return baseline(
+    url,
+    name,
+    batches,
+    o,
+    async (sql) => {
+      await sql.unsafe('CREATE TABLE bench_baseline_events (LIKE events INCLUDING ALL)');
+    },
+    async (sql, b) => {
+      const text = texts.get(b.length) ?? insertText('bench_baseline_events', b.length);
+      texts.set(b.length, text);
+      await sql.unsafe(text, b.flat(), { prepare: true });
+    },
+  );
 }

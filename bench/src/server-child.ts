@@ -17,29 +17,50 @@ if (!url || !secret || !process.send) {
 }
 const send = (message: unknown) => process.send?.(message);
 
-const counters = { transactions: 0, statements: 0, transactionMs: 0 };
-const count = (q: Queryable): Queryable => ({
-  query(sql, params) {
-    counters.statements++;
-    return q.query(sql, params);
-  },
-});
+const counters = { transactions: 0, statements: 0, roundTrips: 0, transactionMs: 0, connectionMs: 0 };
+/**
+ * Counts statements and round trips: a statement sent while another of the same transaction is still
+ * in flight is pipelined (postgres.js writes it at once) and costs no round trip of its own.
+ */
+const count = (q: Queryable, inTransaction: boolean): Queryable => {
+  let inflight = 0;
+  return {
+    async query(sql, params) {
+      counters.statements++;
+      if (inflight === 0) counters.roundTrips++;
+      inflight++;
+      const t0 = performance.now();
+      try {
+        return await q.query(sql, params);
+      } finally {
+        inflight--;
+        if (!inTransaction) counters.connectionMs += performance.now() - t0;
+      }
+    },
+  };
+};
 const inner = postgresDatabase(url, { max: Number(process.env.BENCH_POOL_SIZE ?? 10) });
 const db: Database = {
   kind: inner.kind,
-  query: count(inner).query,
+  query: (sql, params) => count(inner, false).query(sql, params),
   async transaction(fn) {
     counters.transactions++;
-    // From the moment a connection is held (BEGIN sent) to COMMIT answered: waiting for a free pool
+    // BEGIN and COMMIT: one round trip each.
+    counters.roundTrips += 2;
+    // From the moment a connection is held (BEGIN answered) to COMMIT answered: waiting for a free pool
     // connection is not counted.
     let held = 0;
     try {
       return await inner.transaction((tx) => {
         held = performance.now();
-        return fn(count(tx));
+        return fn(count(tx, true));
       });
     } finally {
-      if (held > 0) counters.transactionMs += performance.now() - held;
+      if (held > 0) {
+        const ms = performance.now() - held;
+        counters.transactionMs += ms;
+        counters.connectionMs += ms;
+      }
     }
   },
   close: () => inner.close(),

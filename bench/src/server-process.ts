@@ -15,7 +15,11 @@ export interface ServerReading {
   monotonicUs: number;
   transactions: number;
   statements: number;
+  /** Round trips to the database (pipelined statements of one transaction count once; BEGIN and COMMIT count). */
+  roundTrips: number;
   transactionMs: number;
+  /** Time connections were held: whole transactions, and single statements outside one. */
+  connectionMs: number;
 }
 
 export interface ServerProcess {
