@@ -82,8 +82,12 @@ export interface StreamWrite<S> {
   events: readonly NewEvent[];
   /** Device receipts to record. */
   receipts?: readonly DeviceReceipt[];
-  /** A device cursor to move forward (never back), stamped with the sync time (epoch ms). */
-  cursor?: { deviceId: string; lastSeq: number; at: number };
+  /**
+   * A device cursor to move forward (never back), stamped with the sync time (epoch ms). With
+   * `expectedLastSeq`, a compare-and-set: when the cursor holds another value (another sync of the device
+   * got there first), nothing at all is written and the write throws a `ConcurrencyError`.
+   */
+  cursor?: { deviceId: string; lastSeq: number; at: number; expectedLastSeq?: number };
   /** A snapshot to save; one of another fold version at the same stream version is replaced. */
   snapshot?: Snapshot<S>;
 }

@@ -335,6 +335,66 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       expect(await cursorOf(store, backend.db, account, 'd1')).toBe(3);
     });
 
+    it('compare-and-sets a device cursor: on another value nothing at all is written', async () => {
+      const account = uid('acct');
+      const receipt = (seq: number, eventId: string) => ({
+        deviceId: 'd1',
+        seq,
+        eventId,
+        status: 'accepted' as const,
+        code: null,
+        message: null,
+      });
+      const a = ev('A', { n: 1 }, { deviceId: 'd1', seq: 1 });
+      await store.write(backend.db, account, {
+        expectedVersion: 0,
+        events: [a],
+        receipts: [receipt(1, a.eventId)],
+        cursor: { deviceId: 'd1', lastSeq: 1, at: 1_000, expectedLastSeq: 0 },
+      });
+      // A second sync that loaded the cursor at 0 too loses, though its stream version is free.
+      const b = ev('B', { n: 2 }, { deviceId: 'd1', seq: 1 });
+      await expect(
+        store.write(backend.db, account, {
+          expectedVersion: 1,
+          events: [b],
+          receipts: [receipt(2, b.eventId)],
+          cursor: { deviceId: 'd1', lastSeq: 2, at: 2_000, expectedLastSeq: 0 },
+          snapshot: { version: 2, foldVersion: 1, state: { count: 2, sum: 3, types: [] } },
+        }),
+      ).rejects.toSatisfy(isConcurrencyError);
+      expect((await store.readStream(backend.db, account)).map((e) => e.type)).toEqual(['A']);
+      expect((await store.receipts(backend.db, account, 'd1', [2], [])).bySeq.size).toBe(0);
+      expect(await store.deviceCursors(backend.db, account)).toEqual([
+        { deviceId: 'd1', lastSeq: 1, lastSyncAt: 1_000 },
+      ]);
+      expect(await store.load(backend.db, account, counterFold(1))).toMatchObject({ snapshotHit: false });
+      // With the value it holds, the same write goes through.
+      await store.write(backend.db, account, {
+        expectedVersion: 1,
+        events: [b],
+        receipts: [receipt(2, b.eventId)],
+        cursor: { deviceId: 'd1', lastSeq: 2, at: 2_000, expectedLastSeq: 1 },
+      });
+      expect(await cursorOf(store, backend.db, account, 'd1')).toBe(2);
+      // A device's first sync creates the cursor when it expects 0.
+      await store.write(backend.db, account, {
+        expectedVersion: 2,
+        events: [],
+        cursor: { deviceId: 'd2', lastSeq: 3, at: 3_000, expectedLastSeq: 0 },
+      });
+      expect(await cursorOf(store, backend.db, account, 'd2')).toBe(3);
+    });
+
+    it('keeps payloads exact through the write (quotes, backslashes, unicode, nulls)', async () => {
+      const account = uid('acct');
+      const data = { s: 'q"uo\\te\n', u: 'é€😀', nested: [1, { z: null }], empty: '' };
+      await append(store, backend.db, account, 0, [ev('A', data, { deviceId: 'd"1', requestId: 'r\\1' })]);
+      const [read] = await store.readStream(backend.db, account);
+      expect(read?.data).toEqual(data);
+      expect(read?.metadata).toEqual({ deviceId: 'd"1', requestId: 'r\\1' });
+    });
+
     it('locks a device cursor, creating it at 0, and reads its latest value', async () => {
       const account = uid('acct');
       expect(await backend.db.transaction((tx) => store.lockDeviceCursor(tx, account, 'd1'))).toBe(0);
