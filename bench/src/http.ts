@@ -10,7 +10,11 @@ export function httpClient(baseUrl: string, sockets: number) {
   const url = new URL(baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
   return {
-    post(path: string, token: string, body: string): Promise<JsonResponse> {
+    /**
+     * POSTs `body`. A keep-alive socket the server closed while it sat idle (its keep-alive timeout) is
+     * retried once on a fresh one, as Node's documentation advises: nothing was sent on it.
+     */
+    post(path: string, token: string, body: string, retried = false): Promise<JsonResponse> {
       return new Promise((resolve, reject) => {
         const req = request(
           {
@@ -39,7 +43,11 @@ export function httpClient(baseUrl: string, sockets: number) {
             res.on('error', reject);
           },
         );
-        req.on('error', reject);
+        req.on('error', (e: NodeJS.ErrnoException) => {
+          if (!retried && req.reusedSocket && e.code === 'ECONNRESET') {
+            resolve(this.post(path, token, body, true));
+          } else reject(e);
+        });
         req.end(body);
       });
     },

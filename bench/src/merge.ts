@@ -199,8 +199,9 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
     const syncOnce = async (d: Device): Promise<number> => {
       d.busy = true;
       const body = batchFor(d, o.batch, Date.now());
-      const res = await client.post('/v1/sync', d.token, body);
-      d.busy = false;
+      const res = await client.post('/v1/sync', d.token, body).finally(() => {
+        d.busy = false;
+      });
       const r = res.body as SyncBody;
       const accepted = res.status === 200 ? r.results.filter((x) => x.status === 'accepted').length : 0;
       if (res.status !== 200 || accepted !== o.batch) {
@@ -243,12 +244,18 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
         const wait = next - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
         const scheduled = next;
-        const p = syncOnce(idle()).then((accepted) => {
-          if (accepted > 0) {
-            latencies.push(performance.now() - scheduled);
-            completed++;
-          }
-        });
+        const p = syncOnce(idle()).then(
+          (accepted) => {
+            if (accepted > 0) {
+              latencies.push(performance.now() - scheduled);
+              completed++;
+            }
+          },
+          (e: unknown) => {
+            failures++;
+            firstFailure ||= String(e);
+          },
+        );
         inflight.add(p);
         void p.finally(() => inflight.delete(p));
       }
