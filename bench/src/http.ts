@@ -8,13 +8,15 @@ export interface JsonResponse {
 /** A keep-alive HTTP/1.1 client for one origin, `sockets` connections at most. */
 export function httpClient(baseUrl: string, sockets: number) {
   const url = new URL(baseUrl);
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  // Idle sockets are closed after 2 s, well before the server's keep-alive timeout (5 s), so a request
+  // rarely meets a socket the server is closing.
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets, timeout: 2_000 });
   return {
     /**
      * POSTs `body`. A keep-alive socket the server closed while it sat idle (its keep-alive timeout) is
-     * retried once on a fresh one, as Node's documentation advises: nothing was sent on it.
+     * retried (up to `retries` times), as Node's documentation advises: nothing was sent on it.
      */
-    post(path: string, token: string, body: string, retried = false): Promise<JsonResponse> {
+    post(path: string, token: string, body: string, retries = 3): Promise<JsonResponse> {
       return new Promise((resolve, reject) => {
         const req = request(
           {
@@ -44,8 +46,8 @@ export function httpClient(baseUrl: string, sockets: number) {
           },
         );
         req.on('error', (e: NodeJS.ErrnoException) => {
-          if (!retried && req.reusedSocket && e.code === 'ECONNRESET') {
-            resolve(this.post(path, token, body, true));
+          if (retries > 0 && req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
+            resolve(this.post(path, token, body, retries - 1));
           } else reject(e);
         });
         req.end(body);

@@ -48,6 +48,8 @@ export interface MergeResult {
   concurrency: number;
   batch: number;
   poolSize: number;
+  /** Syncs that failed (a dropped connection on a loaded machine); the run fails above 1%. */
+  failedSyncs: number;
   syncs: number;
   events: number;
   seconds: number;
@@ -196,7 +198,11 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
       throw new Error('no idle device: more syncs in flight than accounts');
     };
     /** One sync of a fresh batch; resolves with the number of accepted events (0 on failure). */
+    let attempts = 0;
+    // A loaded machine drops the odd connection: a run fails on more than 1% failed syncs, else reports them.
+    const tooManyFailures = () => failures > Math.max(20, attempts / 100);
     const syncOnce = async (d: Device): Promise<number> => {
+      attempts++;
       d.busy = true;
       const body = batchFor(d, o.batch, Date.now());
       const res = await client.post('/v1/sync', d.token, body).finally(() => {
@@ -220,7 +226,7 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
         async () => {
           const t0 = performance.now();
           const accepted = await syncOnce(idle());
-          if (accepted === 0) return failures < 20;
+          if (accepted === 0) return !tooManyFailures();
           latencies?.push(performance.now() - t0);
           syncs++;
           events += accepted;
@@ -269,7 +275,7 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
 
     o.log(`  warm-up ${o.warmupSec} s`);
     await closedLoop(o.warmupSec, null);
-    if (failures > 0) throw new Error(`sync failed during warm-up: ${firstFailure}`);
+    if (tooManyFailures()) throw new Error(`sync failed during warm-up: ${firstFailure}`);
     o.log(
       `  closed loop ${o.durationSec} s: ${o.concurrency} devices, ${o.batch} events per sync, ${o.accounts} accounts`,
     );
@@ -303,7 +309,8 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
     await closedLoop(3, single, 1);
     client.close();
     const stats = await server.stop();
-    if (failures > 0) throw new Error(`sync failed: ${firstFailure}`);
+    if (tooManyFailures()) throw new Error(`${failures} of ${attempts} syncs failed: ${firstFailure}`);
+    if (failures > 0) o.log(`  ${failures} of ${attempts} syncs failed (first: ${firstFailure})`);
     const lat = summarize(latencies);
     const one = summarize(single);
     const at50 = summarize(open[0]?.latencies ?? []);
@@ -326,6 +333,7 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
       concurrency: o.concurrency,
       batch: o.batch,
       poolSize: o.poolSize,
+      failedSyncs: failures,
       syncs: measured.syncs,
       events: measured.events,
       seconds: round(seconds, 2),

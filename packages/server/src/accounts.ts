@@ -19,6 +19,7 @@ import type {
   LoadedStream,
   NewEvent,
   StoredEvent,
+  StreamWrite,
 } from './store/event-store.js';
 
 /** Reads a stored event as a current-version domain event. Throws core's `EventSchemaError` if unreadable. */
@@ -31,6 +32,24 @@ export const accountFold: Fold<AccountState> = {
   initial: initialState,
   apply: (state, events) => fold(events.map(toDomainEvent), state),
 };
+
+const newEvent = (event: DomainEvent, eventId: string | undefined, metadata: EventMetadata): NewEvent => {
+  const v = toVersioned(event);
+  return { eventId: eventId ?? uuidv7(), type: v.type, schemaVersion: v.v, data: v.data, metadata };
+};
+
+/** What a device batch decided (see {@link AccountRepository.executeDeviceBatch}): the answer and the write. */
+export interface DeviceBatchDecision<T> {
+  result: T;
+  /** Events to append, in order; a missing `eventId` gets a fresh UUIDv7. */
+  appends: readonly { event: DomainEvent; eventId: string | undefined; metadata: EventMetadata }[];
+  /** The account with exactly `appends` folded in. */
+  state: AccountState;
+  receipts: readonly DeviceReceipt[];
+  /** The device's new cursor (never below the one read) and the sync time, epoch ms. */
+  ackSeq: number;
+  at: number;
+}
 
 /** What a unit of work sees: the account as of now (updated as it emits events), and the transaction. */
 export interface AccountUnit {
@@ -93,8 +112,7 @@ export class AccountRepository {
    */
   async load(accountId: string, q?: Queryable): Promise<LoadedStream<AccountState>> {
     const loaded = await this.store.load(q ?? this.db, accountId, accountFold);
-    this.metrics?.snapshotLoads.inc({ result: loaded.snapshotHit ? 'hit' : 'miss' });
-    this.metrics?.loadTail.observe({}, loaded.tailLength);
+    this.observeLoad(loaded);
     if (q === undefined && loaded.tailLength >= this.store.snapshotEvery) {
       // A read-only load after a fold-version change (or of an account nobody writes to) leaves the
       // snapshot it had to rebuild, so the next load is short. Best effort: a failure only costs time.
@@ -126,82 +144,143 @@ export class AccountRepository {
       withLoad?: (tx: Queryable) => Promise<void>;
     } = {},
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db.transaction(async (tx) => {
-          await options.beforeLoad?.(tx);
-          const [loaded] = await Promise.all([this.load(accountId, tx), options.withLoad?.(tx)]);
-          const pending: NewEvent[] = [];
-          const receipts: DeviceReceipt[] = [];
-          let cursor: { deviceId: string; lastSeq: number; at: number } | undefined;
-          let current = loaded.state;
-          const unit: AccountUnit = {
-            accountId,
-            tx,
-            get state() {
-              return current;
-            },
-            loadedVersion: loaded.version,
-            emit(events, metadata = {}, eventIds = []) {
-              if (events.length === 0) return;
-              events.forEach((e, i) => {
-                const v = toVersioned(e);
-                pending.push({
-                  eventId: eventIds[i] ?? uuidv7(),
-                  type: v.type,
-                  schemaVersion: v.v,
-                  data: v.data,
-                  metadata,
-                });
-              });
-              current = fold(events, current);
-            },
-            emitFolded(appends, state) {
-              for (const a of appends) {
-                const v = toVersioned(a.event);
-                pending.push({
-                  eventId: a.eventId ?? uuidv7(),
-                  type: v.type,
-                  schemaVersion: v.v,
-                  data: v.data,
-                  metadata: a.metadata,
-                });
-              }
-              current = state;
-            },
-            acknowledge(deviceId, acks, lastSeq, at) {
-              receipts.push(...acks);
-              cursor = { deviceId, lastSeq: Math.max(lastSeq, cursor?.lastSeq ?? 0), at };
-            },
-          };
-          const result = await work(unit);
-          const snapshotDue = current.version - loaded.snapshotVersion >= this.store.snapshotEvery;
-          if (pending.length > 0 || receipts.length > 0 || cursor || snapshotDue) {
-            await this.store.write(tx, accountId, {
-              expectedVersion: loaded.version,
-              events: pending,
-              receipts,
-              ...(cursor ? { cursor } : {}),
-              ...(snapshotDue
-                ? { snapshot: { version: current.version, foldVersion: FOLD_VERSION, state: current } }
-                : {}),
+    return this.retrying(accountId, () =>
+      this.db.transaction(async (tx) => {
+        await options.beforeLoad?.(tx);
+        const [loaded] = await Promise.all([this.load(accountId, tx), options.withLoad?.(tx)]);
+        const pending: NewEvent[] = [];
+        const receipts: DeviceReceipt[] = [];
+        let cursor: { deviceId: string; lastSeq: number; at: number } | undefined;
+        let current = loaded.state;
+        const unit: AccountUnit = {
+          accountId,
+          tx,
+          get state() {
+            return current;
+          },
+          loadedVersion: loaded.version,
+          emit(events, metadata = {}, eventIds = []) {
+            if (events.length === 0) return;
+            events.forEach((e, i) => {
+              pending.push(newEvent(e, eventIds[i], metadata));
             });
-          }
-          for (const e of pending) this.metrics?.eventsAppended.inc({ type: e.type });
-          if (snapshotDue) this.metrics?.snapshotsWritten.inc();
-          return result;
-        });
+            current = fold(events, current);
+          },
+          emitFolded(appends, state) {
+            for (const a of appends) pending.push(newEvent(a.event, a.eventId, a.metadata));
+            current = state;
+          },
+          acknowledge(deviceId, acks, lastSeq, at) {
+            receipts.push(...acks);
+            cursor = { deviceId, lastSeq: Math.max(lastSeq, cursor?.lastSeq ?? 0), at };
+          },
+        };
+        const result = await work(unit);
+        if (pending.length > 0 || receipts.length > 0 || cursor || this.snapshotDue(loaded, current)) {
+          await this.write(tx, accountId, loaded, current, pending, {
+            receipts,
+            ...(cursor ? { cursor } : {}),
+          });
+        }
+        return result;
+      }),
+    );
+  }
+
+  /**
+   * Runs one device's batch optimistically, in two statements and no transaction: one read (the account,
+   * the device's cursor and the receipts the batch needs, from one snapshot of the database), then `decide`
+   * (pure, synchronous), then one write that appends with the loaded stream version as the expected
+   * version and moves the device's cursor by compare-and-set from the value read. When another writer got
+   * there first (the account or the device's cursor moved), nothing was written and the whole batch is
+   * rerun from a fresh read, as {@link execute} does; after `maxAttempts` it throws
+   * {@link ConflictRetriesExhaustedError} (retryable). An error thrown by `decide` is rethrown, nothing
+   * written. Resolves once the write committed (the events, receipts and cursor are durable).
+   */
+  executeDeviceBatch<T>(
+    accountId: string,
+    deviceId: string,
+    batch: readonly { seq: number; eventId: string }[],
+    decide: (read: {
+      state: AccountState;
+      cursor: number;
+      bySeq: ReadonlyMap<number, DeviceReceipt>;
+      byEventId: ReadonlyMap<string, DeviceReceipt>;
+    }) => DeviceBatchDecision<T>,
+  ): Promise<T> {
+    return this.retrying(accountId, async () => {
+      const read = await this.store.loadDeviceBatch(this.db, accountId, accountFold, deviceId, batch);
+      this.observeLoad(read.loaded);
+      const d = decide({
+        state: read.loaded.state,
+        cursor: read.cursor,
+        bySeq: read.bySeq,
+        byEventId: read.byEventId,
+      });
+      await this.write(
+        this.db,
+        accountId,
+        read.loaded,
+        d.state,
+        d.appends.map((a) => newEvent(a.event, a.eventId, a.metadata)),
+        {
+          receipts: d.receipts,
+          cursor: {
+            deviceId,
+            lastSeq: Math.max(d.ackSeq, read.cursor),
+            at: d.at,
+            expectedLastSeq: read.cursor,
+          },
+        },
+      );
+      return d.result;
+    });
+  }
+
+  private snapshotDue(loaded: LoadedStream<AccountState>, state: AccountState): boolean {
+    return state.version - loaded.snapshotVersion >= this.store.snapshotEvery;
+  }
+
+  private observeLoad(loaded: LoadedStream<AccountState>): void {
+    this.metrics?.snapshotLoads.inc({ result: loaded.snapshotHit ? 'hit' : 'miss' });
+    this.metrics?.loadTail.observe({}, loaded.tailLength);
+  }
+
+  /** The one write of a unit: its events, receipts and cursor, and a snapshot when one is due. */
+  private async write(
+    q: Queryable,
+    accountId: string,
+    loaded: LoadedStream<AccountState>,
+    state: AccountState,
+    events: NewEvent[],
+    extra: Pick<StreamWrite<AccountState>, 'receipts' | 'cursor'>,
+  ): Promise<void> {
+    const snapshotDue = this.snapshotDue(loaded, state);
+    await this.store.write(q, accountId, {
+      expectedVersion: loaded.version,
+      events,
+      ...extra,
+      ...(snapshotDue ? { snapshot: { version: state.version, foldVersion: FOLD_VERSION, state } } : {}),
+    });
+    for (const e of events) this.metrics?.eventsAppended.inc({ type: e.type });
+    if (snapshotDue) this.metrics?.snapshotsWritten.inc();
+  }
+
+  private async retrying<T>(accountId: string, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
       } catch (e) {
         // Deadlocks and serialisation failures are lost races too: rerun from a fresh load.
         const code = dbError(e)?.code;
         if (!isConcurrencyError(e) && code !== '40P01' && code !== '40001') throw e;
-        if (attempt >= this.maxAttempts) {
+        if (n >= this.maxAttempts) {
           this.metrics?.conflictsExhausted.inc();
-          throw new ConflictRetriesExhaustedError(accountId, attempt);
+          throw new ConflictRetriesExhaustedError(accountId, n);
         }
         this.metrics?.conflictsRetried.inc();
         // Full jitter, exponential: spreads writers that keep colliding on one hot account.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 10 * 2 ** attempt)));
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 10 * 2 ** n)));
       }
     }
   }

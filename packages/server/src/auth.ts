@@ -1,6 +1,7 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { ServerError } from './errors.js';
 import { isOperatorRole, type OperatorPrincipal } from './operators.js';
+import { VerifiedTokenCache } from './token-cache.js';
 
 /**
  * Who a request speaks for: a device of an account, the account itself (enrolment), or an operator of
@@ -32,6 +33,11 @@ export interface TokenOptions {
   accountTokenTtlSec?: number;
   /** Lifetime of operator tokens in seconds (default 12 hours). */
   operatorTokenTtlSec?: number;
+  /**
+   * Verified tokens kept until their `exp` (default: a cache of 10,000 with no revocation hook); false
+   * verifies every token in full.
+   */
+  cache?: VerifiedTokenCache<Principal> | false;
 }
 
 const ISSUER = 'satchel';
@@ -43,6 +49,8 @@ export class Tokens {
   readonly deviceTokenTtlSec: number;
   readonly accountTokenTtlSec: number;
   readonly operatorTokenTtlSec: number;
+  /** Verified tokens, kept until they expire; `revoke` drops a principal's at once. Null when off. */
+  readonly cache: VerifiedTokenCache<Principal> | null;
 
   /** Throws when the secret is shorter than 16 characters. */
   constructor(secret: string, options: TokenOptions = {}) {
@@ -52,6 +60,7 @@ export class Tokens {
     this.deviceTokenTtlSec = options.deviceTokenTtlSec ?? 90 * 86_400;
     this.accountTokenTtlSec = options.accountTokenTtlSec ?? 30 * 86_400;
     this.operatorTokenTtlSec = options.operatorTokenTtlSec ?? 12 * 3600;
+    this.cache = options.cache === false ? null : (options.cache ?? new VerifiedTokenCache());
   }
 
   /** A token for `principal`, valid `ttlSec` from `now` (epoch ms). */
@@ -92,6 +101,18 @@ export class Tokens {
 
   /** The principal of a valid token. Throws {@link AuthError} otherwise. */
   async verify(token: string, now = Date.now()): Promise<Principal> {
+    const cached = this.cache?.get(token, now);
+    if (cached !== undefined) return cached;
+    const principal = await this.verifyUncached(token, now);
+    if (this.cache?.revoked(principal.principal)) throw new AuthError('UNAUTHENTICATED', 'Revoked token');
+    this.cache?.set(token, principal.principal, principal.expiresAt);
+    return principal.principal;
+  }
+
+  private async verifyUncached(
+    token: string,
+    now: number,
+  ): Promise<{ principal: Principal; expiresAt: number }> {
     try {
       const { payload } = await jwtVerify(token, this.key, {
         issuer: ISSUER,
@@ -101,14 +122,18 @@ export class Tokens {
       });
       const acc = payload.acc;
       const sub = payload.sub;
+      const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : now;
       if (payload.kind === 'operator' && typeof sub === 'string' && acc === undefined) {
-        if (isOperatorRole(payload.role)) return { kind: 'operator', operatorId: sub, role: payload.role };
+        if (isOperatorRole(payload.role))
+          return { principal: { kind: 'operator', operatorId: sub, role: payload.role }, expiresAt };
         throw new AuthError('UNAUTHENTICATED', 'Malformed token');
       }
       if (typeof acc !== 'string' || typeof sub !== 'string')
         throw new AuthError('UNAUTHENTICATED', 'Malformed token');
-      if (payload.kind === 'device') return { kind: 'device', accountId: acc, deviceId: sub };
-      if (payload.kind === 'account' && sub === acc) return { kind: 'account', accountId: acc };
+      if (payload.kind === 'device')
+        return { principal: { kind: 'device', accountId: acc, deviceId: sub }, expiresAt };
+      if (payload.kind === 'account' && sub === acc)
+        return { principal: { kind: 'account', accountId: acc }, expiresAt };
       throw new AuthError('UNAUTHENTICATED', 'Malformed token');
     } catch (e) {
       if (e instanceof AuthError) throw e;

@@ -25,7 +25,7 @@ import { uuidv7 } from 'uuidv7';
 import type { AccountRepository, AccountUnit } from './accounts.js';
 import type { Catalogue } from './catalogue.js';
 import { ServerError } from './errors.js';
-import { mergeBatch, type SeenReceipts } from './merge.js';
+import { mergeBatch } from './merge.js';
 import type { Metrics } from './metrics.js';
 import type { DeviceCursor, DeviceReceipt, StoredEvent } from './store/event-store.js';
 
@@ -306,7 +306,9 @@ export class SatchelService {
   }
 
   /**
-   * The merge: applies a device's batch in one transaction on its account. Events already applied
+   * The merge: applies a device's batch to its account atomically — one read, core's pure
+   * {@link mergeBatch}, one write (expected stream version, compare-and-set on the device's cursor), rerun
+   * from a fresh read when another writer got there first. Events already applied
    * (same device and seq, or same eventId) are answered as before and change nothing; a gap refuses
    * the whole batch ({@link SeqGapError}, nothing written); every new event is upcast, decided by
    * core's `decideDeviceEvent` and appended (or acknowledged as rejected, never blocking the queue).
@@ -320,18 +322,17 @@ export class SatchelService {
   ): Promise<SyncResponse> {
     const now = this.now();
     const limited = await this.limitedTitles();
-    const store = this.accounts.store;
-    let cursor = 0;
-    let seen: SeenReceipts = { bySeq: new Map(), byEventId: new Map() };
-    const response = await this.accounts.execute(
+    const response = await this.accounts.executeDeviceBatch(
       accountId,
-      async (unit) => {
+      deviceId,
+      request.events,
+      ({ state, cursor, bySeq, byEventId }) => {
         const merged = mergeBatch({
-          state: unit.state,
+          state,
           deviceId,
           cursor,
           events: request.events,
-          seen,
+          seen: { bySeq, byEventId },
           now,
           requestId,
         });
@@ -339,31 +340,20 @@ export class SatchelService {
           if (merged.reason === 'SEQ_GAP') throw new SeqGapError(merged.expectedSeq, merged.receivedSeq);
           throw new ForbiddenError('FORBIDDEN', 'Unknown device');
         }
-        unit.emitFolded(merged.appends, merged.state);
-        unit.acknowledge(deviceId, merged.receipts, merged.ackSeq, now);
         return {
-          protocolVersion: Math.min(request.protocolVersion, PROTOCOL_VERSION),
-          results: merged.results,
+          result: {
+            protocolVersion: Math.min(request.protocolVersion, PROTOCOL_VERSION),
+            results: merged.results,
+            ackSeq: merged.ackSeq,
+            serverTime: now,
+            snapshot: this.snapshotOf(merged.state, deviceId, now, limited),
+          } satisfies SyncResponse,
+          appends: merged.appends,
+          state: merged.state,
+          receipts: merged.receipts,
           ackSeq: merged.ackSeq,
-          serverTime: now,
-          snapshot: this.snapshotOf(merged.state, deviceId, now, limited),
-        } satisfies SyncResponse;
-      },
-      {
-        // One device's syncs are serialised on its cursor row; the account is loaded after the lock.
-        beforeLoad: async (tx) => {
-          cursor = await store.lockDeviceCursor(tx, accountId, deviceId);
-        },
-        // Replays are answered from this device's receipts; a fresh event id used before is refused.
-        withLoad: async (tx) => {
-          seen = await store.receipts(
-            tx,
-            accountId,
-            deviceId,
-            request.events.filter((e) => e.seq <= cursor).map((e) => e.seq),
-            request.events.filter((e) => e.seq > cursor).map((e) => e.eventId),
-          );
-        },
+          at: now,
+        };
       },
     );
     for (const r of response.results) this.metrics?.syncEvents.inc({ status: r.status });

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { loadStream } from './load.js';
+import { type DeviceBatchRead, loadDeviceBatch } from './load-device-batch.js';
 import { lockDeviceCursor } from './lock-cursor.js';
 import { readAll } from './read-all.js';
 import { readDeviceCursors } from './read-cursors.js';
@@ -8,6 +9,7 @@ import { readStream } from './read-stream.js';
 import type { DeviceCursor, DeviceReceipt, Fold, LoadedStream, StoredEvent, StreamWrite } from './types.js';
 import { writeStream } from './write.js';
 
+export type { DeviceBatchRead } from './load-device-batch.js';
 export type {
   DeviceCursor,
   DeviceReceipt,
@@ -63,6 +65,22 @@ export class EventStore {
     options: { useSnapshots?: boolean } = {},
   ): Promise<LoadedStream<S>> {
     return loadStream(q, accountId, fold, options.useSnapshots !== false);
+  }
+
+  /**
+   * Loads everything a device's sync decides from, in one statement (one snapshot of the database): the
+   * account as {@link load} does, the device's cursor, this device's receipts for the batch's seqs at or
+   * below the cursor, and the account's receipts for the event ids of the batch's events above it.
+   * Takes no lock: write with the cursor's compare-and-set (`cursor.expectedLastSeq`).
+   */
+  loadDeviceBatch<S>(
+    q: Queryable,
+    accountId: string,
+    fold: Fold<S>,
+    deviceId: string,
+    batch: readonly { seq: number; eventId: string }[],
+  ): Promise<DeviceBatchRead<S>> {
+    return loadDeviceBatch(q, accountId, fold, deviceId, batch);
   }
 
   /** Events of one account with a version above `afterVersion`, oldest first. */
