@@ -190,6 +190,21 @@ export function upcast(event: VersionedEvent): DomainEvent {
   return { type, data: parsed.data } as DomainEvent;
 }
 
+/**
+ * Reads an event the server itself stored: one at the current schema version was validated before it
+ * was appended and is taken as it is — each event is validated once, not at every load of its account;
+ * an older one is upcast and validated as {@link upcast} does.
+ * @throws {EventSchemaError} as {@link upcast} does (an unknown type, a version newer than this code, a
+ * payload that is not an object).
+ */
+export function upcastStored(event: VersionedEvent): DomainEvent {
+  const { type, v, data } = event;
+  if (isEventType(type) && v === CURRENT_EVENT_VERSIONS[type] && typeof data === 'object' && data !== null) {
+    return { type, data } as DomainEvent;
+  }
+  return upcast(event);
+}
+
 function summarise(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
   return issues
     .slice(0, 3)

@@ -40,6 +40,7 @@ export {
   type RevocationReason,
   toVersioned,
   upcast,
+  upcastStored,
   type VersionedEvent,
 } from './events.js';
 export {

@@ -5,7 +5,7 @@ import {
   fold,
   initialState,
   toVersioned,
-  upcast,
+  upcastStored,
 } from '@satchel/core';
 import { uuidv7 } from 'uuidv7';
 import { type Database, dbError, type Queryable } from './db/database.js';
@@ -22,9 +22,12 @@ import type {
   StreamWrite,
 } from './store/event-store.js';
 
-/** Reads a stored event as a current-version domain event. Throws core's `EventSchemaError` if unreadable. */
+/**
+ * Reads a stored event as a current-version domain event (validated when it was appended; an older version
+ * is upcast and validated). Throws core's `EventSchemaError` if unreadable.
+ */
 export const toDomainEvent = (e: StoredEvent): DomainEvent =>
-  upcast({ type: e.type, v: e.schemaVersion, data: e.data });
+  upcastStored({ type: e.type, v: e.schemaVersion, data: e.data });
 
 /** Folds stored events with core's `fold`; snapshots carry core's `FOLD_VERSION`. */
 export const accountFold: Fold<AccountState> = {

@@ -3,7 +3,9 @@ import { ConcurrencyError } from '../errors.js';
 import type { StreamWrite } from './types.js';
 
 // Lists travel as typed arrays (one per column) and are expanded with unnest: the statement has a fixed
-// text, is prepared once per connection, and PostgreSQL parses no JSON but the payloads themselves.
+// text, is prepared once per connection, and PostgreSQL parses no JSON but the payloads themselves. The
+// JSON payloads travel as one text each, joined by the record separator U+001E, which JSON.stringify
+// never leaves unescaped: no array quoting on either side.
 // Data-modifying CTEs all run to completion; `go` gates every insert on the cursor's compare-and-set.
 const WRITE_SQL = `WITH cursor AS (
   INSERT INTO device_cursors (account_id, device_id, last_seq, last_sync_at)
@@ -17,7 +19,8 @@ const WRITE_SQL = `WITH cursor AS (
 ), appended AS (
   INSERT INTO events (account_id, stream_version, event_id, type, schema_version, data, metadata)
   SELECT $1::text, $2::bigint + e.n, e.event_id, e.type, e.schema_version, e.data::jsonb, e.metadata::jsonb
-  FROM unnest($3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[])
+  FROM unnest($3::uuid[], $4::text[], $5::int[], string_to_array($6::text, E'\x1e'),
+    string_to_array($7::text, E'\x1e'))
     WITH ORDINALITY AS e(event_id, type, schema_version, data, metadata, n)
   WHERE (SELECT ok FROM go)
   ORDER BY e.n
@@ -36,6 +39,8 @@ const WRITE_SQL = `WITH cursor AS (
 )
 SELECT ok FROM go`;
 
+const RS = '\u001e';
+
 /**
  * The one write path of the event store: see `EventStore.write`.
  * @throws {ConcurrencyError} when a stream version, an event id or a receipt is already taken, or the
@@ -52,8 +57,8 @@ export async function writeStream<S>(q: Queryable, accountId: string, w: StreamW
       events.map((e) => e.eventId),
       events.map((e) => e.type),
       events.map((e) => e.schemaVersion),
-      events.map((e) => JSON.stringify(e.data)),
-      events.map((e) => JSON.stringify(e.metadata ?? {})),
+      events.map((e) => JSON.stringify(e.data)).join(RS),
+      events.map((e) => JSON.stringify(e.metadata ?? {})).join(RS),
       receipts.map((r) => r.deviceId),
       receipts.map((r) => r.seq),
       receipts.map((r) => r.eventId),

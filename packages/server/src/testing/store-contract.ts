@@ -386,9 +386,9 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       expect(await cursorOf(store, backend.db, account, 'd2')).toBe(3);
     });
 
-    it('keeps payloads exact through the write (quotes, backslashes, unicode, nulls)', async () => {
+    it('keeps payloads exact through the write (quotes, backslashes, separators, unicode, nulls)', async () => {
       const account = uid('acct');
-      const data = { s: 'q"uo\\te\n', u: 'é€😀', nested: [1, { z: null }], empty: '' };
+      const data = { s: 'q"uo\\te\n', u: 'é€😀', rs: 'a\u001eb', nested: [1, { z: null }], empty: '' };
       await append(store, backend.db, account, 0, [ev('A', data, { deviceId: 'd"1', requestId: 'r\\1' })]);
       const [read] = await store.readStream(backend.db, account);
       expect(read?.data).toEqual(data);
