@@ -291,6 +291,14 @@ function printTable(r: Report): void {
       status('merge / minimal sync transaction'),
     ]);
     rows.push([
+      'merge vs minimal sync tx, in CPU per sync',
+      fmt(s.cpuMsPerSync, ' ms'),
+      `minimal sync tx ${fmt(s.minimalTxCpuMsPerSync, ' ms')}`,
+      fmt(s.cpuRatioToMinimalTx),
+      '',
+      '',
+    ]);
+    rows.push([
       'merge vs prepared raw INSERT',
       '',
       `raw INSERT ${fmt(s.rawInsertRowsPerSec, ' rows/s')}`,

@@ -62,6 +62,12 @@ export interface MergeResult {
   /** The headline: merge ÷ minimal sync transaction, same rows, same lanes, same pool, same run. */
   ratioToMinimalTx: number;
   ratioToRawInsert: number;
+  /**
+   * The same comparison in CPU rather than wall time, which foreign load disturbs far less: CPU per
+   * batch of the minimal transaction (driver + PostgreSQL backends) ÷ CPU per sync of the merge (server
+   * + PostgreSQL backends). 1 = the merge costs the machine what the minimal transaction does.
+   */
+  cpuRatioToMinimalTx: number;
   /** Closed-loop latency (information only: with a closed loop, latency = devices ÷ throughput). */
   closedLoop: { p50Ms: number; p95Ms: number; p99Ms: number };
   openLoop: OpenLoopResult;
@@ -76,6 +82,9 @@ export interface MergeResult {
   /** CPU of the bench database's PostgreSQL backends per sync, ms (merge, minimal transaction). */
   postgresCpuMsPerSync: number;
   minimalTxPostgresCpuMsPerSync: number;
+  /** Own CPU per sync, ms: the merge's server + backends; the minimal transaction's driver + backends. */
+  cpuMsPerSync: number;
+  minimalTxCpuMsPerSync: number;
   /** Database statements and round trips per sync (BEGIN and COMMIT count as round trips, not statements). */
   statementsPerSync: number;
   roundTripsPerSync: number;
@@ -328,6 +337,7 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
 
     const eventsPerSec = measured.events / seconds;
     const syncs = Math.max(1, measured.syncs);
+    const mergeCpuMs = (((c1.server.cpuUs - c0.server.cpuUs) / 1e6 + (c1.pg - c0.pg)) * 1e3) / syncs;
     return {
       accounts: o.accounts,
       concurrency: o.concurrency,
@@ -361,6 +371,9 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
       serverCpuMsPerSync: round((c1.server.cpuUs - c0.server.cpuUs) / 1e3 / syncs, 2),
       postgresCpuMsPerSync: round(((c1.pg - c0.pg) * 1e3) / syncs, 2),
       minimalTxPostgresCpuMsPerSync: minimal.postgresCpuMsPerBatch,
+      cpuMsPerSync: round(mergeCpuMs, 2),
+      minimalTxCpuMsPerSync: minimal.cpuMsPerBatch,
+      cpuRatioToMinimalTx: round(minimal.cpuMsPerBatch / mergeCpuMs, 3),
       statementsPerSync: round((c1.server.statements - c0.server.statements) / syncs, 2),
       roundTripsPerSync: round((c1.server.roundTrips - c0.server.roundTrips) / syncs, 2),
       connectionHoldMs: round((c1.server.connectionMs - c0.server.connectionMs) / syncs, 1),
@@ -433,6 +446,8 @@ interface BaselineResult {
   rowsPerSec: number;
   postgresCores: number;
   postgresCpuMsPerBatch: number;
+  /** Driver (this process) + backends, per batch. */
+  cpuMsPerBatch: number;
   walBytesPerBatch: number;
   load: WindowLoad;
 }
@@ -476,6 +491,7 @@ async function baseline(
       rowsPerSec: inserted / seconds,
       postgresCores: round((pg1 - pg0) / seconds, 2),
       postgresCpuMsPerBatch: round(((pg1 - pg0) * 1e3) / n, 2),
+      cpuMsPerBatch: round(((pg1 - pg0 + (selfCpuSeconds() - self0)) * 1e3) / n, 2),
       walBytesPerBatch: round((wal1 - wal0) / n, 0),
       load,
     };
