@@ -13,6 +13,7 @@ export {
   type SatchelStatus,
 } from './client.js';
 export { ClientError, type ClientErrorCode, StorageError, type StorageErrorCode } from './errors.js';
+export { heldLicense } from './held.js';
 export { IDB_SCHEMA_VERSION, type IdbStorageOptions, idbStorage } from './storage/idb.js';
 export type {
   DeviceIdentity,
