@@ -229,6 +229,12 @@ describe('examples/electron (the renderer in Chromium; the main process stood in
           enrolmentToken,
           fetch: (request: unknown) => (w.__satchelForward as (r: unknown) => Promise<unknown>)(request),
           onWake: () => {},
+          onQuit: (listener: () => void) => {
+            w.__quit = listener;
+          },
+          closed: () => {
+            w.__closed = true;
+          },
         };
       },
       { serverUrl: `${server.url}/`, enrolmentToken: server.enrolmentToken },
@@ -256,6 +262,11 @@ describe('examples/electron (the renderer in Chromium; the main process stood in
     await expect
       .poll(() => body(page), { timeout: 20_000 })
       .toMatch(/synced: \d+ events acknowledged, \d+ waiting/);
+    // Quitting: the renderer closes its client, then tells the main process it may go.
+    await page.evaluate(() => (window as unknown as { __quit: () => void }).__quit());
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { __closed?: boolean }).__closed))
+      .toBe(true);
     // The forwarder refuses anything but the sync server.
     await expect(
       forward({ url: 'http://127.0.0.1:1/elsewhere', method: 'GET', headers: [], body: null }),

@@ -26,6 +26,13 @@ export interface SatchelBridge {
   fetch(request: BridgeRequest): Promise<BridgeResponse>;
   /** Calls `listener` when the main process says the machine woke up or came back online. */
   onWake(listener: () => void): void;
+  /**
+   * Calls `listener` when the app is quitting; the app waits (a few seconds at most) until the renderer
+   * calls `closed()`, so a sync in flight can finish and the storage close cleanly.
+   */
+  onQuit(listener: () => void): void;
+  /** Tells the main process the client is closed and the app may quit. */
+  closed(): void;
 }
 
 declare global {
@@ -35,4 +42,10 @@ declare global {
 }
 
 /** IPC channels between main and preload. */
-export const CHANNEL = { fetch: 'satchel:fetch', wake: 'satchel:wake', config: 'satchel:config' } as const;
+export const CHANNEL = {
+  fetch: 'satchel:fetch',
+  wake: 'satchel:wake',
+  config: 'satchel:config',
+  quit: 'satchel:quit',
+  closed: 'satchel:closed',
+} as const;

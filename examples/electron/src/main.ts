@@ -52,6 +52,20 @@ async function start(): Promise<void> {
   const wake = () => window.webContents.send(CHANNEL.wake);
   powerMonitor.on('resume', wake);
   powerMonitor.on('unlock-screen', wake);
+  // At quit, the renderer closes its client first (a sync in flight finishes), for 5 s at most.
+  let closing = false;
+  app.on('before-quit', (event) => {
+    if (closing || window.isDestroyed()) return;
+    closing = true;
+    event.preventDefault();
+    const quit = () => app.quit();
+    const timer = setTimeout(quit, 5000);
+    ipcMain.once(CHANNEL.closed, () => {
+      clearTimeout(timer);
+      quit();
+    });
+    window.webContents.send(CHANNEL.quit);
+  });
   await window.loadURL('app://player/index.html');
 }
 

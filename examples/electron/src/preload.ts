@@ -9,6 +9,10 @@ const bridge: SatchelBridge = {
   onWake: (listener) => {
     ipcRenderer.on(CHANNEL.wake, () => listener());
   },
+  onQuit: (listener) => {
+    ipcRenderer.once(CHANNEL.quit, () => listener());
+  },
+  closed: () => ipcRenderer.send(CHANNEL.closed),
 };
 
 contextBridge.exposeInMainWorld('satchelNet', bridge);

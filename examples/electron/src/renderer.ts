@@ -1,4 +1,4 @@
-import { createSatchel, isSatchelError } from '@satchel/sdk';
+import { createSatchel, heldLicense, isSatchelError } from '@satchel/sdk';
 import type { SatchelBridge } from './bridge.js';
 import { bridgeFetch } from './bridge-fetch.js';
 
@@ -13,6 +13,8 @@ const log = (line: string) => {
 
 const satchel = createSatchel({ baseUrl: bridge.serverUrl, fetch: bridgeFetch(bridge) });
 bridge.onWake(() => void satchel.sync().catch(() => undefined));
+// At quit, let a sync in flight finish and the storage close before the app goes.
+bridge.onQuit(() => void satchel.close().finally(() => bridge.closed()));
 
 const status = await satchel.status();
 if (!status.registered) {
@@ -20,10 +22,8 @@ if (!status.registered) {
   await satchel.register(bridge.enrolmentToken, { name: 'Electron player', platform: 'electron' });
 }
 
-// After a restart the device already holds the licence: find it in licences() (works offline).
-const held = (await satchel.licenses()).find(
-  (license) => license.titleId === TITLE && (license.status === 'issued' || license.status === 'downloaded'),
-);
+// After a restart the device already holds the licence: find it among licenses() (works offline).
+const held = heldLicense(await satchel.licenses(), TITLE);
 let licenseId = held?.licenseId ?? null;
 if (licenseId === null) {
   const grant = await satchel.requestDownload(TITLE);

@@ -1,20 +1,18 @@
 import { useLicenses, useSatchel } from '@satchel/react';
+import { heldLicense } from '@satchel/sdk';
 import { useState } from 'react';
 import { Player } from './Player.js';
 
 /**
  * One title: download it, or play the licence this device already holds for it. After a reload the
- * licence is found in useLicenses() (offline too); the server would refuse a second one (ALREADY_LICENSED).
+ * licence is found among useLicenses() (offline too); the server would refuse a second one (ALREADY_LICENSED).
  */
 export function Title({ titleId }: { titleId: string }) {
   const satchel = useSatchel();
   const { data: licenses, isLoading } = useLicenses();
   const [note, setNote] = useState<string | null>(null);
   if (isLoading) return null;
-  const held = licenses.find(
-    (license) =>
-      license.titleId === titleId && (license.status === 'issued' || license.status === 'downloaded'),
-  );
+  const held = heldLicense(licenses, titleId);
 
   const download = async () => {
     try {
@@ -31,7 +29,7 @@ export function Title({ titleId }: { titleId: string }) {
   return (
     <section>
       <h2>{titleId}</h2>
-      {held === undefined ? (
+      {held === null ? (
         <button type="button" onClick={download}>
           Download
         </button>

@@ -1,4 +1,4 @@
-import { createSatchel, isSatchelError } from '@satchel/sdk';
+import { createSatchel, heldLicense, isSatchelError } from '@satchel/sdk';
 
 const TITLE = 'quiet-river';
 
@@ -21,10 +21,8 @@ if (!status.registered) {
 }
 
 // After a reload the device already holds the licence (the server would refuse a second one with
-// ALREADY_LICENSED, naming it in refusal.licenseId): find it in licences(), which works offline.
-const held = (await satchel.licenses()).find(
-  (license) => license.titleId === TITLE && (license.status === 'issued' || license.status === 'downloaded'),
-);
+// ALREADY_LICENSED, naming it in refusal.licenseId): find it among licenses(), which works offline.
+const held = heldLicense(await satchel.licenses(), TITLE);
 let licenseId = held?.licenseId ?? null;
 if (licenseId === null) {
   const grant = await satchel.requestDownload(TITLE);

@@ -21,7 +21,10 @@ let browser: Awaited<ReturnType<typeof launchChromium>>;
 const server = new FakeServer(() => Date.now());
 
 beforeAll(async () => {
-  site = await startSite((request) => server.fetch(request), await bundleModule(example('web-player')));
+  site = await startSite(
+    (request) => server.fetch(request),
+    await bundleModule(example('examples/web/src/main.ts')),
+  );
   browser = await launchChromium();
 }, 60_000);
 
