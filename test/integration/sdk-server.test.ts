@@ -181,4 +181,19 @@ describe('SDK against the real sync server', () => {
     expect(license).toMatchObject({ licenseId, status: 'revoked' });
     expect(await d.client.startPlayback(licenseId)).toMatchObject({ allowed: false, reason: 'REVOKED' });
   });
+
+  it('case 7 — online commands whose answer was lost return the first outcome when retried', async () => {
+    const d = await device();
+    d.net.state.dropNextAnswer = true;
+    await expect(d.client.requestDownload('quiet-river')).rejects.toMatchObject({ code: 'NETWORK' });
+    const granted = await d.client.requestDownload('quiet-river');
+    if (!granted.ok) throw new Error(`refused: ${granted.refusal.code}`);
+    expect((await storedDeviceEvents(d.accountId, 'LicenseIssued')).length).toBe(1);
+
+    const licenseId = granted.license.licenseId;
+    d.net.state.dropNextAnswer = true;
+    await expect(d.client.renew(licenseId)).rejects.toMatchObject({ code: 'NETWORK' });
+    expect(await d.client.renew(licenseId)).toMatchObject({ ok: true, license: { renewals: 1 } });
+    expect((await storedDeviceEvents(d.accountId, 'LicenseRenewed')).length).toBe(1);
+  });
 });

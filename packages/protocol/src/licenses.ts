@@ -5,7 +5,9 @@ import { LicenseSnapshot, LicenseView } from './views.js';
 
 /**
  * The body of `POST /v1/licenses`: ask for a download licence for a title. A client-chosen `licenseId`
- * makes a retry idempotent: the same id answers with the same licence instead of issuing a second one.
+ * makes a retry idempotent: while that licence is active on this device for this title, the same id
+ * answers `granted` with it (the first outcome) instead of issuing a second one or refusing
+ * `ALREADY_LICENSED`.
  */
 export const LicenseRequest = z.object({
   titleId: Id,
@@ -13,11 +15,19 @@ export const LicenseRequest = z.object({
 });
 export type LicenseRequest = z.infer<typeof LicenseRequest>;
 
-/** `POST /v1/licenses/{licenseId}/renew`: the licence to renew (carried in the path). */
-export const RenewRequest = z.object({ licenseId: Uuid });
+/**
+ * `POST /v1/licenses/{licenseId}/renew`: the licence to renew (carried in the path). `fromRenewal`, the
+ * licence's `renewals` count as the device saw it when it first asked, makes a retry idempotent: if the
+ * licence has been renewed past it already, the answer is the licence as it stands (the first outcome)
+ * and nothing is renewed again.
+ */
+export const RenewRequest = z.object({ licenseId: Uuid, fromRenewal: z.optional(NonNegativeInt) });
 export type RenewRequest = z.infer<typeof RenewRequest>;
 
-/** `POST /v1/licenses/{licenseId}/release`: the licence to give back (carried in the path). */
+/**
+ * `POST /v1/licenses/{licenseId}/release`: the licence to give back (carried in the path). Idempotent: a
+ * licence this device already released answers `granted` with the released licence.
+ */
 export const ReleaseRequest = z.object({ licenseId: Uuid });
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 

@@ -26,6 +26,7 @@ import { recordThrough } from './storage/shared.js';
 import type {
   NewOutboxEvent,
   OutboxEntry,
+  PendingCommand,
   RecordPlan,
   RecordRead,
   RecordState,
@@ -557,7 +558,16 @@ class Client implements SatchelClient {
     };
   }
 
-  async #licenseCall(call: (token: string) => Promise<LicenseResponse>): Promise<LicenseRequestResult> {
+  /**
+   * An online licence command. Its idempotency key (`make` builds it from what the device knows now) is
+   * stored before the request goes and reused by every retry until an answer arrives, so a retry after a
+   * lost answer gets the first outcome rather than a second licence or a refusal.
+   */
+  async #licenseCall(
+    key: string,
+    make: (meta: StoredMeta) => PendingCommand,
+    call: (token: string, command: PendingCommand) => Promise<LicenseResponse>,
+  ): Promise<LicenseRequestResult> {
     await this.#open();
     const meta = await this.#storage.readMeta();
     if (meta.identity === null) throw new ClientError('NOT_REGISTERED', 'The device is not registered');
@@ -566,38 +576,80 @@ class Client implements SatchelClient {
         this.#logger.log('warn', 'sync: pushing the outbox before an online command failed', { error }),
       );
     }
-    const token = await this.#token(meta);
+    const now = this.#clock.now();
+    const commands = liveCommands(meta.cursor.commands, now);
+    let command = commands[key];
+    if (command === undefined) {
+      command = make(meta);
+      await this.#storage.commit(null, { cursor: { commands: { ...commands, [key]: command } } });
+    }
     let response: LicenseResponse;
     try {
-      response = await call(token);
+      try {
+        response = await call(await this.#token(meta), command);
+      } catch (error) {
+        if (!isSatchelError(error, 'UNAUTHORIZED')) throw error;
+        response = await call(await this.#token(meta, true), command);
+      }
     } catch (error) {
       await this.#noteFailure(error);
+      if (!(error instanceof ClientError && (error.retryable || error.code === 'TIMEOUT'))) {
+        await this.#forgetCommand(key);
+      }
       throw error;
     }
-    await this.#storeSnapshot(response.snapshot);
+    await this.#storeSnapshot(response.snapshot, key);
     return response.outcome === 'granted'
       ? { ok: true, license: response.license }
       : { ok: false, refusal: response.refusal };
   }
 
-  async #storeSnapshot(snapshot: LicenseSnapshot): Promise<void> {
+  async #forgetCommand(key: string): Promise<void> {
+    try {
+      const meta = await this.#storage.readMeta();
+      const { [key]: _done, ...rest } = liveCommands(meta.cursor.commands, this.#clock.now());
+      await this.#storage.commit(null, { cursor: { commands: rest } });
+    } catch (error) {
+      this.#logger.log('warn', 'commands: could not forget a finished command key', { error, key });
+    }
+  }
+
+  async #storeSnapshot(snapshot: LicenseSnapshot, doneKey?: string): Promise<void> {
     const meta = await this.#storage.readMeta();
     const reading = this.#reading();
+    const commands = liveCommands(meta.cursor.commands, reading.wallNow);
+    if (doneKey !== undefined) delete commands[doneKey];
     await this.#storage.commit(null, {
       snapshot,
       clock: anchor(meta.clock, snapshot.serverTime, reading),
-      cursor: { lastSyncAt: reading.wallNow, lastError: null, updateRequired: null },
+      cursor: {
+        lastSyncAt: reading.wallNow,
+        lastError: null,
+        updateRequired: null,
+        ...(doneKey === undefined ? {} : { commands }),
+      },
     });
     this.#emit(['licenses', 'status']);
   }
 
   requestDownload(titleId: string): Promise<LicenseRequestResult> {
-    const licenseId = uuidv7(this.#clock.now());
-    return this.#licenseCall((token) => this.#transport.requestLicense(token, { titleId, licenseId }));
+    return this.#licenseCall(
+      `issue:${titleId}`,
+      () => ({ licenseId: uuidv7(this.#clock.now()), at: this.#clock.now() }),
+      (token, command) =>
+        this.#transport.requestLicense(token, { titleId, licenseId: command.licenseId ?? uuidv7() }),
+    );
   }
 
   renew(licenseId: string): Promise<LicenseRequestResult> {
-    return this.#licenseCall((token) => this.#transport.renew(token, licenseId, licenseId));
+    return this.#licenseCall(
+      `renew:${licenseId}`,
+      (meta) => ({
+        fromRenewal: meta.snapshot?.licenses.find((l) => l.licenseId === licenseId)?.renewals ?? 0,
+        at: this.#clock.now(),
+      }),
+      (token, command) => this.#transport.renew(token, licenseId, command.fromRenewal ?? 0),
+    );
   }
 
   downloadCompleted(licenseId: string): Promise<void> {
@@ -855,6 +907,20 @@ class Client implements SatchelClient {
 export const MIN_RUN_GAP_MS = 1000;
 /** Default bound on waiting for another tab's sync run, in ms. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/** How long an online command's idempotency key is kept for retries after a lost answer (24 h). */
+export const COMMAND_KEY_TTL_MS = 86_400_000;
+
+function liveCommands(
+  commands: Record<string, PendingCommand> | undefined,
+  now: number,
+): Record<string, PendingCommand> {
+  const live: Record<string, PendingCommand> = {};
+  for (const [key, command] of Object.entries(commands ?? {})) {
+    if (Math.abs(now - command.at) < COMMAND_KEY_TTL_MS) live[key] = command;
+  }
+  return live;
+}
 
 /** Longest identifier the protocol carries (licence, title, device ids). */
 const MAX_ID_LENGTH = 128;

@@ -270,6 +270,39 @@ describe('the sync engine never gets stuck, never storms, never loses an event',
     expect(Math.abs(decision.secureNow - (T0 + 60_000))).toBeLessThan(10_000);
   });
 
+  it('case 7 — a lost answer to requestDownload: the retry returns the first outcome, not ALREADY_LICENSED', async () => {
+    const s = await registered();
+    s.server.faults.push({ kind: 'drop-response' });
+    await expect(s.client.requestDownload('film-2')).rejects.toMatchObject({ code: 'NETWORK' });
+    const retry = await s.client.requestDownload('film-2');
+    expect(retry).toMatchObject({ ok: true });
+    const held = Object.values(s.server.state.licenses).filter((l) => l.titleId === 'film-2');
+    expect(held).toHaveLength(1);
+    expect(retry.ok && retry.license.licenseId).toBe(held[0]?.licenseId);
+  });
+
+  it('case 7 — a lost answer to renew: the retry returns the renewal that went through, not a second one', async () => {
+    const s = await registered();
+    s.server.faults.push({ kind: 'drop-response' });
+    await expect(s.client.renew(s.licenseId)).rejects.toMatchObject({ code: 'NETWORK' });
+    await s.client.sync();
+    const retry = await s.client.renew(s.licenseId);
+    expect(retry).toMatchObject({ ok: true, license: { renewals: 1 } });
+    expect(s.server.state.licenses[s.licenseId]?.renewals).toBe(1);
+    // A later renewal, once the first was answered, is a new one.
+    expect(await s.client.renew(s.licenseId)).toMatchObject({ ok: true, license: { renewals: 2 } });
+  });
+
+  it('case 7 — a lost answer to register: the retry registers the same device once', async () => {
+    const s = setup();
+    s.server.faults.push({ kind: 'drop-response' });
+    await expect(s.client.register(s.server.enrolmentToken, { name: 'Laptop' })).rejects.toMatchObject({
+      code: 'NETWORK',
+    });
+    const retry = await s.client.register(s.server.enrolmentToken, { name: 'Laptop' });
+    expect(Object.keys(s.server.state.devices)).toEqual([retry.deviceId]);
+  });
+
   it('a logger hears every transition and every swallowed error (a listener that throws)', async () => {
     const entries: Array<{ level: string; message: string }> = [];
     const s = await registered({

@@ -8,6 +8,7 @@ import {
   deviceSnapshot,
   fold,
   initialState,
+  isActive,
   isDeviceEvent,
   policy as makePolicy,
   type Plan,
@@ -148,7 +149,10 @@ export class FakeServer {
     if (path.endsWith('/v1/sync')) return this.#sync(deviceId, body);
     if (path.endsWith('/v1/licenses')) return this.#license(deviceId, body);
     const renew = /\/v1\/licenses\/([^/]+)\/renew$/.exec(path);
-    if (renew?.[1] !== undefined) return this.#renew(deviceId, decodeURIComponent(renew[1]));
+    if (renew?.[1] !== undefined) {
+      const from = (body as { fromRenewal?: unknown } | null)?.fromRenewal;
+      return this.#renew(deviceId, decodeURIComponent(renew[1]), typeof from === 'number' ? from : undefined);
+    }
     return error('NOT_FOUND', path);
   }
 
@@ -175,6 +179,10 @@ export class FakeServer {
     if (!parsed.success) return error('VALIDATION_FAILED', 'bad body', undefined, {}, []);
     const licenseId =
       parsed.data.licenseId ?? `01890000-0000-7000-8000-${String(++this.#counter).padStart(12, '0')}`;
+    const held = this.state.licenses[licenseId];
+    if (held?.deviceId === deviceId && held.titleId === parsed.data.titleId && isActive(held, this.now())) {
+      return this.#licenseAnswer(deviceId, licenseId, { ok: true, events: [] });
+    }
     const d = this.#apply({
       type: 'IssueLicense',
       licenseId,
@@ -186,7 +194,16 @@ export class FakeServer {
     return this.#licenseAnswer(deviceId, licenseId, d);
   }
 
-  #renew(deviceId: string, licenseId: string): Response {
+  #renew(deviceId: string, licenseId: string, fromRenewal?: number): Response {
+    const held = this.state.licenses[licenseId];
+    if (
+      fromRenewal !== undefined &&
+      held?.deviceId === deviceId &&
+      held.renewals > fromRenewal &&
+      isActive(held, this.now())
+    ) {
+      return this.#licenseAnswer(deviceId, licenseId, { ok: true, events: [] });
+    }
     return this.#licenseAnswer(
       deviceId,
       licenseId,

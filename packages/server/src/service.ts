@@ -6,6 +6,8 @@ import {
   decide,
   deviceSnapshot,
   deviceView,
+  isActive,
+  type License,
   licenseView,
   type Plan,
   type Policy,
@@ -241,35 +243,51 @@ export class SatchelService {
     const title = await this.catalogue.get(request.titleId);
     if (!title) throw new NotFoundError(`No title ${request.titleId} in the catalogue`);
     const licenseId = request.licenseId ?? uuidv7();
-    return this.licenseCommand(accountId, deviceId, licenseId, (now) => ({
-      type: 'IssueLicense',
-      licenseId,
+    return this.licenseCommand(
+      accountId,
       deviceId,
-      titleId: title.titleId,
-      policy: title.policy,
-      policyVersion: title.version,
-      now,
-    }));
+      licenseId,
+      (now) => ({
+        type: 'IssueLicense',
+        licenseId,
+        deviceId,
+        titleId: title.titleId,
+        policy: title.policy,
+        policyVersion: title.version,
+        now,
+      }),
+      replayOf.issue(title.titleId),
+    );
   }
 
-  /** Renews a licence of this device (counts as a download). Same errors as {@link requestLicense}. */
-  renewLicense(accountId: string, deviceId: string, licenseId: string): Promise<LicenseResponse> {
-    return this.licenseCommand(accountId, deviceId, licenseId, (now) => ({
-      type: 'RenewLicense',
-      licenseId,
+  /**
+   * Renews a licence of this device (counts as a download). With `fromRenewal`, a retry of a renewal
+   * that went through answers the licence as it stands. Same errors as {@link requestLicense}.
+   */
+  renewLicense(
+    accountId: string,
+    deviceId: string,
+    licenseId: string,
+    fromRenewal?: number,
+  ): Promise<LicenseResponse> {
+    return this.licenseCommand(
+      accountId,
       deviceId,
-      now,
-    }));
+      licenseId,
+      (now) => ({ type: 'RenewLicense', licenseId, deviceId, now }),
+      fromRenewal === undefined ? undefined : replayOf.renew(fromRenewal),
+    );
   }
 
-  /** Gives a licence of this device back. Same errors as {@link requestLicense}. */
+  /** Gives a licence of this device back; idempotent. Same errors as {@link requestLicense}. */
   releaseLicense(accountId: string, deviceId: string, licenseId: string): Promise<LicenseResponse> {
-    return this.licenseCommand(accountId, deviceId, licenseId, (now) => ({
-      type: 'ReleaseLicense',
-      licenseId,
+    return this.licenseCommand(
+      accountId,
       deviceId,
-      now,
-    }));
+      licenseId,
+      (now) => ({ type: 'ReleaseLicense', licenseId, deviceId, now }),
+      replayOf.release,
+    );
   }
 
   private async licenseCommand(
@@ -277,12 +295,21 @@ export class SatchelService {
     deviceId: string,
     licenseId: string,
     command: (now: number) => Command,
+    replay?: Replay,
   ): Promise<LicenseResponse> {
     const now = this.now();
     const limited = await this.limitedTitles();
     return this.accounts.execute(accountId, async (unit) => {
       this.requireActiveDevice(unit.state, deviceId);
       this.expire(unit, now);
+      const held = unit.state.licenses[licenseId];
+      if (held !== undefined && held.deviceId === deviceId && replay?.(held, now) === true) {
+        return {
+          outcome: 'granted',
+          license: licenseView(held, now),
+          snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+        };
+      }
       const d = decide(unit.state, command(now));
       if (!d.ok) {
         if (d.rejection.code === 'LICENSE_NOT_FOUND' || d.rejection.code === 'WRONG_DEVICE') {
@@ -424,3 +451,18 @@ export class SatchelService {
     return snap;
   }
 }
+
+/** Whether a licence command was already carried out: a retry then answers the licence as it stands. */
+type Replay = (license: License, now: number) => boolean;
+
+const replayOf = {
+  issue:
+    (titleId: string): Replay =>
+    (license, now) =>
+      license.titleId === titleId && isActive(license, now),
+  renew:
+    (fromRenewal: number): Replay =>
+    (license, now) =>
+      license.renewals > fromRenewal && isActive(license, now),
+  release: ((license) => license.status === 'released') satisfies Replay,
+};

@@ -29,6 +29,16 @@ export interface StoredSyncError {
   at: number;
 }
 
+/**
+ * The idempotency key of an online command sent but not yet answered: the licence id a download request
+ * asked for, or the renewal count a renewal started from. `at` is when it was first sent (wall clock).
+ */
+export interface PendingCommand {
+  licenseId?: string;
+  fromRenewal?: number;
+  at: number;
+}
+
 /** Where sync stands: what the server acknowledged, when, and how the last attempt ended. */
 export interface SyncCursor {
   /** Highest seq the server acknowledged (0: none). */
@@ -38,6 +48,8 @@ export interface SyncCursor {
   lastError: StoredSyncError | null;
   /** Set when the server refused this SDK's protocol version. */
   updateRequired: { minProtocolVersion: number | null; message: string } | null;
+  /** Online commands sent and not yet answered, by command (`issue:<titleId>`, `renew:<licenseId>`). */
+  commands?: Record<string, PendingCommand>;
 }
 
 /** Everything but the outbox, read in one transaction. `lastSeq` is the highest seq ever assigned. */

@@ -23,7 +23,7 @@ export interface Transport {
   sync(token: string, body: SyncRequest): Promise<SyncResponse>;
   register(enrolmentToken: string, body: RegisterDeviceRequest): Promise<RegisterDeviceResponse>;
   requestLicense(token: string, body: LicenseRequest): Promise<LicenseResponse>;
-  renew(token: string, licenseId: string, key: string): Promise<LicenseResponse>;
+  renew(token: string, licenseId: string, fromRenewal: number): Promise<LicenseResponse>;
 }
 
 /**
@@ -46,9 +46,6 @@ export function retryAfterHeaderMs(value: string | null, now: number): number | 
   const at = Date.parse(value);
   return Number.isNaN(at) ? null : clampRetryHint(at - now);
 }
-
-/** The header that carries an online command's idempotency key. */
-export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
 export interface HttpTransportOptions {
   baseUrl: string;
@@ -150,13 +147,12 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     sync: (token, body) => call('v1/sync', token, body, SyncResponseParser),
     register: (token, body) => call('v1/devices', token, body, RegisterDeviceResponseParser),
     requestLicense: (token, body) => call('v1/licenses', token, body, LicenseResponseParser),
-    renew: (token, licenseId, key) =>
+    renew: (token, licenseId, fromRenewal) =>
       call(
         `v1/licenses/${encodeURIComponent(licenseId)}/renew`,
         token,
-        { licenseId },
+        { licenseId, fromRenewal },
         LicenseResponseParser,
-        { [IDEMPOTENCY_KEY_HEADER]: key },
       ),
   };
 }

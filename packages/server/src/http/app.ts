@@ -344,7 +344,11 @@ export function createApp(options: AppOptions): Hono<Env> {
   };
   v1.post('/licenses/:licenseId/renew', async (c) => {
     const p = device(c);
-    return c.json(await service.renewLicense(p.accountId, p.deviceId, licenseId(c)));
+    // The body is optional (the licence is in the path); its `fromRenewal` makes a retry idempotent.
+    const body = (await c.req.json().catch(() => null)) as { fromRenewal?: unknown } | null;
+    const from = body?.fromRenewal;
+    const fromRenewal = Number.isSafeInteger(from) && (from as number) >= 0 ? (from as number) : undefined;
+    return c.json(await service.renewLicense(p.accountId, p.deviceId, licenseId(c), fromRenewal));
   });
   v1.post('/licenses/:licenseId/release', async (c) => {
     const p = device(c);
