@@ -54,6 +54,7 @@ export async function startServer(): Promise<RunningServer> {
     };
   }
   ensurePlayerBuilt();
+  ensureConsoleBuilt();
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'satchel-e2e-'));
   const child = spawn(
@@ -114,6 +115,15 @@ function ensurePlayerBuilt(): void {
   const { status } = spawnSync(process.execPath, [script], { cwd: ROOT, stdio: 'inherit' });
   if (status !== 0 || !existsSync(join(ROOT, 'apps', 'player', 'dist', 'index.html'))) {
     throw new Error('Building the player failed');
+  }
+}
+
+/** What `pnpm start` does too: (re)build the operator console when its dist is missing or stale. */
+function ensureConsoleBuilt(): void {
+  const script = join(ROOT, 'apps', 'console', 'scripts', 'build.mjs');
+  const { status } = spawnSync(process.execPath, [script], { cwd: ROOT, stdio: 'inherit' });
+  if (status !== 0 || !existsSync(join(ROOT, 'apps', 'console', 'dist', 'index.html'))) {
+    throw new Error('Building the operator console failed');
   }
 }
 

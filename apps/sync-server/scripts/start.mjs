@@ -12,6 +12,16 @@ build.on('exit', (code) => {
   if (code !== 0) console.error('The demo player did not build; the API still runs (see the output above).');
 });
 
+// The operator console builds in about a second; the server serves it once built.
+const consoleBuild = spawn(process.execPath, ['apps/console/scripts/build.mjs'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+consoleBuild.on('exit', (code) => {
+  if (code !== 0)
+    console.error('The operator console did not build; the API still runs (see the output above).');
+});
+
 const server = spawn(
   'tsx',
   ['--tsconfig', 'apps/sync-server/tsconfig.json', 'apps/sync-server/src/main.ts', ...process.argv.slice(2)],

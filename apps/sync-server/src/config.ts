@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEVELOPMENT_TOKEN_SECRET } from '@satchel/server';
@@ -66,4 +66,24 @@ export function dataDirOwner(dataDir: string): number | null {
   } catch {
     return null;
   }
+}
+
+const urlFile = (dataDir: string) => resolve(dataDir, 'server.url');
+
+/** Records where the server using this PGlite directory listens, so the CLI can speak to it. */
+export function recordServerUrl(dataDir: string, url: string): string {
+  const file = urlFile(dataDir);
+  writeFileSync(file, url);
+  return file;
+}
+
+/**
+ * The running server that owns this PGlite directory, or null when none runs: its pid and, once it
+ * listens, its URL.
+ */
+export function runningServer(dataDir: string): { pid: number; url: string | null } | null {
+  const pid = dataDirOwner(dataDir);
+  if (pid === null) return null;
+  const file = urlFile(dataDir);
+  return { pid, url: existsSync(file) ? readFileSync(file, 'utf8').trim() || null : null };
 }

@@ -7,7 +7,8 @@ import {
   startingUpFetch,
 } from '@satchel/server';
 import { pino } from 'pino';
-import { claimDataDir, dataDirOwner, loadConfig } from './config.js';
+import { claimDataDir, dataDirOwner, loadConfig, recordServerUrl } from './config.js';
+import { consoleBuilt, withConsole } from './console.js';
 import { playerBuilt, withPlayer } from './player.js';
 import { withTestHooks } from './test-hooks.js';
 
@@ -46,6 +47,14 @@ try {
   process.exit(1);
 }
 
+// The CLI finds the server that owns the PGlite directory here (docs/operations.md, "The CLI").
+const urlFile = config.databaseUrl
+  ? null
+  : recordServerUrl(
+      config.dataDir,
+      `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${listener.port}`,
+    );
+
 let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
 // Signals are handled from the moment the port is open, so a stop during start-up is graceful too.
 let stopping = false;
@@ -61,6 +70,7 @@ async function shutdown(signal: string) {
   await listener.close();
   await db?.close();
   if (pid) rmSync(pid, { force: true });
+  if (urlFile) rmSync(urlFile, { force: true });
   logger.info('stopped');
   process.exit(0);
 }
@@ -85,7 +95,7 @@ try {
   if (pid) rmSync(pid, { force: true });
   process.exit(1);
 }
-handler = withPlayer(withTestHooks(server.app.fetch));
+handler = withConsole(withPlayer(withTestHooks(server.app.fetch)));
 const { token } = await server.tokens.mint({ kind: 'account', accountId: config.demoAccountId });
 
 logger.info(
@@ -102,7 +112,8 @@ const base = `http://localhost:${listener.port}`;
 process.stdout.write(
   [
     '',
-    `Satchel sync server on ${base} (player: ${base}/${playerBuilt() ? '' : ' once built'}, health: ${base}/healthz, API: ${base}/openapi.json)`,
+    `Satchel sync server on ${base} (player: ${base}/${playerBuilt() ? '' : ' once built'}, operator console: ${base}/console${consoleBuilt() ? '' : ' once built'}, health: ${base}/healthz, API: ${base}/openapi.json)`,
+    `Operator console token (admin, 12 h): pnpm satchel token operator you@example.com --role admin`,
     `Demo player (opens enrolled in the demo account): ${base}/#enrol=${token}`,
     `Demo account '${config.demoAccountId}' enrolment token (valid 30 days):`,
     `  ${token}`,

@@ -41,36 +41,48 @@ export interface PlayerOptions {
  * so a build that finishes after the server started (`pnpm start` builds the player in the background) is
  * served from then on; until then every request goes to `api`.
  */
+/** A file of a static build: its path and bytes. */
+export interface StaticFile {
+  readonly path: string;
+  readonly body: Buffer;
+}
+
+/** The file of `dist` a URL path names (`/` is `index.html`), or null; never a path outside `dist`. */
+export async function staticFile(dist: string, pathname: string): Promise<StaticFile | null> {
+  const root = resolve(dist);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+  const path = resolve(root, `.${decoded === '/' ? '/index.html' : decoded}`);
+  if (path !== root && !path.startsWith(root + sep)) return null;
+  try {
+    if (!(await stat(path)).isFile()) return null;
+    return { path, body: await readFile(path) };
+  } catch {
+    return null;
+  }
+}
+
+/** Answers with a static file: its content type, `no-cache` (hashed `assets/` files are immutable). */
+export function staticResponse(request: Request, found: StaticFile): Response {
+  const immutable = found.path.includes(`${sep}assets${sep}`);
+  return new Response(request.method === 'HEAD' ? null : new Uint8Array(found.body), {
+    status: 200,
+    headers: {
+      'content-type': TYPES[extname(found.path)] ?? 'application/octet-stream',
+      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'x-content-type-options': 'nosniff',
+    },
+  });
+}
+
 export function withPlayer(api: Fetch, options: PlayerOptions = {}): Fetch {
   const dist = options.dist ?? PLAYER_DIST;
-  const root = resolve(dist);
-  const file = async (pathname: string): Promise<{ path: string; body: Buffer } | null> => {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(pathname);
-    } catch {
-      return null;
-    }
-    const path = resolve(root, `.${decoded === '/' ? '/index.html' : decoded}`);
-    if (path !== root && !path.startsWith(root + sep)) return null;
-    try {
-      if (!(await stat(path)).isFile()) return null;
-      return { path, body: await readFile(path) };
-    } catch {
-      return null;
-    }
-  };
-  const respond = (request: Request, found: { path: string; body: Buffer }): Response => {
-    const immutable = found.path.includes(`${sep}assets${sep}`);
-    return new Response(request.method === 'HEAD' ? null : new Uint8Array(found.body), {
-      status: 200,
-      headers: {
-        'content-type': TYPES[extname(found.path)] ?? 'application/octet-stream',
-        'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-        'x-content-type-options': 'nosniff',
-      },
-    });
-  };
+  const file = (pathname: string) => staticFile(dist, pathname);
+  const respond = staticResponse;
   return async (request) => {
     const isRead = request.method === 'GET' || request.method === 'HEAD';
     const { pathname } = new URL(request.url);

@@ -99,20 +99,29 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   const top = 22;
   const legend = options.legend ?? true;
   const lanesHeight = model.lanes.length * laneHeight;
-  const height = top + lanesHeight + (legend ? 44 : 8);
+  const height = top + lanesHeight + (legend ? 54 : 20);
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="satchel-timeline" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-from="${model.from}" data-to="${model.to}" data-x0="${scale.x0}" data-x1="${scale.x1}" font-family="system-ui, sans-serif" font-size="11">`,
     `<title>Timeline of account ${escapeXml(model.accountId)}, ${iso(model.from)} to ${iso(model.to)}</title>`,
   );
-  // Axis: about six ticks, dated.
+  // Axis: about six ticks, dated as precisely as the range needs.
   const ticks = 6;
+  const span = model.to - model.from;
+  const label = (at: number) => {
+    const text = iso(at).replace('T', ' ');
+    return span < 2 * 3_600_000
+      ? text.slice(0, 19)
+      : span < 3 * 86_400_000
+        ? text.slice(0, 16)
+        : text.slice(0, 10);
+  };
   for (let i = 0; i <= ticks; i++) {
     const at = model.from + ((model.to - model.from) * i) / ticks;
     const x = scale.x(at);
     out.push(
       `<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${top + lanesHeight}" stroke="#d0d7de" stroke-width="1"/>`,
-      `<text x="${x}" y="${top - 8}" text-anchor="${i === 0 ? 'start' : i === ticks ? 'end' : 'middle'}" fill="#57606a">${iso(at).slice(0, 16).replace('T', ' ')}</text>`,
+      `<text x="${x}" y="${top - 8}" text-anchor="${i === 0 ? 'start' : i === ticks ? 'end' : 'middle'}" fill="#57606a">${label(at)}</text>`,
     );
   }
   model.lanes.forEach((lane, i) => {
@@ -148,7 +157,7 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   );
   if (legend) {
     let x = 6;
-    const y = top + lanesHeight + 20;
+    const y = top + lanesHeight + 34;
     for (const kind of Object.keys(TIMELINE_MARK_STYLE) as TimelineMarkKind[]) {
       out.push(
         `<g class="legend">${shape(kind, x + 5, y)}<text x="${x + 14}" y="${y + 4}" fill="#1f2328">${kind}</text></g>`,
@@ -160,7 +169,7 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   if (options.at !== undefined) {
     const x = scale.x(options.at);
     out.push(
-      `<g class="cursor" data-at="${options.at}"><line x1="${x}" y1="${top - 4}" x2="${x}" y2="${top + lanesHeight}" stroke="#0969da" stroke-width="2"/><text x="${x + 4}" y="${top + lanesHeight + 12}" fill="#0969da" font-weight="600">${iso(options.at)}</text></g>`,
+      `<g class="cursor" data-at="${options.at}"><line x1="${x}" y1="${top - 4}" x2="${x}" y2="${top + lanesHeight}" stroke="#0969da" stroke-width="2"/><text x="${x > width - 200 ? x - 4 : x + 4}" y="${top + lanesHeight + 12}" text-anchor="${x > width - 200 ? 'end' : 'start'}" fill="#0969da" font-weight="600">${iso(options.at)}</text></g>`,
     );
   }
   out.push('</svg>');

@@ -1,0 +1,56 @@
+import type { AccountsResponse } from '@satchel/protocol';
+import { api } from '../api.js';
+import { h, iso, table } from '../dom.js';
+import type { Page } from './types.js';
+
+/** Find an account by id or name. */
+export const accountsPage: Page = {
+  route: '/accounts',
+  nav: 'Accounts',
+  async render(ctx) {
+    const results = h('div', { id: 'account-results' });
+    const input = h('input', {
+      type: 'search',
+      id: 'account-search',
+      name: 'q',
+      placeholder: 'account id or household name',
+      'aria-label': 'Find an account',
+    });
+    const search = async () => {
+      const r = await api<AccountsResponse>(
+        'GET',
+        `/v1/admin/accounts?limit=100&q=${encodeURIComponent(input.value)}`,
+      );
+      results.replaceChildren(
+        r.accounts.length === 0
+          ? h('p', {}, 'No account matches.')
+          : table(
+              ['account', 'household', 'created'],
+              r.accounts.map((a) => [
+                h('a', { href: `#/accounts/${encodeURIComponent(a.accountId)}` }, a.accountId),
+                a.name,
+                iso(a.createdAt),
+              ]),
+              { class: 'accounts' },
+            ),
+        r.next ? h('p', { class: 'hint' }, 'More accounts match: narrow the search.') : '',
+      );
+    };
+    const form = h(
+      'form',
+      {
+        class: 'search',
+        role: 'search',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          void search();
+        },
+      },
+      input,
+      h('button', { type: 'submit' }, 'Find'),
+    );
+    await search();
+    void ctx;
+    return h('section', {}, h('h1', {}, 'Accounts'), form, results);
+  },
+};

@@ -1,0 +1,97 @@
+import { hostname } from 'node:os';
+import { Tokens } from '@satchel/server';
+import { Option } from 'commander';
+import { loadConfig } from '../../config.js';
+import type { CliCommands } from '../context.js';
+import { iso } from '../output.js';
+import { integer } from '../parse.js';
+
+/** `token`: operator, account and device tokens. */
+export const tokenCommands: CliCommands = (program, ctx) => {
+  const token = program
+    .command('token')
+    .description('mint a token (from SATCHEL_TOKEN_SECRET, or by an admin over the API with --remote)');
+  token
+    .command('operator')
+    .description('an operator token: role support (reads) or admin (also changes)')
+    .argument('[operatorId]', 'who the operator is', `operator@${hostname()}`)
+    .addOption(
+      new Option('--role <role>', 'support or admin').choices(['support', 'admin']).default('support'),
+    )
+    .option('--ttl <seconds>', 'lifetime (default 12 h)', integer)
+    .option('--remote', 'ask the server (needs an admin token in SATCHEL_OPERATOR_TOKEN)')
+    .action(
+      async (
+        operatorId: string,
+        opts: { role: 'support' | 'admin'; ttl?: number; remote?: boolean },
+        command,
+      ) => {
+        if (opts.remote) {
+          await ctx.run(command, async (api, out) => {
+            const minted = await api.request<{ token: string; expiresAt: number }>(
+              'POST',
+              '/v1/admin/tokens',
+              {
+                operatorId,
+                role: opts.role,
+                ...(opts.ttl === undefined ? {} : { ttlSec: opts.ttl }),
+              },
+            );
+            out.result(minted, () => out.line(minted.token));
+            out.note(`${opts.role} operator ${operatorId}, expires ${iso(minted.expiresAt)}`);
+          });
+          return;
+        }
+        const out = ctx.output(command);
+        const t = await new Tokens(loadConfig().tokenSecret).mint(
+          { kind: 'operator', operatorId, role: opts.role },
+          Date.now(),
+          opts.ttl,
+        );
+        out.result({ token: t.token, operatorId, role: opts.role, expiresAt: t.expiresAt }, () =>
+          out.line(t.token),
+        );
+        out.note(`${opts.role} operator ${operatorId}, expires ${iso(t.expiresAt)}`);
+      },
+    );
+  token
+    .command('account')
+    .description("an account's enrolment token (registers devices)")
+    .argument('<accountId>')
+    .option('--ttl <seconds>', 'lifetime (default 30 d)', integer)
+    .action(async (accountId: string, opts: { ttl?: number }, command) => {
+      const out = ctx.output(command);
+      const t = await new Tokens(loadConfig().tokenSecret).mint(
+        { kind: 'account', accountId },
+        Date.now(),
+        opts.ttl,
+      );
+      out.result({ token: t.token, accountId, expiresAt: t.expiresAt }, () => out.line(t.token));
+      out.note(`account ${accountId}, expires ${iso(t.expiresAt)}`);
+    });
+  token
+    .command('device')
+    .description('a device token')
+    .argument('<accountId>')
+    .argument('<deviceId>')
+    .option('--ttl <seconds>', 'lifetime (default 90 d)', integer)
+    .action(async (accountId: string, deviceId: string, opts: { ttl?: number }, command) => {
+      const out = ctx.output(command);
+      const t = await new Tokens(loadConfig().tokenSecret).mint(
+        { kind: 'device', accountId, deviceId },
+        Date.now(),
+        opts.ttl,
+      );
+      out.result({ token: t.token, accountId, deviceId, expiresAt: t.expiresAt }, () => out.line(t.token));
+      out.note(`device ${deviceId} of account ${accountId}, expires ${iso(t.expiresAt)}`);
+    });
+  program
+    .command('whoami')
+    .description('the operator the token speaks for')
+    .action(async (_opts, command) =>
+      ctx.run(command, async (api, out) => {
+        const me = await api.request<{ operatorId: string; role: string }>('GET', '/v1/admin/whoami');
+        out.result(me, () => out.line(`${me.operatorId} (${me.role})`));
+      }),
+    );
+};

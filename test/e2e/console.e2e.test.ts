@@ -1,0 +1,246 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { DEVELOPMENT_TOKEN_SECRET, Tokens } from '@satchel/server';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, ROOT, type RunningServer, shot, startServer, text } from './harness.js';
+
+let server: RunningServer;
+let browser: Browser;
+const tokens = new Tokens(DEVELOPMENT_TOKEN_SECRET);
+let adminToken: string;
+let supportToken: string;
+
+/** A UUIDv7 for a device event (what the SDK assigns). */
+function uuidv7(): string {
+  const b = randomBytes(16);
+  const ms = BigInt(Date.now());
+  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x70;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const hex = b.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+async function call(method: string, path: string, token: string, body?: unknown) {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: the test reads answers loosely
+  const json: any = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const member = {
+  accountId: 'support-case',
+  deviceId: '',
+  licenseId: '',
+  playedAt: 0,
+  observedAt: 0,
+};
+
+beforeAll(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+  adminToken = (await tokens.mint({ kind: 'operator', operatorId: 'admin@example.com', role: 'admin' }))
+    .token;
+  supportToken = (
+    await tokens.mint({ kind: 'operator', operatorId: 'helpdesk@example.com', role: 'support' })
+  ).token;
+
+  // The member's story: a title with a 2-second viewing window, downloaded, played, and seen to expire offline.
+  await call('PUT', '/v1/admin/catalogue/quick-rental', adminToken, {
+    name: 'Quick Rental',
+    policy: { playbackDurationSec: 2 },
+  });
+  await call('POST', '/v1/admin/accounts', adminToken, { accountId: member.accountId, name: 'The Parkers' });
+  const accountToken = (await tokens.mint({ kind: 'account', accountId: member.accountId })).token;
+  const device = await call('POST', '/v1/devices', accountToken, { name: 'Tablet' });
+  member.deviceId = device.deviceId;
+  const granted = await call('POST', '/v1/licenses', device.token, { titleId: 'quick-rental' });
+  member.licenseId = granted.license.licenseId;
+  const envelope = (seq: number, type: string, data: Record<string, unknown>, at: number) => ({
+    eventId: uuidv7(),
+    seq,
+    type,
+    v: 1,
+    occurredAt: at,
+    trustedAt: at,
+    data: { licenseId: member.licenseId, deviceId: member.deviceId, at, ...data },
+  });
+  const sync = (events: unknown[]) =>
+    call('POST', '/v1/sync', device.token, {
+      protocolVersion: 1,
+      deviceId: member.deviceId,
+      snapshotVersion: null,
+      events,
+    });
+  member.playedAt = Date.now();
+  await sync([
+    envelope(1, 'DownloadCompleted', {}, member.playedAt),
+    envelope(2, 'PlaybackStarted', { positionMs: 0 }, member.playedAt),
+  ]);
+  await new Promise((r) => setTimeout(r, 2500));
+  member.observedAt = Date.now();
+  await sync([envelope(3, 'LicenseExpiryObserved', { reason: 'PLAYBACK_WINDOW' }, member.observedAt)]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(context: BrowserContext, token: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}/console`);
+  await page.locator('#token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('header .who').waitFor();
+  return { page, errors };
+}
+
+describe('the operator console', () => {
+  it('refuses a device token at sign-in', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/console`);
+    await shot(page, 'console-sign-in');
+    await page.locator('#token').fill(server.enrolmentToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => text(page.locator('#sign-in .error')))
+      .toMatch(/Not signed in: The admin API needs an operator token/);
+    await context.close();
+  });
+
+  it('support scenario: a title stopped playing offline — the console and `satchel state --json` name the rule and the event', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const { page, errors } = await signIn(context, supportToken);
+    await page.locator('#account-search').fill('parkers');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.getByRole('link', { name: member.accountId }).click();
+    await page.locator('#timeline svg').waitFor();
+
+    // Scrub to the instant the member played: the licence plays, bound by its playback window.
+    await page.locator('#instant').fill(new Date(member.playedAt + 1000).toISOString().slice(0, 19));
+    await page.locator('#instant').dispatchEvent('change');
+    const licence = page.locator(`#state li.licence[data-license-id="${member.licenseId}"]`);
+    await expect.poll(() => text(licence)).toMatch(/downloaded/);
+    expect(await text(licence)).toMatch(/· playable/);
+
+    // Scrub to the end (when the member called): it stopped, and the console says which rule and which event.
+    await page.locator('.satchel-timeline-host').focus();
+    await page.keyboard.press('End');
+    await expect.poll(() => text(licence.locator('.status'))).toBe('expired (PLAYBACK_WINDOW)');
+    expect(await text(licence.locator('.rule'))).toMatch(
+      /bound by PLAYBACK_WINDOW: playback window: 2 s after the first playback/,
+    );
+    const playRef = licence.locator('.because .ref', { hasText: 'PlaybackStarted' });
+    const consoleEventId = await playRef.getAttribute('data-event-id');
+    expect(consoleEventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await text(licence.locator('.because'))).toMatch(/LicenseExpiryObserved/);
+    expect(await page.locator('.mark-first-play').count()).toBe(1);
+    expect(await page.locator('.mark-observed').count()).toBe(1);
+    expect(await page.locator('#plan-form').count()).toBe(0);
+    await shot(page, 'console-support-scenario');
+
+    // Scrub to the start: before the licence existed.
+    await page.keyboard.press('Home');
+    await expect
+      .poll(() => page.locator(`#state li.licence[data-license-id="${member.licenseId}"]`).count())
+      .toBe(0);
+
+    // The same answer from the CLI, over the running server's admin API.
+    const at = new Date(member.observedAt + 500).toISOString();
+    const cli = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(
+        join(ROOT, 'node_modules', '.bin', 'tsx'),
+        [
+          '--tsconfig',
+          'apps/sync-server/tsconfig.json',
+          'apps/sync-server/src/cli.ts',
+          'state',
+          member.accountId,
+          '--at',
+          at,
+          '--json',
+          '--server',
+          server.url,
+        ],
+        {
+          cwd: ROOT,
+          env: { ...process.env, SATCHEL_OPERATOR_TOKEN: supportToken },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(cli.code).toBe(0);
+    expect(cli.stderr).toContain(`via server ${server.url}`);
+    const state = JSON.parse(cli.stdout);
+    const explained = state.licenses.find((l: { licenseId: string }) => l.licenseId === member.licenseId);
+    expect(explained).toMatchObject({
+      status: 'expired',
+      statusReason: 'PLAYBACK_WINDOW',
+      bound: 'PLAYBACK_WINDOW',
+      playable: false,
+    });
+    expect(explained.rule).toMatch(
+      /playback window: 2 s after the first playback \(policy.playbackDurationSec\)/,
+    );
+    const play = explained.setBy.find((r: { type: string }) => r.type === 'PlaybackStarted');
+    expect(play.eventId).toBe(consoleEventId);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('lets an admin change a policy and a plan, each after a confirmation', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const { page, errors } = await signIn(context, adminToken);
+    await page.getByRole('link', { name: 'Catalogue' }).click();
+    await page.locator('#policy-form').waitFor();
+    await page.locator('#policy-title').selectOption('quick-rental');
+    await page.locator('#policy-field').selectOption('playbackDurationSec');
+    await page.locator('#policy-value').fill('3600');
+    await page.getByRole('button', { name: 'Change policy…' }).click();
+    const dialog = page.locator('dialog.confirm');
+    await dialog.waitFor();
+    expect(await text(dialog)).toMatch(/Change playbackDurationSec of quick-rental\?/);
+    await shot(page, 'console-policy-confirmation');
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    const row = page.locator('table.titles tr', { hasText: 'quick-rental' });
+    await expect.poll(() => text(row)).toMatch(/Quick Rental2\d{4}-.*Z2592000259200036002592000/);
+
+    await page.goto(`${server.url}/console#/accounts/${member.accountId}`);
+    await page.locator('#plan-form').waitFor();
+    await page.locator('#plan-form input[name="planId"]').fill('solo');
+    await page.locator('#plan-form input[name="devices"]').fill('1');
+    await page.getByRole('button', { name: 'Change plan…' }).click();
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Cancel' }).click();
+    expect(await text(page.locator('section.account > p').first())).toMatch(/Plan standard/);
+    await page.getByRole('button', { name: 'Change plan…' }).click();
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Confirm' }).click();
+    await expect
+      .poll(() => text(page.locator('section.account > p').first()))
+      .toMatch(/Plan solo: 1 download devices/);
+    await shot(page, 'console-account-admin');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
