@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { PROTOCOL_VERSION, PROTOCOL_VERSION_HEADER } from '@satchel/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { build, type PreviewServer, preview } from 'vite';
+import { type PreviewServer, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BridgeRequest } from '../../examples/electron/src/bridge.js';
 import { forwarder } from '../../examples/electron/src/forward.js';
@@ -69,11 +69,21 @@ function pageErrors(page: Page): string[] {
 
 const body = async (page: Page) => text(page.locator('body'));
 
+/**
+ * Builds an example with its own `pnpm build`, as its README says — in a child process, so the build is
+ * the production one and not the test runner's NODE_ENV=test.
+ */
+function buildExample(root: string): void {
+  const { NODE_ENV: _, ...env } = process.env;
+  const { status } = spawnSync('pnpm', ['build'], { cwd: root, stdio: 'inherit', env });
+  if (status !== 0) throw new Error(`pnpm build failed in ${root}`);
+}
+
 /** Builds a Vite example and serves it with `vite preview`, which forwards /v1 to the reference server. */
 async function previewExample(name: string): Promise<PreviewServer> {
   const root = join(EXAMPLES, name);
+  buildExample(root);
   process.env.SATCHEL_SERVER = server.url;
-  await build({ root, logLevel: 'warn' });
   const port = await freePort();
   return preview({ root, logLevel: 'warn', preview: { port, strictPort: true, host: '127.0.0.1' } });
 }
@@ -181,8 +191,7 @@ describe('examples/electron (the renderer in Chromium; the main process stood in
   beforeAll(async () => {
     await deactivateDevices();
     const root = join(EXAMPLES, 'electron');
-    const built = spawnSync('pnpm', ['build'], { cwd: root, stdio: 'inherit' });
-    expect(built.status).toBe(0);
+    buildExample(root);
     // Serves dist/renderer the way the main process's app:// handler does.
     const files = join(root, 'dist', 'renderer');
     const types: Record<string, string> = {
