@@ -51,6 +51,12 @@ describe('docs code blocks marked as examples', () => {
     });
   }
 
+  it('docs/sdk.md has no TypeScript block that is not one of those files', () => {
+    const sdk = readFileSync(join(root, 'docs/sdk.md'), 'utf8');
+    const blocks = [...sdk.matchAll(/^```tsx?$/gm)].length;
+    expect(all.filter((e) => e.doc === 'docs/sdk.md')).toHaveLength(blocks);
+  });
+
   it('finds a block that differs from its file', () => {
     const [example] = markedExamples('<!-- example: a.ts -->\n```ts\nconst a = 1;\n```\n');
     expect(example).toEqual({ path: 'a.ts', code: 'const a = 1;\n' });
