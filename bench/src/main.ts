@@ -5,7 +5,7 @@
  * account load against history length, the device side in real Chromium against raw IndexedDB and
  * Replicache, and the SDK's bundle size. Every figure sits beside a baseline measured in the same run.
  *
- *   pnpm bench [-- --quick] [--json] [--only=server,store,load,client,size] [--profile]
+ *   pnpm bench [-- --quick] [--json] [--only=server,scaling,store,load,client,size] [--profile]
  *
  * Exit code 1 when a benchmark breaks; a missed target is reported, not an error.
  */
@@ -13,11 +13,12 @@ import { benchClient, type ClientResult } from './client.js';
 import { benchLoad, type LoadResult } from './load.js';
 import { benchMerge, type MergeResult } from './merge.js';
 import { dropAll, postgresReachable, postgresVersion } from './pg.js';
+import { benchScaling, type ScalingResult } from './scaling.js';
 import { benchSize, type SizeResult } from './size.js';
 import { machine, round } from './stats.js';
 import { benchStore, type StoreResult } from './store.js';
 
-const SECTIONS = ['server', 'store', 'load', 'client', 'size'] as const;
+const SECTIONS = ['server', 'scaling', 'store', 'load', 'client', 'size'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -54,6 +55,7 @@ const config = quick
         openLoopSec: 4,
         poolSize: 10,
       },
+      scaling: { sizes: [1_000, 10_000], concurrency: 32, batch: 50, warmupSec: 1, seconds: 4, poolSize: 10 },
       store: { accounts: 300, concurrency: 32, batch: 50, warmupSec: 1, durationSec: 4, rounds: 1 },
       client: { records: 300, drainEvents: 10_000, decisions: 100 },
     }
@@ -65,6 +67,14 @@ const config = quick
         warmupSec: 5,
         durationSec: 30,
         openLoopSec: 20,
+        poolSize: 10,
+      },
+      scaling: {
+        sizes: [1_000, 100_000],
+        concurrency: 32,
+        batch: 50,
+        warmupSec: 3,
+        seconds: 15,
         poolSize: 10,
       },
       store: { accounts: 2000, concurrency: 32, batch: 50, warmupSec: 2, durationSec: 15, rounds: 2 },
@@ -82,6 +92,7 @@ const TARGETS = {
   mergeRatio: 0.8,
   openLoopP99At50Ms: 25,
   openLoopP99At70Ms: 50,
+  scalingRatio: 0.8,
   storeRatio: 1.5,
   loadRatio: 2,
   recordP50Ms: 1,
@@ -98,6 +109,7 @@ interface Report {
   command: string;
   machine: ReturnType<typeof machine> & { node: string; postgres: string };
   server?: MergeResult | undefined;
+  scaling?: ScalingResult | undefined;
   store?: StoreResult | undefined;
   load?: LoadResult | undefined;
   client?: ClientResult | undefined;
@@ -154,6 +166,9 @@ async function main(): Promise<number> {
     }
     return r;
   });
+  report.scaling = await section('scaling', 'merge rate against the number of accounts', () =>
+    benchScaling({ ...config.scaling, log }),
+  );
   report.store = await section('store', 'Satchel event store vs Emmett (PostgreSQL)', () =>
     benchStore({ ...config.store, log }),
   );
@@ -209,6 +224,15 @@ function targets(r: Report): Target[] {
       ),
     );
   }
+  if (r.scaling)
+    out.push(
+      t(
+        'merge rate, most / fewest accounts',
+        `>= ${TARGETS.scalingRatio}`,
+        r.scaling.rateRatio,
+        (v) => v >= TARGETS.scalingRatio,
+      ),
+    );
   if (r.store)
     out.push(
       t('Satchel / Emmett append', `>= ${TARGETS.storeRatio}`, r.store.ratio, (v) => v >= TARGETS.storeRatio),
@@ -355,6 +379,27 @@ function printTable(r: Report): void {
       '',
     ]);
     rows.push(['merge: server peak RSS', fmt(s.peakRssMiB, ' MiB'), '', '', '', '']);
+  }
+  if (r.scaling) {
+    const sc = r.scaling;
+    for (const p of sc.points) {
+      rows.push([
+        `merge rate, ${fmt(p.accounts)} accounts (seeded in SQL)`,
+        fmt(p.eventsPerSec, ' ev/s'),
+        `CPU ${fmt(p.cpuMsPerSync, ' ms')} per sync; foreign load ${fmt(p.load.foreignCores)} cores`,
+        '',
+        '',
+        '',
+      ]);
+    }
+    rows.push([
+      'merge rate, most / fewest accounts',
+      '',
+      `CPU per sync, fewest / most: ${fmt(sc.cpuRatio)}`,
+      fmt(sc.rateRatio),
+      `>= ${TARGETS.scalingRatio}`,
+      status('merge rate, most / fewest accounts'),
+    ]);
   }
   if (r.store) {
     const s = r.store;

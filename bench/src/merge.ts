@@ -101,7 +101,7 @@ export interface MergeResult {
   profile: ProfileSummary | null;
 }
 
-interface Device {
+export interface Device {
   accountId: string;
   deviceId: string;
   licenseId: string;
@@ -111,11 +111,11 @@ interface Device {
   busy: boolean;
 }
 
-const SECRET = `bench-secret-${Math.random().toString(36).slice(2)}-0123456789`;
+export const SECRET = `bench-secret-${Math.random().toString(36).slice(2)}-0123456789`;
 
-type SyncBody = { results: { status: string }[]; snapshot: { version: number } };
+export type SyncBody = { results: { status: string }[]; snapshot: { version: number } };
 
-function batchFor(d: Device, size: number, now: number): string {
+export function batchFor(d: Device, size: number, now: number): string {
   const events = [];
   for (let i = 0; i < size; i++) {
     const seq = ++d.seq;
