@@ -41,6 +41,16 @@ const newEvent = (event: DomainEvent, eventId: string | undefined, metadata: Eve
   return { eventId: eventId ?? uuidv7(), type: v.type, schemaVersion: v.v, data: v.data, metadata };
 };
 
+/** How many items share each key: one metrics update per label, not one per item. */
+export const countBy = <T>(items: readonly T[], keyOf: (item: T) => string): Map<string, number> => {
+  const counts = new Map<string, number>();
+  for (const item of items) {
+    const k = keyOf(item);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+};
+
 /** What a device batch decided (see {@link AccountRepository.executeDeviceBatch}): the answer and the write. */
 export interface DeviceBatchDecision<T> {
   result: T;
@@ -265,7 +275,8 @@ export class AccountRepository {
       ...extra,
       ...(snapshotDue ? { snapshot: { version: state.version, foldVersion: FOLD_VERSION, state } } : {}),
     });
-    for (const e of events) this.metrics?.eventsAppended.inc({ type: e.type });
+    if (this.metrics)
+      for (const [type, n] of countBy(events, (e) => e.type)) this.metrics.eventsAppended.inc({ type }, n);
     if (snapshotDue) this.metrics?.snapshotsWritten.inc();
   }
 

@@ -24,7 +24,7 @@ import type {
 } from '@satchel/protocol';
 import { PROTOCOL_VERSION } from '@satchel/protocol';
 import { uuidv7 } from 'uuidv7';
-import type { AccountRepository, AccountUnit } from './accounts.js';
+import { type AccountRepository, type AccountUnit, countBy } from './accounts.js';
 import type { Catalogue } from './catalogue.js';
 import { ServerError } from './errors.js';
 import { mergeBatch } from './merge.js';
@@ -383,7 +383,9 @@ export class SatchelService {
         };
       },
     );
-    for (const r of response.results) this.metrics?.syncEvents.inc({ status: r.status });
+    if (this.metrics)
+      for (const [status, n] of countBy(response.results, (r) => r.status))
+        this.metrics.syncEvents.inc({ status }, n);
     return response;
   }
 
