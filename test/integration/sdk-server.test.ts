@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { decide, isSatchelError } from '@satchel/core';
 import { PROTOCOL_VERSION, PROTOCOL_VERSION_HEADER } from '@satchel/protocol';
-import { createSatchel, idbStorage, type SatchelClient } from '@satchel/sdk';
+import { createSatchel, idbStorage, type SatchelClient, type SatchelOptions } from '@satchel/sdk';
 import { createSatchelServer, demoCatalogue, pgliteDatabase, type SatchelServer } from '@satchel/server';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +55,7 @@ async function device() {
   const { token: enrolment } = await server.tokens.mint({ kind: 'account', accountId });
   const net = network();
   const name = `int-${accountId}`;
-  const make = () => {
+  const make = (extra: Partial<SatchelOptions> = {}) => {
     const client = createSatchel({
       baseUrl: 'http://satchel.test/',
       fetch: net.fetch,
@@ -64,6 +64,7 @@ async function device() {
       autoSync: false,
       locks: null,
       tabGroup: name,
+      ...extra,
     });
     clients.push(client);
     return client;
@@ -195,5 +196,44 @@ describe('SDK against the real sync server', () => {
     await expect(d.client.renew(licenseId)).rejects.toMatchObject({ code: 'NETWORK' });
     expect(await d.client.renew(licenseId)).toMatchObject({ ok: true, license: { renewals: 1 } });
     expect((await storedDeviceEvents(d.accountId, 'LicenseRenewed')).length).toBe(1);
+  });
+
+  it('case 1 — a server restored from a backup re-bases a device that no longer holds the lost events, in the account history', async () => {
+    const d = await device();
+    const client = d.make({ retention: { maxEvents: 0 } });
+    const licenseId = await downloaded(client);
+    await client.sync();
+    const [cursor] = await server.db.query<{ last_seq: string }>(
+      'SELECT last_seq FROM device_cursors WHERE account_id = $1 AND device_id = $2',
+      [d.accountId, d.deviceId],
+    );
+    const kept = Number(cursor?.last_seq);
+    await client.stopPlayback(licenseId, 100);
+    await client.stopPlayback(licenseId, 200);
+    await client.sync();
+    // The backup predates the last two events: the server no longer knows them.
+    await server.db.query(
+      'UPDATE device_cursors SET last_seq = $3 WHERE account_id = $1 AND device_id = $2',
+      [d.accountId, d.deviceId, kept],
+    );
+    await server.db.query(
+      'DELETE FROM device_receipts WHERE account_id = $1 AND device_id = $2 AND seq > $3',
+      [d.accountId, d.deviceId, kept],
+    );
+    await client.stopPlayback(licenseId, 300);
+    const result = await client.sync();
+    expect(result.pending).toBe(0);
+    expect((await client.status()).recovery).toMatchObject({
+      kind: 'rebased',
+      fromSeq: kept + 1,
+      toSeq: kept + 2,
+    });
+    const rebased = await server.db.query<{ data: { fromSeq: number; toSeq: number } }>(
+      "SELECT data FROM events WHERE account_id = $1 AND type = 'DeviceHistoryRebased'",
+      [d.accountId],
+    );
+    expect(rebased.map((r) => r.data)).toMatchObject([{ fromSeq: kept + 1, toSeq: kept + 2 }]);
+    const [license] = await client.licenses();
+    expect(license?.lastPositionMs).toBe(300);
   });
 });

@@ -45,6 +45,17 @@ export const eventDataSchemas = {
   LicenseRevoked: z.object({ licenseId: id(), at: instant(), reason: z.enum(REVOCATION_REASONS) }),
   LicenseExpired: z.object({ licenseId: id(), at: instant(), reason: z.enum(EXPIRY_REASONS) }),
   TitleWithdrawn: z.object({ titleId: id(), availableUntil: instant(), at: instant() }),
+  /**
+   * The server lost a device's events `fromSeq`…`toSeq` (e.g. restored from a backup) and the device no
+   * longer holds them: the server re-based the device's sequence past them. The range is history now;
+   * what those events did is not known.
+   */
+  DeviceHistoryRebased: z.object({
+    deviceId: id(),
+    fromSeq: z.int().check(z.positive()),
+    toSeq: z.int().check(z.positive()),
+    at: instant(),
+  }),
   // recorded on the device, possibly offline
   DownloadCompleted: z.object({ licenseId: id(), deviceId: id(), at: instant() }),
   PlaybackStarted: z.object({

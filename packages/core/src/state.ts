@@ -228,6 +228,9 @@ function apply(draft: Draft, event: DomainEvent): void {
       }
       break;
     }
+    case 'DeviceHistoryRebased':
+      // History only: what the lost events did is not known, so nothing of the state changes.
+      break;
     case 'DownloadCompleted':
       updateLicense(draft, event.data.licenseId, (l) =>
         l.status === 'issued' ? { ...l, status: 'downloaded', downloadedAt: event.data.at } : l,

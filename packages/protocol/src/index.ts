@@ -77,6 +77,7 @@ export {
 } from './licenses.js';
 export { type OpenApiDocument, type OpenApiOptions, openApiDocument } from './openapi.js';
 export { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './primitives.js';
+export { RebaseRequest, RebaseResponse } from './rebase.js';
 export {
   AcceptedEventResult,
   DuplicateEventResult,

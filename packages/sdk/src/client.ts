@@ -11,12 +11,13 @@ import {
   readSecureClock,
   type SecureClockState,
 } from '@satchel/core';
-import type {
-  DevicePlatform,
-  LicenseResponse,
-  LicenseSnapshot,
-  LicenseView,
-  Refusal,
+import {
+  type DevicePlatform,
+  type LicenseResponse,
+  type LicenseSnapshot,
+  type LicenseView,
+  PROTOCOL_VERSION,
+  type Refusal,
 } from '@satchel/protocol';
 import { ClientError } from './errors.js';
 import { type SatchelLogger, safeLogger } from './logger.js';
@@ -33,10 +34,11 @@ import type {
   SatchelStorage,
   StoredMeta,
   StoredSyncError,
+  SyncRecovery,
 } from './storage/types.js';
 import { retryDelay } from './sync/backoff.js';
 import { RequestBudget } from './sync/budget.js';
-import { batchLimits, drainOutbox, type SyncResult } from './sync/engine.js';
+import { batchLimits, DEFAULT_RETENTION, drainOutbox, type SyncResult } from './sync/engine.js';
 import { clampRetryHint, httpTransport, RETRY_HINT_RANGE_MS, type Transport } from './sync/http.js';
 import { defaultTimers, type FailurePlan, MAX_TIMER_MS, type SatchelTimers, SyncLoop } from './sync/loop.js';
 import type { StopReason, SyncStateKind } from './sync/machine.js';
@@ -98,6 +100,11 @@ export interface SatchelOptions {
   batch?: { maxEvents?: number; maxBytes?: number };
   /** Longest wait in ms for another tab's sync run to release the sync lock (default 30 s); then `TIMEOUT`. */
   lockTimeoutMs?: number;
+  /**
+   * How long acknowledged events are kept, to refill a server restored from a backup (default: 30 days,
+   * the default offline check-in period, and at most 500 events). Beyond it, such a server re-bases.
+   */
+  retention?: { maxAgeMs?: number; maxEvents?: number };
   /** Receives every sync transition and every error the SDK handles without throwing (default: silent). */
   logger?: SatchelLogger;
   /** The timers of the sync loop and of request deadlines (default: `setTimeout`, `performance.now`). */
@@ -170,6 +177,12 @@ export interface SatchelStatus {
   stoppedReason: StopReason | null;
   /** Background runs that failed in a row (0 after a success). */
   failures: number;
+  /**
+   * The last time the server had lost acknowledged events of this device (restored from a backup) and
+   * how that was resolved: `refilled` from retained events, or `rebased` (the range is recorded in the
+   * account's history as `DeviceHistoryRebased`). Null if it never happened.
+   */
+  recovery: SyncRecovery | null;
   /** Whether this tab runs background sync. */
   leader: boolean;
   /** When this tab's next background sync is due (wall-clock ms), if scheduled. */
@@ -770,6 +783,7 @@ class Client implements SatchelClient {
       syncState: state.kind,
       stoppedReason: state.kind === 'stopped' ? state.reason : null,
       failures: state.failures,
+      recovery: meta.cursor.lastRecovery ?? null,
       leader: this.#tabs.leader,
       nextSyncAt: this.#loop.nextWallAt,
       checkInDeadline: checkInDeadline(meta.snapshot),
@@ -811,6 +825,8 @@ class Client implements SatchelClient {
             beforeRequest: () => this.#budget.take(),
             onGap: (gap) => this.#recoverGap(gap),
             logger: this.#logger,
+            retention: { ...DEFAULT_RETENTION, ...this.options.retention },
+            now: () => this.#clock.now(),
           }),
         this.options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       );
@@ -824,12 +840,52 @@ class Client implements SatchelClient {
     }
   }
 
+  // The server expects `expectedSeq` but the outbox starts at `firstSeq`: the server lost acknowledged
+  // events (restored from a backup). The retained ones are sent again; for what is no longer retained,
+  // the server is asked to re-base past it, which it records in the account's history.
   async #recoverGap(gap: { expectedSeq: number; firstSeq: number }): Promise<OutboxEntry[]> {
-    throw new ClientError(
-      'SERVER',
-      `The server expects seq ${gap.expectedSeq} but the device holds events from ${gap.firstSeq} only`,
-      { retryable: false, details: { code: 'SEQ_GAP', ...gap } },
+    const meta = await this.#storage.readMeta();
+    const identity = meta.identity;
+    if (identity === null) throw new ClientError('NOT_REGISTERED', 'The device is not registered');
+    const held = new Map((meta.cursor.retained ?? []).map((r) => [r.entry.seq, r.entry]));
+    let start = gap.firstSeq;
+    while (start - 1 >= gap.expectedSeq && held.has(start - 1)) start--;
+    const refill: OutboxEntry[] = [];
+    for (let seq = start; seq < gap.firstSeq; seq++) {
+      const entry = held.get(seq);
+      if (entry !== undefined) refill.push(entry);
+    }
+    const at = this.#clock.now();
+    let recovery: SyncRecovery;
+    if (start > gap.expectedSeq) {
+      const token = await this.#token(meta);
+      await this.#budget.take();
+      const answer = await this.#transport.rebase(token, {
+        protocolVersion: PROTOCOL_VERSION,
+        deviceId: identity.deviceId,
+        fromSeq: gap.expectedSeq,
+        toSeq: start - 1,
+      });
+      recovery = { kind: 'rebased', fromSeq: gap.expectedSeq, toSeq: start - 1, at };
+      const reading = this.#reading();
+      await this.#storage.commit(null, {
+        snapshot: answer.snapshot,
+        clock: anchor(meta.clock, answer.serverTime, reading),
+        cursor: { lastRecovery: recovery },
+      });
+    } else {
+      recovery = { kind: 'refilled', fromSeq: start, toSeq: gap.firstSeq - 1, at };
+      await this.#storage.commit(null, { cursor: { lastRecovery: recovery } });
+    }
+    this.#logger.log(
+      'warn',
+      `sync: the server lost seqs ${gap.expectedSeq}…${gap.firstSeq - 1}; ${recovery.kind}`,
+      {
+        recovery,
+      },
     );
+    this.#emit(['status']);
+    return refill;
   }
 
   async #noteFailure(error: unknown): Promise<void> {

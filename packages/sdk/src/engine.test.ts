@@ -77,6 +77,45 @@ async function within<T>(
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the sync engine never gets stuck, never storms, never loses an event', () => {
+  it('case 1 — the server forgot the device (restored from a backup): it is refilled from retained events', async () => {
+    const s = await registered();
+    const deviceId = (await s.client.status()).deviceId ?? '';
+    await s.client.downloadCompleted(s.licenseId); // seq 1
+    await s.client.sync();
+    await s.client.stopPlayback(s.licenseId, 100); // seq 2
+    await s.client.stopPlayback(s.licenseId, 200); // seq 3
+    await s.client.sync();
+    s.server.restoreFromBackup(deviceId, 1);
+    await s.client.stopPlayback(s.licenseId, 300); // seq 4
+    const result = await s.client.sync();
+    expect(result.pending).toBe(0);
+    expect(s.server.cursors.get(deviceId)).toBe(4);
+    const status = await s.client.status();
+    expect(status.recovery).toMatchObject({ kind: 'refilled', fromSeq: 2, toSeq: 3 });
+    expect(status.pendingEvents).toBe(0);
+  });
+
+  it('case 1 — the server forgot the device and the device no longer holds the events: a server-decided re-base, reported', async () => {
+    const s = await registered({ retention: { maxEvents: 0 } });
+    const deviceId = (await s.client.status()).deviceId ?? '';
+    await s.client.downloadCompleted(s.licenseId); // seq 1
+    await s.client.sync();
+    await s.client.stopPlayback(s.licenseId, 100); // seq 2
+    await s.client.stopPlayback(s.licenseId, 200); // seq 3
+    await s.client.sync();
+    s.server.restoreFromBackup(deviceId, 1);
+    await s.client.stopPlayback(s.licenseId, 300); // seq 4
+    const heard: string[] = [];
+    s.client.subscribe((change) => heard.push(change.type));
+    const result = await s.client.sync();
+    expect(result.pending).toBe(0);
+    expect(s.server.rebased).toEqual([{ deviceId, fromSeq: 2, toSeq: 3 }]);
+    expect(s.server.cursors.get(deviceId)).toBe(4);
+    expect(s.server.state.licenses[s.licenseId]?.lastPositionMs).toBe(300);
+    expect((await s.client.status()).recovery).toMatchObject({ kind: 'rebased', fromSeq: 2, toSeq: 3 });
+    expect(heard).toContain('status');
+  });
+
   it('case 2a — a poison event is refused when recorded: typed error, nothing written', async () => {
     const s = await registered();
     const before = (await s.client.status()).pendingEvents;

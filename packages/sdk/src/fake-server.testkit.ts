@@ -25,6 +25,7 @@ import {
   PROTOCOL_VERSION_HEADER,
   type ProtocolErrorCode,
   protocolError,
+  RebaseRequest,
   RegisterDeviceRequest,
   SyncRequest,
 } from '@satchel/protocol';
@@ -89,6 +90,47 @@ export class FakeServer {
     if (!d.ok) throw new Error(d.rejection.message);
   }
 
+  /**
+   * The server is restored from a backup taken when the device's cursor was `cursor`: it forgets every
+   * later event of the device (their receipts; the account state is kept, as the test only looks at the
+   * device's sequence).
+   */
+  restoreFromBackup(deviceId: string, cursor: number): void {
+    this.cursors.set(deviceId, cursor);
+    for (const [eventId, at] of this.#eventSeq) {
+      if (at.deviceId === deviceId && at.seq > cursor) this.#eventSeq.delete(eventId);
+    }
+  }
+
+  /** `DeviceHistoryRebased` records: the ranges the server re-based past. */
+  readonly rebased: Array<{ deviceId: string; fromSeq: number; toSeq: number }> = [];
+
+  #rebase(deviceId: string, body: unknown): Response {
+    const parsed = RebaseRequest.safeParse(body);
+    if (!parsed.success) return error('VALIDATION_FAILED', 'bad body', undefined, {}, []);
+    const cursor = this.cursors.get(deviceId) ?? 0;
+    const { fromSeq, toSeq } = parsed.data;
+    if (cursor < toSeq) {
+      if (toSeq < fromSeq || cursor + 1 !== fromSeq) {
+        return json(409, {
+          error: protocolError('SEQ_GAP', 'gap', {
+            details: { expectedSeq: cursor + 1, receivedSeq: fromSeq },
+          }),
+        });
+      }
+      this.rebased.push({ deviceId, fromSeq, toSeq });
+      this.cursors.set(deviceId, toSeq);
+    }
+    return json(200, {
+      protocolVersion: PROTOCOL_VERSION,
+      fromSeq,
+      toSeq,
+      ackSeq: Math.max(cursor, toSeq),
+      serverTime: this.now(),
+      snapshot: this.snapshot(deviceId),
+    });
+  }
+
   snapshot(deviceId: string): LicenseSnapshot {
     const s = deviceSnapshot(this.state, deviceId, this.now());
     if (s === null) throw new Error(`unknown device ${deviceId}`);
@@ -147,6 +189,7 @@ export class FakeServer {
     const deviceId = this.#tokens.get(token);
     if (deviceId === undefined) return error('UNAUTHENTICATED', 'Unknown token');
     if (path.endsWith('/v1/sync')) return this.#sync(deviceId, body);
+    if (path.endsWith('/v1/sync/rebase')) return this.#rebase(deviceId, body);
     if (path.endsWith('/v1/licenses')) return this.#license(deviceId, body);
     const renew = /\/v1\/licenses\/([^/]+)\/renew$/.exec(path);
     if (renew?.[1] !== undefined) {

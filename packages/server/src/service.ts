@@ -6,6 +6,7 @@ import {
   decide,
   deviceSnapshot,
   deviceView,
+  fold,
   isActive,
   type License,
   licenseView,
@@ -18,6 +19,8 @@ import type {
   LicenseResponse,
   LicenseSnapshot,
   LicenseView,
+  RebaseRequest,
+  RebaseResponse,
   Refusal,
   SyncRequest,
   SyncResponse,
@@ -387,6 +390,51 @@ export class SatchelService {
       for (const [status, n] of countBy(response.results, (r) => r.status))
         this.metrics.syncEvents.inc({ status }, n);
     return response;
+  }
+
+  /**
+   * Re-bases a device's sequence past events the server lost and the device no longer holds (see
+   * `RebaseRequest`). Server-decided: only if the device's cursor is exactly `fromSeq - 1` does it record
+   * `DeviceHistoryRebased` and move the cursor to `toSeq`; otherwise it throws {@link SeqGapError} with
+   * the seq it expects. Idempotent: a cursor already at or past `toSeq` answers without appending.
+   */
+  async rebaseDevice(
+    accountId: string,
+    deviceId: string,
+    request: RebaseRequest,
+    requestId?: string,
+  ): Promise<RebaseResponse> {
+    const now = this.now();
+    const limited = await this.limitedTitles();
+    return this.accounts.executeDeviceBatch(accountId, deviceId, [], ({ state, cursor }) => {
+      if (!Object.hasOwn(state.devices, deviceId)) throw new ForbiddenError('FORBIDDEN', 'Unknown device');
+      const { fromSeq, toSeq } = request;
+      const answer = (s: AccountState, ackSeq: number) => ({
+        protocolVersion: Math.min(request.protocolVersion, PROTOCOL_VERSION),
+        fromSeq,
+        toSeq,
+        ackSeq,
+        serverTime: now,
+        snapshot: this.snapshotOf(s, deviceId, now, limited),
+      });
+      if (cursor >= toSeq) {
+        return { result: answer(state, cursor), appends: [], state, receipts: [], ackSeq: cursor, at: now };
+      }
+      if (toSeq < fromSeq || cursor + 1 !== fromSeq) throw new SeqGapError(cursor + 1, fromSeq);
+      const event: DomainEvent = {
+        type: 'DeviceHistoryRebased',
+        data: { deviceId, fromSeq, toSeq, at: now },
+      };
+      const next = fold([event], state);
+      return {
+        result: answer(next, toSeq),
+        appends: [{ event, eventId: undefined, metadata: { deviceId, ...(requestId ? { requestId } : {}) } }],
+        state: next,
+        receipts: [],
+        ackSeq: toSeq,
+        at: now,
+      };
+    });
   }
 
   /** Every device cursor of the account (highest acknowledged seq, last sync), by device id. */

@@ -50,6 +50,33 @@ export interface SyncCursor {
   updateRequired: { minProtocolVersion: number | null; message: string } | null;
   /** Online commands sent and not yet answered, by command (`issue:<titleId>`, `renew:<licenseId>`). */
   commands?: Record<string, PendingCommand>;
+  /**
+   * Acknowledged events kept for the retention window, oldest first, with when they were acknowledged
+   * (wall clock): a server restored from a backup is refilled from them.
+   */
+  retained?: RetainedEvent[];
+  /** The last time the device and the server disagreed about its history, and how it was resolved. */
+  lastRecovery?: SyncRecovery | null;
+}
+
+/** An acknowledged event kept for the retention window. */
+export interface RetainedEvent {
+  entry: OutboxEntry;
+  ackedAt: number;
+}
+
+/**
+ * How the device and the server were brought back in agreement after the server lost acknowledged
+ * events (`SEQ_GAP` behind the outbox):
+ * - `refilled`: the device still held `fromSeq`…`toSeq` (retained) and sent them again;
+ * - `rebased`: it no longer held them; the server recorded `DeviceHistoryRebased` for that range in the
+ *   account's history and moved on. Nothing is dropped silently: this is how the player learns of it.
+ */
+export interface SyncRecovery {
+  kind: 'refilled' | 'rebased';
+  fromSeq: number;
+  toSeq: number;
+  at: number;
 }
 
 /** Everything but the outbox, read in one transaction. `lastSeq` is the highest seq ever assigned. */

@@ -8,7 +8,7 @@ import {
 } from '@satchel/protocol';
 import { ClientError } from '../errors.js';
 import type { SatchelLogger } from '../logger.js';
-import type { OutboxEntry, SatchelStorage, StoredMeta } from '../storage/types.js';
+import type { OutboxEntry, RetainedEvent, SatchelStorage, StoredMeta } from '../storage/types.js';
 import type { Transport } from './http.js';
 
 /** An event the server refused for good; it was acknowledged and dropped from the outbox. */
@@ -55,6 +55,35 @@ export interface EngineDeps {
   beforeRequest: () => Promise<void>;
   onGap: GapHandler;
   logger: SatchelLogger;
+  /** How long, and how many, acknowledged events are kept to refill a server restored from a backup. */
+  retention: RetentionOptions;
+  /** The wall clock (when an event was acknowledged). */
+  now: () => number;
+}
+
+/** The retention window of acknowledged events: `maxAgeMs` after their acknowledgement, at most `maxEvents`. */
+export interface RetentionOptions {
+  maxAgeMs: number;
+  maxEvents: number;
+}
+
+/** Default retention: the default offline check-in period (30 days), at most 500 events. */
+export const DEFAULT_RETENTION: RetentionOptions = { maxAgeMs: 30 * 86_400_000, maxEvents: 500 };
+
+/** Adds newly acknowledged events to the retained ones and drops what left the window. */
+export function retain(
+  retained: readonly RetainedEvent[],
+  acknowledged: readonly OutboxEntry[],
+  now: number,
+  options: RetentionOptions,
+): RetainedEvent[] {
+  const seqs = new Set(acknowledged.map((e) => e.seq));
+  const next = [
+    ...retained.filter((r) => !seqs.has(r.entry.seq)),
+    ...acknowledged.map((entry) => ({ entry, ackedAt: now })),
+  ].filter((r) => now - r.ackedAt < options.maxAgeMs);
+  next.sort((a, b) => a.entry.seq - b.entry.seq);
+  return options.maxEvents <= 0 ? [] : next.slice(-options.maxEvents);
 }
 
 const encoder = new TextEncoder();
@@ -157,6 +186,7 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
   };
   let limit = deps.maxEvents;
   let refill: OutboxEntry[] = [];
+  let retained = meta.cursor.retained ?? [];
   let recovered = false;
   const husks = new Set<number>();
   for (let requests = 0; ; requests++) {
@@ -213,10 +243,22 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
       response.serverTime,
       reading,
     );
+    const before = retained;
+    retained = retain(
+      retained,
+      batch.filter((e) => e.seq <= response.ackSeq),
+      deps.now(),
+      deps.retention,
+    );
     result.acknowledged += await deps.storage.commit(response.ackSeq, {
       snapshot: response.snapshot,
       clock,
-      cursor: { lastSyncAt: reading.wallNow, lastError: null, updateRequired: null },
+      cursor: {
+        lastSyncAt: reading.wallNow,
+        lastError: null,
+        updateRequired: null,
+        ...(before.length === 0 && retained.length === 0 ? {} : { retained }),
+      },
     });
     refill = refill.filter((e) => e.seq > response.ackSeq);
     meta = { ...meta, snapshot: response.snapshot, clock };

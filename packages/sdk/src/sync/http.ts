@@ -3,6 +3,8 @@ import {
   type LicenseResponse,
   PROTOCOL_VERSION,
   PROTOCOL_VERSION_HEADER,
+  type RebaseRequest,
+  type RebaseResponse,
   type RegisterDeviceRequest,
   type RegisterDeviceResponse,
   type SyncRequest,
@@ -13,6 +15,7 @@ import type { SatchelTimers } from './loop.js';
 import {
   LicenseResponseParser,
   type Parser,
+  RebaseResponseParser,
   RegisterDeviceResponseParser,
   readErrorResponse,
   SyncResponseParser,
@@ -21,6 +24,7 @@ import {
 /** The server calls the client makes; every method rejects with a {@link ClientError}. */
 export interface Transport {
   sync(token: string, body: SyncRequest): Promise<SyncResponse>;
+  rebase(token: string, body: RebaseRequest): Promise<RebaseResponse>;
   register(enrolmentToken: string, body: RegisterDeviceRequest): Promise<RegisterDeviceResponse>;
   requestLicense(token: string, body: LicenseRequest): Promise<LicenseResponse>;
   renew(token: string, licenseId: string, fromRenewal: number): Promise<LicenseResponse>;
@@ -145,6 +149,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
 
   return {
     sync: (token, body) => call('v1/sync', token, body, SyncResponseParser),
+    rebase: (token, body) => call('v1/sync/rebase', token, body, RebaseResponseParser),
     register: (token, body) => call('v1/devices', token, body, RegisterDeviceResponseParser),
     requestLicense: (token, body) => call('v1/licenses', token, body, LicenseResponseParser),
     renew: (token, licenseId, fromRenewal) =>

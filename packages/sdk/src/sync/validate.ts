@@ -2,6 +2,7 @@ import type {
   LicenseResponse,
   LicenseSnapshot,
   ProtocolError,
+  RebaseResponse,
   RegisterDeviceResponse,
   SyncResponse,
 } from '@satchel/protocol';
@@ -187,7 +188,17 @@ function parser<T>(validate: V<T>): Parser<T> {
   };
 }
 
+const rebaseResponse = obj<RebaseResponse>({
+  protocolVersion: pos,
+  fromSeq: pos,
+  toSeq: pos,
+  ackSeq: int,
+  serverTime: epoch,
+  snapshot,
+});
+
 export const SyncResponseParser = parser(syncResponse);
+export const RebaseResponseParser = parser(rebaseResponse);
 export const LicenseResponseParser = parser(licenseResponse);
 export const RegisterDeviceResponseParser = parser(registerResponse);
 

@@ -12,6 +12,7 @@ import {
   type ProtocolErrorCode,
   protocolError,
   REQUEST_ID_HEADER,
+  RebaseRequest,
   RegisterDeviceRequest,
   SyncRequest,
   toValidationIssues,
@@ -272,6 +273,15 @@ export function createApp(options: AppOptions): Hono<Env> {
     const n = negotiateProtocolVersion(body.protocolVersion);
     if (!n.ok) fail(n.error);
     return c.json(await service.sync(p.accountId, p.deviceId, body, c.get('requestId')));
+  });
+
+  v1.post('/sync/rebase', async (c) => {
+    const p = device(c);
+    const body = await readJson(c, RebaseRequest);
+    if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
+    const n = negotiateProtocolVersion(body.protocolVersion);
+    if (!n.ok) fail(n.error);
+    return c.json(await service.rebaseDevice(p.accountId, p.deviceId, body, c.get('requestId')));
   });
 
   v1.post('/devices', async (c) => {
