@@ -226,6 +226,32 @@ describe('the operator console', () => {
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     const row = page.locator('table.titles tr', { hasText: 'quick-rental' });
     await expect.poll(() => text(row)).toMatch(/Quick Rental2\d{4}-.*Z2592000259200036002592000/);
+    await page.locator('#versions-title').selectOption('quick-rental');
+    await page.getByRole('button', { name: 'Show versions' }).click();
+    await expect.poll(() => page.locator('table.versions tbody tr').count()).toBe(2);
+    expect(await text(page.locator('table.versions tbody tr').nth(1))).toMatch(
+      /^2\d{4}-.*Zadmin@example.com/,
+    );
+
+    await page.locator('#withdraw-title').selectOption('paper-moon');
+    await page.locator('#withdraw-at').fill('2030-01-01T00:00:00');
+    await page.getByRole('button', { name: 'Withdraw…' }).click();
+    expect(await text(page.locator('dialog.confirm'))).toMatch(
+      /paper-moon leaves the catalogue at 2030-01-01T00:00:00Z/,
+    );
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Confirm' }).click();
+    await expect
+      .poll(() => text(page.locator('#withdraw-form + .status-line')))
+      .toMatch(/paper-moon leaves the catalogue at 2030-01-01T00:00:00Z: \d+ accounts, 0 licences revoked/);
+    await shot(page, 'console-catalogue');
+
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.locator('#create-account input[name="accountId"]').fill('console-made');
+    await page.locator('#create-account input[name="name"]').fill('Made in the console');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await expect
+      .poll(() => text(page.locator('section.account h1')))
+      .toBe('Made in the console console-made');
 
     await page.goto(`${server.url}/console#/accounts/${member.accountId}`);
     await page.locator('#plan-form').waitFor();
@@ -239,6 +265,17 @@ describe('the operator console', () => {
     await expect
       .poll(() => text(page.locator('section.account > p').first()))
       .toMatch(/Plan solo: 1 download devices/);
+
+    // The history, filtered by type; then deactivating the device, after a confirmation.
+    await page.locator('#history-type').selectOption('PlaybackStarted');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => page.locator('table.history tbody tr').count()).toBe(1);
+    expect(await text(page.locator('table.history tbody tr'))).toContain(`"licenseId":"${member.licenseId}"`);
+    await page.locator(`button[data-device-id="${member.deviceId}"]`).click();
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Confirm' }).click();
+    await expect
+      .poll(() => text(page.locator('table.devices tbody tr').first()))
+      .toMatch(/Tabletdeactivated/);
     await shot(page, 'console-account-admin');
     expect(errors).toEqual([]);
     await context.close();

@@ -58,8 +58,8 @@ describe('AccountRepository', { timeout: 30_000 }, () => {
     expect(isConflictRetriesExhaustedError(error)).toBe(true);
     expect(isSatchelError(error, 'CONFLICT_RETRIES_EXHAUSTED')).toBe(true);
     expect(attempts).toBe(3);
-    expect(metrics.conflictsRetried.get()).toBe(2);
-    expect(metrics.conflictsExhausted.get()).toBe(1);
+    expect(await metrics.conflictsRetried.get()).toBe(2);
+    expect(await metrics.conflictsExhausted.get()).toBe(1);
     expect(await store.readStream(db, account)).toEqual([]);
   });
 

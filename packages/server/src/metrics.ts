@@ -1,123 +1,130 @@
+import * as prom from 'prom-client';
+
 type Labels = Readonly<Record<string, string>>;
 
-const key = (labels: Labels) =>
-  Object.keys(labels)
-    .sort()
-    .map(
-      (k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
-    )
-    .join(',');
-
-class Counter {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+/** A Prometheus counter (prom-client) with the label names it was declared with. */
+class Counter<L extends string> {
+  readonly metric: prom.Counter<L>;
+  constructor(registry: prom.Registry, name: string, help: string, labelNames: readonly L[] = []) {
+    this.metric = new prom.Counter({ name, help, labelNames, registers: [registry] });
   }
-  get(labels: Labels = {}): number {
-    return this.values.get(key(labels)) ?? 0;
+  inc(labels: Partial<Record<L, string>> = {}, by = 1): void {
+    this.metric.inc(labels as prom.LabelValues<L>, by);
   }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
-    return lines.join('\n');
+  /** The counter's value for exactly these labels (0 when never incremented). */
+  async get(labels: Labels = {}): Promise<number> {
+    const { values } = await this.metric.get();
+    const wanted = Object.entries(labels);
+    const match = values.find(
+      (v) =>
+        Object.keys(v.labels).length === wanted.length &&
+        wanted.every(([k, value]) => String((v.labels as Labels)[k]) === value),
+    );
+    return match?.value ?? 0;
   }
 }
 
-class Histogram {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+/** A Prometheus histogram (prom-client). */
+class Histogram<L extends string> {
+  readonly metric: prom.Histogram<L>;
   constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[],
-  ) {}
-  observe(labels: Labels, value: number): void {
-    const k = key(labels);
-    let s = this.series.get(k);
-    if (!s) {
-      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.series.set(k, s);
-    }
-    this.buckets.forEach((b, i) => {
-      if (value <= b && s) s.counts[i] = (s.counts[i] ?? 0) + 1;
+    registry: prom.Registry,
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames: readonly L[] = [],
+  ) {
+    this.metric = new prom.Histogram({
+      name,
+      help,
+      buckets: [...buckets],
+      labelNames,
+      registers: [registry],
     });
-    s.sum += value;
-    s.count += 1;
   }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [k, s] of this.series) {
-      const sep = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => {
-        lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i] ?? 0}`);
-      });
-      lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
-      lines.push(`${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`);
-      lines.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);
-    }
-    return lines.join('\n');
+  observe(labels: Partial<Record<L, string>>, value: number): void {
+    this.metric.observe(labels as prom.LabelValues<L>, value);
   }
+}
+
+/** Options of {@link Metrics}. */
+export interface MetricsOptions {
+  /** Also export prom-client's default process metrics (CPU, memory, event loop lag, GC; default true). */
+  readonly processMetrics?: boolean;
 }
 
 /**
- * The server's Prometheus metrics, kept per process (each instance exposes its own; Prometheus sums them).
- * `render()` returns the text exposition format, version 0.0.4.
+ * The server's Prometheus metrics (prom-client), kept per process in their own registry (each instance
+ * exposes its own; Prometheus sums them): prom-client's default process metrics (`process_*`, `nodejs_*`)
+ * and Satchel's own (`satchel_*`, listed in docs/operations.md). `render()` resolves with the text
+ * exposition format.
  */
 export class Metrics {
+  readonly registry = new prom.Registry();
   readonly httpRequests = new Counter(
+    this.registry,
     'satchel_http_requests_total',
     'HTTP requests by route, method and status.',
+    ['route', 'method', 'status'],
   );
   readonly httpDuration = new Histogram(
+    this.registry,
     'satchel_http_request_duration_seconds',
     'HTTP request latency by route and method.',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    ['route', 'method'],
   );
   readonly eventsAppended = new Counter(
+    this.registry,
     'satchel_events_appended_total',
     'Events appended to account streams, by type.',
+    ['type'],
   );
   readonly syncEvents = new Counter(
+    this.registry,
     'satchel_sync_events_total',
     'Device events received in syncs, by result status.',
+    ['status'],
   );
   readonly conflictsRetried = new Counter(
+    this.registry,
     'satchel_concurrency_conflicts_retried_total',
     'Account transactions retried after losing an optimistic-concurrency race.',
   );
   readonly conflictsExhausted = new Counter(
+    this.registry,
     'satchel_concurrency_conflicts_exhausted_total',
     'Account transactions that kept conflicting and were answered with a retryable error.',
   );
   readonly snapshotLoads = new Counter(
+    this.registry,
     'satchel_snapshot_loads_total',
     'Account loads, by whether a snapshot of the current fold version was used (hit/miss).',
+    ['result'],
   );
-  readonly snapshotsWritten = new Counter('satchel_snapshots_written_total', 'Account snapshots written.');
+  readonly snapshotsWritten = new Counter(
+    this.registry,
+    'satchel_snapshots_written_total',
+    'Account snapshots written.',
+  );
   readonly loadTail = new Histogram(
+    this.registry,
     'satchel_account_load_tail_events',
     'Events folded after the snapshot when loading an account.',
     [0, 1, 10, 50, 100, 500, 1000, 10000],
   );
 
-  render(): string {
-    return `${[
-      this.httpRequests,
-      this.httpDuration,
-      this.eventsAppended,
-      this.syncEvents,
-      this.conflictsRetried,
-      this.conflictsExhausted,
-      this.snapshotLoads,
-      this.snapshotsWritten,
-      this.loadTail,
-    ]
-      .map((m) => m.render())
-      .join('\n')}\n`;
+  constructor(options: MetricsOptions = {}) {
+    if (options.processMetrics ?? true) prom.collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The content type of {@link render}'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every metric in the Prometheus text exposition format. */
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

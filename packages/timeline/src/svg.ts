@@ -106,7 +106,7 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
     `<title>Timeline of account ${escapeXml(model.accountId)}, ${iso(model.from)} to ${iso(model.to)}</title>`,
   );
   // Axis: about six ticks, dated as precisely as the range needs.
-  const ticks = 6;
+  const ticks = 5;
   const span = model.to - model.from;
   const label = (at: number) => {
     const text = iso(at).replace('T', ' ');

@@ -94,8 +94,15 @@ export const accountPage: Page = {
       stateBox,
       h('h2', {}, 'Devices now'),
       table(
-        ['device', 'name', 'status', 'registered', 'deactivated'],
-        account.devices.map((d) => [d.deviceId, d.name, d.status, iso(d.registeredAt), iso(d.deactivatedAt)]),
+        ['device', 'name', 'status', 'registered', 'deactivated', ''],
+        account.devices.map((d) => [
+          d.deviceId,
+          d.name,
+          d.status,
+          iso(d.registeredAt),
+          iso(d.deactivatedAt),
+          ctx.canChange && d.status === 'active' ? deactivateButton(ctx, accountId, d.deviceId, d.name) : '',
+        ]),
         { class: 'devices' },
       ),
       h('h2', {}, 'Licences now'),
@@ -111,9 +118,85 @@ export const accountPage: Page = {
         ]),
         { class: 'licences-now' },
       ),
+      historySection(base, history.events),
     );
   },
 };
+
+function deactivateButton(ctx: PageContext, accountId: string, deviceId: string, name: string): HTMLElement {
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'danger',
+      'data-device-id': deviceId,
+      onclick: async () => {
+        const ok = await confirmChange(
+          `Deactivate ${name}?`,
+          `Device ${deviceId} loses its download slot and every licence it holds is revoked (DEVICE_DEACTIVATED).`,
+        );
+        if (!ok) return;
+        await api(
+          'POST',
+          `/v1/admin/accounts/${encodeURIComponent(accountId)}/devices/${encodeURIComponent(deviceId)}/deactivate`,
+        );
+        ctx.navigate(`#/accounts/${encodeURIComponent(accountId)}`);
+      },
+    },
+    'Deactivate…',
+  );
+}
+
+function historyRows(events: HistoryResponse['events']): HTMLTableElement {
+  return table(
+    ['v', 'at', 'recorded', 'type', 'from', 'data'],
+    events.map((e) => [
+      String(e.version),
+      iso(e.at),
+      iso(e.recordedAt),
+      e.type,
+      typeof e.metadata.deviceId === 'string'
+        ? `device ${e.metadata.deviceId} #${String(e.metadata.seq)}`
+        : 'server',
+      h('code', {}, JSON.stringify(e.data)),
+    ]),
+    { class: 'history' },
+  );
+}
+
+/** The account's history, whole, filterable by type, device and licence (the API filters). */
+function historySection(base: string, all: HistoryResponse['events']): HTMLElement {
+  const rows = h('div', { id: 'history-rows' }, historyRows(all));
+  const types = [...new Set(all.map((e) => e.type))].sort();
+  const type = h(
+    'select',
+    { name: 'type', id: 'history-type' },
+    h('option', { value: '' }, 'every type'),
+    ...types.map((t) => h('option', { value: t }, t)),
+  );
+  const device = h('input', { name: 'device', id: 'history-device', placeholder: 'device id', size: 20 });
+  const license = h('input', { name: 'license', id: 'history-license', placeholder: 'licence id', size: 20 });
+  const form = h(
+    'form',
+    {
+      id: 'history-filter',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const params = new URLSearchParams({ all: 'true' });
+        if (type.value) params.set('type', type.value);
+        if (device.value.trim()) params.set('device', device.value.trim());
+        if (license.value.trim()) params.set('license', license.value.trim());
+        const r = await api<HistoryResponse>('GET', `${base}/history?${params}`);
+        rows.replaceChildren(historyRows(r.events));
+      },
+    },
+    h('label', {}, 'type ', type),
+    h('label', {}, 'device ', device),
+    h('label', {}, 'licence ', license),
+    h('button', { type: 'submit' }, 'Filter'),
+  );
+  return h('section', { class: 'history-section' }, h('h2', {}, 'History'), form, rows);
+}
 
 function planForm(ctx: PageContext, accountId: string, account: AccountDetail): HTMLElement {
   const field = (name: string, label: string, value: string) =>

@@ -1,7 +1,7 @@
-import type { AccountsResponse } from '@satchel/protocol';
+import type { AccountsResponse, CreateAccountResponse } from '@satchel/protocol';
 import { api } from '../api.js';
 import { h, iso, table } from '../dom.js';
-import type { Page } from './types.js';
+import type { Page, PageContext } from './types.js';
 
 /** Find an account by id or name. */
 export const accountsPage: Page = {
@@ -50,7 +50,37 @@ export const accountsPage: Page = {
       h('button', { type: 'submit' }, 'Find'),
     );
     await search();
-    void ctx;
-    return h('section', {}, h('h1', {}, 'Accounts'), form, results);
+    return h('section', {}, h('h1', {}, 'Accounts'), form, results, ctx.canChange ? createForm(ctx) : '');
   },
 };
+
+function createForm(ctx: PageContext): HTMLElement {
+  const status = h('p', { class: 'status-line', role: 'status' });
+  const form: HTMLFormElement = h(
+    'form',
+    {
+      id: 'create-account',
+      class: 'plan',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const data = new FormData(form);
+        const accountId = String(data.get('accountId')).trim();
+        try {
+          const r = await api<CreateAccountResponse>('POST', '/v1/admin/accounts', {
+            accountId,
+            name: String(data.get('name')).trim() || accountId,
+          });
+          status.textContent = r.created ? `Created ${accountId}.` : `${accountId} already exists.`;
+          ctx.navigate(`#/accounts/${encodeURIComponent(accountId)}`);
+        } catch (err) {
+          status.textContent = (err as Error).message;
+        }
+      },
+    },
+    h('legend', {}, 'Create an account (admin)'),
+    h('label', {}, 'account id ', h('input', { name: 'accountId', required: true, size: 20 })),
+    h('label', {}, 'household ', h('input', { name: 'name', size: 24 })),
+    h('button', { type: 'submit' }, 'Create'),
+  );
+  return h('div', {}, form, status);
+}

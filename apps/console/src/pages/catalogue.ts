@@ -1,4 +1,9 @@
-import type { AdminTitlesResponse, PutTitleResponse } from '@satchel/protocol';
+import type {
+  AdminTitlesResponse,
+  PolicyVersionsResponse,
+  PutTitleResponse,
+  WithdrawResponse,
+} from '@satchel/protocol';
 import { api } from '../api.js';
 import { confirmChange, h, iso, table } from '../dom.js';
 import type { Page, PageContext } from './types.js';
@@ -39,7 +44,9 @@ export const cataloguePage: Page = {
         ]),
         { class: 'titles' },
       ),
+      versionsView(titles),
       ctx.canChange ? policyForm(ctx, titles) : h('p', { class: 'hint' }, 'Support role: read only.'),
+      ctx.canChange ? withdrawForm(titles) : '',
     );
   },
 };
@@ -99,6 +106,94 @@ function policyForm(ctx: PageContext, titles: AdminTitlesResponse['titles']): HT
     h('label', {}, 'field ', field),
     h('label', {}, 'value ', value),
     h('button', { type: 'submit' }, 'Change policy…'),
+  );
+  return h('div', {}, form, status);
+}
+
+const policyText = (p: Record<string, unknown>) =>
+  Object.entries(p)
+    .map(([k, v]) => `${k}=${v === null ? 'none' : String(v)}`)
+    .join(' ');
+
+function versionsView(titles: AdminTitlesResponse['titles']): HTMLElement {
+  const out = h('div', { id: 'versions' });
+  const select = h(
+    'select',
+    { id: 'versions-title' },
+    ...titles.map((t) => h('option', { value: t.titleId }, t.titleId)),
+  );
+  const form = h(
+    'form',
+    {
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const r = await api<PolicyVersionsResponse>(
+          'GET',
+          `/v1/admin/catalogue/${encodeURIComponent(select.value)}/versions`,
+        );
+        out.replaceChildren(
+          table(
+            ['version', 'written', 'by', 'name', 'policy'],
+            r.versions.map((v) => [
+              String(v.version),
+              iso(v.recordedAt),
+              v.changedBy ?? '—',
+              v.name,
+              policyText(v.policy),
+            ]),
+            { class: 'versions' },
+          ),
+        );
+      },
+    },
+    h('label', {}, 'Policy versions of ', select),
+    h('button', { type: 'submit' }, 'Show versions'),
+  );
+  return h('div', {}, form, out);
+}
+
+function withdrawForm(titles: AdminTitlesResponse['titles']): HTMLElement {
+  const status = h('p', { class: 'status-line', role: 'status' });
+  const select = h(
+    'select',
+    { id: 'withdraw-title' },
+    ...titles.map((t) => h('option', { value: t.titleId }, t.titleId)),
+  );
+  const when = h('input', {
+    type: 'datetime-local',
+    step: '1',
+    id: 'withdraw-at',
+    'aria-label': 'Leaves at (UTC; empty: now)',
+  });
+  const form = h(
+    'form',
+    {
+      class: 'policy',
+      id: 'withdraw-form',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const at = when.value ? Date.parse(`${when.value}Z`) : undefined;
+        const ok = await confirmChange(
+          `Withdraw ${select.value}?`,
+          `${select.value} leaves the catalogue ${at === undefined ? 'now: its active licences are revoked (TITLE_WITHDRAWN)' : `at ${iso(at)}: its licences expire then (AVAILABILITY)`}.`,
+        );
+        if (!ok) return;
+        try {
+          const r = await api<WithdrawResponse>(
+            'POST',
+            `/v1/admin/catalogue/${encodeURIComponent(select.value)}/withdraw`,
+            at === undefined ? {} : { at },
+          );
+          status.textContent = `${r.titleId} leaves the catalogue at ${iso(r.availableUntil)}: ${r.accounts} accounts, ${r.revoked} licences revoked.`;
+        } catch (err) {
+          status.textContent = (err as Error).message;
+        }
+      },
+    },
+    h('legend', {}, 'Withdraw a title (admin)'),
+    h('label', {}, 'title ', select),
+    h('label', {}, 'leaves at (UTC, empty: now) ', when),
+    h('button', { type: 'submit', class: 'danger' }, 'Withdraw…'),
   );
   return h('div', {}, form, status);
 }

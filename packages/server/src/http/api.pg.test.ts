@@ -115,7 +115,8 @@ if (!available) {
       expect(acksA.at(-1)).toBe(80);
       expect(acksB.at(-1)).toBe(80);
       expect(await contiguous(acct.accountId)).toBe(before + 160);
-      const retried = one.server.metrics.conflictsRetried.get() + two.server.metrics.conflictsRetried.get();
+      const retried =
+        (await one.server.metrics.conflictsRetried.get()) + (await two.server.metrics.conflictsRetried.get());
       console.info(
         `concurrent syncs: ${retried} optimistic-concurrency retries, ${clientRetries} client retries`,
       );

@@ -201,7 +201,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     }
     return c.body(null, 500);
   });
-  app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) =>
+    c.text(await metrics.render(), 200, { 'content-type': metrics.contentType }),
+  );
   let openapi: unknown = null;
   app.get('/openapi.json', (c) => {
     openapi ??= openApiDocument();

@@ -567,7 +567,7 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
         },
       );
       expect(loaded.state).toEqual(full.state);
-      expect(h.server.metrics.render()).toMatch(/satchel_snapshot_loads_total\{result="hit"\} [1-9]/);
+      expect(await h.server.metrics.render()).toMatch(/satchel_snapshot_loads_total\{result="hit"\} [1-9]/);
       await backend.db.query('DELETE FROM snapshots WHERE account_id = $1', [acct.accountId]);
       await h.server.service.devices(acct.accountId);
       const rebuilt = await h.server.service.accounts.load(acct.accountId);
