@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@satchel\/protocol$/, replacement: src('../../packages/protocol/src/index.ts') },
       { find: /^@satchel\/core$/, replacement: src('../../packages/core/src/index.ts') },
       { find: /^@satchel\/sdk$/, replacement: src('../../packages/sdk/src/index.ts') },
+      { find: /^@satchel\/sdk\/(.*)$/, replacement: src('../../packages/sdk/src/entries/$1.ts') },
     ],
   },
   server: {
@@ -17,6 +18,7 @@ export default defineConfig({
     proxy: {
       '/v1': process.env.SATCHEL_SERVER ?? 'http://localhost:8787',
       '/healthz': process.env.SATCHEL_SERVER ?? 'http://localhost:8787',
+      '/media': process.env.SATCHEL_SERVER ?? 'http://localhost:8787',
     },
   },
   build: {

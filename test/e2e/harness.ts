@@ -259,3 +259,39 @@ export function unlabelledControls(page: Page): Promise<string[]> {
     return out;
   });
 }
+
+/** What Shaka's offline storage holds in the page's origin: each stored manifest's app metadata, and the segment count. */
+export function shakaStored(
+  page: Page,
+): Promise<{ items: { titleId: string; licenseId: string; deviceId: string }[]; segments: number }> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open('shaka_offline_db');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const all = (store: string) =>
+      new Promise<unknown[]>((resolve, reject) => {
+        const req = db.transaction(store).objectStore(store).getAll();
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    const stores = [...db.objectStoreNames];
+    const items: { titleId: string; licenseId: string; deviceId: string }[] = [];
+    let segments = 0;
+    for (const store of stores) {
+      if (store.startsWith('manifest')) {
+        for (const m of (await all(store)) as { appMetadata?: Record<string, string> }[]) {
+          const a = m.appMetadata ?? {};
+          items.push({
+            titleId: a.titleId ?? '',
+            licenseId: a.satchelLicenseId ?? '',
+            deviceId: a.satchelDeviceId ?? '',
+          });
+        }
+      } else if (store.startsWith('segment')) segments += (await all(store)).length;
+    }
+    db.close();
+    return { items, segments };
+  });
+}

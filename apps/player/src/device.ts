@@ -7,10 +7,19 @@ import {
   type SatchelStatus,
   type SatchelStorage,
 } from '@satchel/sdk';
+import {
+  clearKeysFromLicenseProxy,
+  createShakaDownloads,
+  type ShakaDownloads,
+  type StoredMedia,
+} from '@satchel/sdk/shaka';
+import shaka from 'shaka-player';
 import type { DeviceConfig, DeviceSim } from './persist.js';
 
-/** The simulated playback runs at 60× (a second shows a minute of the film), so progress is visible. */
-export const PLAYBACK_SPEED = 60;
+shaka.polyfill.installAll();
+
+/** Whether this browser can store and play the sample media (MSE and IndexedDB). */
+export const mediaSupported = (): boolean => shaka.Player.isBrowserSupported();
 
 /** Raised by the page's network switch: the SDK sees exactly what a dropped connection looks like. */
 export class OfflineError extends TypeError {
@@ -31,11 +40,9 @@ export interface PanelState {
   snapshotTime: number | null;
 }
 
-/** Playback in progress on a device (simulated: the position advances in real time). */
+/** Playback in progress on a device, in its `<video>`. */
 export interface Playing {
   licenseId: string;
-  startedAtPerf: number;
-  startPositionMs: number;
   expiresAt: number;
 }
 
@@ -51,7 +58,13 @@ export class DeviceSession {
   sim: DeviceSim;
   view: PanelState | null = null;
   playing: Playing | null = null;
-  /** Licence id → transfer progress (0..1) of a simulated download in progress. */
+  /** The device's screen: one `<video>` kept across renders, so that a re-render never interrupts it. */
+  readonly video: HTMLVideoElement;
+  /** Shaka's offline storage, gated and recorded by this device's Satchel client. */
+  readonly downloads: ShakaDownloads;
+  /** Licence id → the media stored for it on this device. */
+  media = new Map<string, StoredMedia>();
+  /** Licence id → transfer progress (0..1) of a download in progress. */
   readonly transfers = new Map<string, number>();
   /** The refresh in flight, and whether another was asked for meanwhile. */
   refreshing: Promise<void> | null = null;
@@ -76,6 +89,17 @@ export class DeviceSession {
       pushDelayMs: 1000,
       backoff: { baseMs: 2000, maxMs: 30_000 },
       requestTimeoutMs: 10_000,
+    });
+    this.video = document.createElement('video');
+    this.video.muted = true;
+    this.video.playsInline = true;
+    this.video.id = `device-${config.index}-video`;
+    this.video.setAttribute('aria-label', `Device ${config.index} screen`);
+    this.downloads = createShakaDownloads({
+      satchel: this.client,
+      shaka,
+      manifestUri: (titleId) => new URL(`media/${encodeURIComponent(titleId)}/manifest.mpd`, baseUrl).href,
+      keys: clearKeysFromLicenseProxy({ baseUrl, getToken: () => this.deviceToken(), fetch: this.fetch }),
     });
   }
 
@@ -110,11 +134,13 @@ export class DeviceSession {
   /** Reads what the panel shows. The snapshot's plan, devices and allowances come from the stored meta. */
   async read(): Promise<PanelState> {
     const wall = this.now();
-    const [status, licenses, meta] = await Promise.all([
+    const [status, licenses, meta, media] = await Promise.all([
       this.client.status(),
       this.client.licenses(),
       this.storage.readMeta(),
+      this.downloads.stored().catch(() => [] as StoredMedia[]),
     ]);
+    this.media = new Map(media.map((m) => [m.licenseId, m]));
     const snapshot: LicenseSnapshot | null = meta.snapshot;
     const reading = licenses[0]?.playback.secureNow;
     if (reading !== undefined) this.trustedSkewMs = reading - wall;
@@ -137,8 +163,12 @@ export class DeviceSession {
 
   /** Current playback position in ms. */
   position(): number {
-    if (this.playing === null) return 0;
-    return this.playing.startPositionMs + (performance.now() - this.playing.startedAtPerf) * PLAYBACK_SPEED;
+    return this.playing === null ? 0 : Math.round(this.video.currentTime * 1000);
+  }
+
+  /** How long a licence's stored media runs, in ms (0 when nothing is stored). */
+  runtime(licenseId: string): number {
+    return this.media.get(licenseId)?.durationMs ?? 0;
   }
 
   close(): Promise<void> {

@@ -9,6 +9,8 @@ export interface Config {
   host: string;
   databaseUrl: string | undefined;
   dataDir: string;
+  /** Where the sample media is generated (default `<dataDir>/media`). */
+  mediaDir: string;
   tokenSecret: string;
   production: boolean;
   snapshotEvery: number;
@@ -31,13 +33,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const snapshotEvery = Number(env.SATCHEL_SNAPSHOT_EVERY ?? 100);
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1)
     throw new Error('SATCHEL_SNAPSHOT_EVERY must be a positive integer');
+  const dataDir = env.SATCHEL_DATA_DIR
+    ? resolve(env.SATCHEL_DATA_DIR)
+    : fileURLToPath(new URL('../../../.satchel-data', import.meta.url));
   return {
     port,
     host: env.HOST ?? '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: env.SATCHEL_DATA_DIR
-      ? resolve(env.SATCHEL_DATA_DIR)
-      : fileURLToPath(new URL('../../../.satchel-data', import.meta.url)),
+    dataDir,
+    mediaDir: env.SATCHEL_MEDIA_DIR ? resolve(env.SATCHEL_MEDIA_DIR) : resolve(dataDir, 'media'),
     tokenSecret,
     production,
     snapshotEvery,

@@ -9,6 +9,8 @@ import {
 import { pino } from 'pino';
 import { claimDataDir, dataDirOwner, loadConfig, recordServerUrl } from './config.js';
 import { consoleBuilt, withConsole } from './console.js';
+import { ensureMedia, type MediaLibrary } from './media/generate.js';
+import { withMedia } from './media/serve.js';
 import { playerBuilt, withPlayer } from './player.js';
 import { withTestHooks } from './test-hooks.js';
 
@@ -77,6 +79,18 @@ async function shutdown(signal: string) {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
+// The sample media (ffmpeg test patterns, ClearKey-encrypted) is generated in the background the first
+// time; until it is ready /media answers 503 and the licence proxy waits for it.
+const catalogue = demoCatalogue(Date.now());
+const media: Promise<MediaLibrary> = ensureMedia(
+  config.mediaDir,
+  catalogue.map((t) => t.titleId),
+);
+media.then(
+  (library) => logger.info({ dir: library.dir, titles: library.keys.size }, 'sample media ready'),
+  (err) => logger.warn({ err }, 'no sample media: is ffmpeg installed? The API runs without it'),
+);
+
 let server: Awaited<ReturnType<typeof createSatchelServer>>;
 let created: boolean;
 try {
@@ -86,8 +100,14 @@ try {
     tokenSecret: config.tokenSecret,
     snapshotEvery: config.snapshotEvery,
     logger,
+    licenseProxy: {
+      clearKeys: async (titleId) => {
+        const key = (await media.catch(() => null))?.keys.get(titleId);
+        return key ? [key] : null;
+      },
+    },
   });
-  await server.service.catalogue.put(demoCatalogue(Date.now()));
+  await server.service.catalogue.put(catalogue);
   ({ created } = await server.service.createAccount(config.demoAccountId, 'Demo household'));
 } catch (e) {
   logger.fatal({ err: e }, 'cannot open the database');
@@ -95,7 +115,7 @@ try {
   if (pid) rmSync(pid, { force: true });
   process.exit(1);
 }
-handler = withConsole(withPlayer(withTestHooks(server.app.fetch)));
+handler = withConsole(withPlayer(withMedia(withTestHooks(server.app.fetch), media)));
 const { token } = await server.tokens.mint({ kind: 'account', accountId: config.demoAccountId });
 
 logger.info(

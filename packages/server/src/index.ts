@@ -13,6 +13,14 @@ export {
 } from './errors.js';
 export { type AppOptions, createApp } from './http/app.js';
 export {
+  type ClearKey,
+  KEY_SYSTEMS,
+  type KeySystem,
+  keyReleasable,
+  type LicenseProxyOptions,
+  type LicenseUpstream,
+} from './http/license-proxy.js';
+export {
   type MergeAppend,
   type MergeInput,
   type MergeOutcome,

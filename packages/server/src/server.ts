@@ -11,6 +11,7 @@ import type { Database } from './db/database.js';
 import { pgliteDatabase } from './db/pglite.js';
 import { postgresDatabase } from './db/postgres.js';
 import { createApp } from './http/app.js';
+import type { LicenseProxyOptions } from './http/license-proxy.js';
 import { Metrics } from './metrics.js';
 import { SatchelService } from './service.js';
 import { EventStore } from './store/event-store.js';
@@ -48,6 +49,8 @@ export interface SatchelServerConfig {
   maxBodyBytes?: number;
   rateLimit?: { burst: number; perSecond: number };
   corsOrigin?: string | string[];
+  /** The licence proxy's key sources (see {@link LicenseProxyOptions}). */
+  licenseProxy?: LicenseProxyOptions;
 }
 
 /** A wired server: the HTTP app and the pieces behind it. */
@@ -95,6 +98,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
     ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
     ...(config.corsOrigin === undefined ? {} : { corsOrigin: config.corsOrigin }),
+    ...(config.licenseProxy === undefined ? {} : { licenseProxy: config.licenseProxy }),
   }) as unknown as Hono;
   return {
     app,

@@ -31,6 +31,7 @@ import type { Metrics } from '../metrics.js';
 import type { SatchelService } from '../service.js';
 import { migrationsCurrent } from '../store/migrations.js';
 import { adminRoutes } from './admin-routes.js';
+import { type LicenseProxyOptions, licenseProxy } from './license-proxy.js';
 import { RateLimiter } from './rate-limit.js';
 import { fail, HttpError, readJson } from './request.js';
 
@@ -46,6 +47,8 @@ export interface AppOptions {
   rateLimit?: { burst: number; perSecond: number };
   /** CORS origins allowed (default `*`: browser players on any origin). */
   corsOrigin?: string | string[];
+  /** Where `POST /v1/licenses/{licenseId}/drm/{keySystem}` finds content keys or licence servers (default: none). */
+  licenseProxy?: LicenseProxyOptions;
 }
 
 export type Env = { Variables: { requestId: string; log: Logger; principal: Principal } };
@@ -368,6 +371,10 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   v1.route('/admin', adminRoutes({ admin: new AdminService(service), tokens }));
+  const proxy = licenseProxy(service, options.licenseProxy ?? {}, logger);
+  v1.post('/licenses/:licenseId/drm/:keySystem', async (c) =>
+    proxy(device(c), licenseId(c), c.req.param('keySystem') ?? '', c.req.raw),
+  );
 
   app.route('/v1', v1);
   return app;

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { uuidv7 } from 'uuidv7';
 import { demoCatalogue } from '../catalogue.js';
 import type { Database } from '../db/database.js';
+import type { LicenseProxyOptions } from '../http/license-proxy.js';
 import { createSatchelServer, type SatchelServer } from '../server.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
@@ -28,6 +29,7 @@ export async function harness(
     rateLimit?: { burst: number; perSecond: number };
     snapshotEvery?: number;
     maxBodyBytes?: number;
+    licenseProxy?: LicenseProxyOptions;
   } = {},
 ): Promise<Harness> {
   const clock = { now: T0 };
@@ -39,6 +41,7 @@ export async function harness(
     rateLimit: options.rateLimit ?? { burst: 10_000, perSecond: 10_000 },
     ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.licenseProxy === undefined ? {} : { licenseProxy: options.licenseProxy }),
   });
   await server.service.catalogue.put(demoCatalogue(T0));
   const call: Harness['call'] = async (method, path, o = {}) => {
