@@ -10,34 +10,37 @@ const FILE = /^\/media\/([a-z0-9][a-z0-9-]{0,63})\/((?:manifest\.mpd)|(?:(?:init
 /**
  * Serves the sample media in front of `next`: `GET /media/<titleId>/manifest.mpd` and its segments. The
  * media is encrypted, so it is public, as on a CDN; the key is what a device must earn (the licence
- * proxy). Answers 503 while the library is still being generated, 404 for a title without media.
+ * proxy). While the library is being generated a request waits for it (up to `waitMs`, then 503); 404
+ * for a title without media or when generation failed.
  */
-export function withMedia(next: Fetch, library: Promise<MediaLibrary>): Fetch {
-  let ready: MediaLibrary | null = null;
-  let failed = false;
-  library.then(
-    (l) => {
-      ready = l;
-    },
-    () => {
-      failed = true;
-    },
+export function withMedia(next: Fetch, library: Promise<MediaLibrary>, waitMs = 60_000): Fetch {
+  const settled = library.then(
+    (l) => l,
+    () => null,
   );
   return async (request) => {
     const { pathname } = new URL(request.url);
     if (!pathname.startsWith('/media/') || (request.method !== 'GET' && request.method !== 'HEAD')) {
       return next(request);
     }
-    const m = FILE.exec(pathname);
-    const lib: MediaLibrary | null = ready;
-    if (failed)
-      return Response.json({ error: 'Sample media is unavailable (is ffmpeg installed?)' }, { status: 404 });
-    if (lib === null) {
+    // The first start generates the media: a request waits for it (seconds) rather than failing.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const lib = await Promise.race([
+      settled,
+      new Promise<'waiting'>((resolve) => {
+        timer = setTimeout(() => resolve('waiting'), waitMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (lib === 'waiting') {
       return Response.json(
         { error: 'Sample media is being generated' },
-        { status: 503, headers: { 'retry-after': '1' } },
+        { status: 503, headers: { 'retry-after': '5' } },
       );
     }
+    if (lib === null) {
+      return Response.json({ error: 'Sample media is unavailable (is ffmpeg installed?)' }, { status: 404 });
+    }
+    const m = FILE.exec(pathname);
     if (!m?.[1] || !m[2] || !lib.keys.has(m[1]))
       return Response.json({ error: 'No such media' }, { status: 404 });
     let body: Buffer;

@@ -70,7 +70,7 @@ describe('WebM ClearKey encryption', () => {
 
   it('marks each adaptation set of the manifest as CENC with the key id and ClearKey', () => {
     const mpd =
-      '<MPD a="1"><Period><AdaptationSet id="0"></AdaptationSet><AdaptationSet id="1"/></Period></MPD>';
+      '<MPD a="1"><Period><AdaptationSet id="0"></AdaptationSet><AdaptationSet id="1"></AdaptationSet></Period></MPD>';
     const out = protectManifest(mpd, KEY_ID.toString('hex'));
     expect(out).toContain('xmlns:cenc="urn:mpeg:cenc:2013"');
     expect(out.match(/cenc:default_KID="00112233-4455-6677-8899-aabbccddeeff"/g)).toHaveLength(2);
