@@ -948,6 +948,8 @@ export class PlayerApp {
         `Device id ${reg.deviceId} on account ${reg.accountId}.`,
       );
       if (this.#catalogue.length === 0 || this.#catalogueNote !== null) await this.#loadCatalogue();
+      // A first sync now: background sync that failed before registration otherwise waits for its retry.
+      void d.client.sync().catch(() => undefined);
     } catch (error) {
       d.notices.set('register', `Registration failed: ${errorWords(error)}`);
       await this.#record(d, 'error', 'Registration failed', errorWords(error));
