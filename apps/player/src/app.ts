@@ -449,12 +449,15 @@ export class PlayerApp {
           h('output', { id: `device-${idx}-clock`, 'data-clock': idx }, moment(d.now(), d.now())),
           offset === 0 ? ' (real time)' : ` (${offset > 0 ? '+' : '−'}${offsetWords(offset)})`,
         ),
-        Math.abs(d.trustedSkewMs) > 5000
+        Math.abs(d.trustedSkewMs) > 5000 || offset !== 0
           ? h(
               'p',
-              { class: 'clock trusted' },
-              'Trusted time (the SDK’s secure clock): ',
+              { class: 'clock trusted', 'data-test': 'clock-explained' },
+              'The server keeps real time. The SDK’s secure clock now trusts ',
               h('output', { 'data-trusted': idx }, moment(d.trustedNow(), d.now())),
+              Math.abs(d.trustedSkewMs) > 5000
+                ? ', not the device clock: it never goes back, and the next sync sets it to the server’s time.'
+                : ', the device clock.',
             )
           : null,
         h(
@@ -984,7 +987,7 @@ export class PlayerApp {
     saveSettings(this.#settings);
     await this.#record(
       d,
-      'info',
+      'network',
       d.sim.networkOff ? 'Network switched off' : 'Network switched on',
       d.sim.networkOff
         ? 'Every request of this device now fails as a dropped connection would.'
@@ -996,7 +999,12 @@ export class PlayerApp {
 
   async #browserChanged(online: boolean): Promise<void> {
     this.#renderBrowser();
-    await this.#record(null, 'info', online ? 'The browser is back online' : 'The browser went offline', '');
+    await this.#record(
+      null,
+      'network',
+      online ? 'The browser is back online' : 'The browser went offline',
+      '',
+    );
     for (const d of this.#devices) this.#render(d);
     if (online) {
       if (this.#catalogueNote !== null) await this.#loadCatalogue();
@@ -1006,22 +1014,26 @@ export class PlayerApp {
 
   async #moveClock(d: DeviceSession, ms: number): Promise<void> {
     d.sim.clockOffsetMs += ms;
+    if (ms > 0) d.sim.advancedMs = (d.sim.advancedMs ?? 0) + ms;
     saveSettings(this.#settings);
-    const direction = ms >= 0 ? 'forward' : 'back';
     await this.#record(
       d,
-      'info',
-      `Clock moved ${direction} ${offsetWords(ms)}`,
-      `The device now reads ${moment(d.now(), d.now())}.`,
+      'clock',
+      ms >= 0 ? `${offsetWords(ms)} pass on the device` : `Device clock set back ${offsetWords(ms)}`,
+      `The device now reads ${moment(d.now(), d.now())}. ${
+        ms >= 0
+          ? 'Its wall clock and its own count of elapsed time both move, as if the time went by.'
+          : 'Only the wall clock moves: the SDK’s secure clock keeps the time it already trusted.'
+      } The server keeps real time.`,
     );
     await this.#refresh(d);
     const rollback = d.view?.licenses.find((l) => l.playback.clockRollback !== null)?.playback.clockRollback;
     if (rollback) {
       await this.#record(
         d,
-        'denied',
+        'clock',
         'Clock rollback detected',
-        `The device clock is ${countdown(rollback.behindMs)} behind trusted time; decisions use ${moment(rollback.trustedNow, d.now())} instead.`,
+        `The device clock is ${countdown(rollback.behindMs)} behind the time the SDK trusts (${moment(rollback.trustedNow, d.now())}); decisions use that time until the next sync brings the server’s.`,
       );
     }
   }
@@ -1042,9 +1054,11 @@ export class PlayerApp {
     } catch (error) {
       await this.#record(d, 'error', 'Sync failed', errorWords(error));
     } finally {
+      // Still busy while the failure reaches the panel: it is this call's, logged once above, not a
+      // background sync's.
+      await this.#refresh(d);
       this.#busy.delete(d);
     }
-    await this.#refresh(d);
   }
 
   async #download(d: DeviceSession, title: CatalogueTitle): Promise<void> {
@@ -1258,6 +1272,8 @@ const KIND_LABEL: Record<LogEntry['kind'], string> = {
   info: 'Recorded',
   revoked: 'Revoked',
   ended: 'Ended',
+  clock: 'Clock',
+  network: 'Network',
 };
 
 /** An SDK failure in words. */

@@ -83,7 +83,7 @@ export class DeviceSession {
       baseUrl,
       storage: this.storage,
       fetch: this.fetch,
-      clock: { now: () => this.now(), monotonicNow: () => performance.now() },
+      clock: { now: () => this.now(), monotonicNow: () => performance.now() + (this.sim.advancedMs ?? 0) },
       tabGroup: config.dbName,
       syncIntervalMs: 60_000,
       pushDelayMs: 1000,

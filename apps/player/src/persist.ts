@@ -9,6 +9,11 @@ export interface DeviceConfig {
 export interface DeviceSim {
   networkOff: boolean;
   clockOffsetMs: number;
+  /**
+   * Time made to pass on this device by the forward steps (ms, never decreasing): it moves the device's
+   * monotonic count too, so "+49 h" is 49 hours going by, while a step back only sets the wall clock back.
+   */
+  advancedMs?: number;
 }
 
 /** What the page remembers across reloads (localStorage; small and synchronous). */
@@ -60,7 +65,18 @@ export interface LogEntry {
   realTime: number;
   deviceTime: number;
   device: number;
-  kind: 'granted' | 'refused' | 'allowed' | 'denied' | 'sync' | 'error' | 'info' | 'revoked' | 'ended';
+  kind:
+    | 'granted'
+    | 'refused'
+    | 'allowed'
+    | 'denied'
+    | 'sync'
+    | 'error'
+    | 'info'
+    | 'revoked'
+    | 'ended'
+    | 'clock'
+    | 'network';
   title: string;
   reason: string;
 }
