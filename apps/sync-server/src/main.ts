@@ -80,7 +80,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 // The sample media (ffmpeg test patterns, ClearKey-encrypted) is generated in the background the first
-// time; until it is ready /media answers 503 and the licence proxy waits for it.
+// time; until it is ready a /media request and the licence proxy wait for it.
 const catalogue = demoCatalogue(Date.now());
 const media: Promise<MediaLibrary> = ensureMedia(
   config.mediaDir,
