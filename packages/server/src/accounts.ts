@@ -80,19 +80,6 @@ export interface AccountUnit {
     metadata?: EventMetadata,
     eventIds?: readonly (string | undefined)[],
   ): void;
-  /**
-   * Queues events already folded by the caller (the merge's `appends`, in order) and takes `state`,
-   * which must be the unit's state with exactly those events folded in.
-   */
-  emitFolded(
-    appends: readonly { event: DomainEvent; eventId: string | undefined; metadata: EventMetadata }[],
-    state: AccountState,
-  ): void;
-  /**
-   * Queues a device's receipts and moves its cursor to `lastSeq` (never back) at `at`: written with the
-   * emitted events, in the same statement.
-   */
-  acknowledge(deviceId: string, receipts: readonly DeviceReceipt[], lastSeq: number, at: number): void;
 }
 
 export interface AccountRepositoryOptions {
@@ -146,24 +133,13 @@ export class AccountRepository {
    * transaction committed (the events are durable). When another writer appended first, the whole
    * unit is rerun on a fresh load (after a jittered exponential backoff), up to `maxAttempts` times; then it throws
    * {@link ConflictRetriesExhaustedError} (retryable). Any other error from `work` rolls back and is rethrown.
-   * `beforeLoad` runs first in the transaction (e.g. to take a row lock the unit depends on);
-   * `withLoad` runs after it, at the same time as the load (its statements are sent together with the load's).
+   * A device's sync takes {@link executeDeviceBatch} instead.
    */
-  async execute<T>(
-    accountId: string,
-    work: (unit: AccountUnit) => Promise<T>,
-    options: {
-      beforeLoad?: (tx: Queryable) => Promise<void>;
-      withLoad?: (tx: Queryable) => Promise<void>;
-    } = {},
-  ): Promise<T> {
+  async execute<T>(accountId: string, work: (unit: AccountUnit) => Promise<T>): Promise<T> {
     return this.retrying(accountId, () =>
       this.db.transaction(async (tx) => {
-        await options.beforeLoad?.(tx);
-        const [loaded] = await Promise.all([this.load(accountId, tx), options.withLoad?.(tx)]);
+        const loaded = await this.load(accountId, tx);
         const pending: NewEvent[] = [];
-        const receipts: DeviceReceipt[] = [];
-        let cursor: { deviceId: string; lastSeq: number; at: number } | undefined;
         let current = loaded.state;
         const unit: AccountUnit = {
           accountId,
@@ -179,21 +155,10 @@ export class AccountRepository {
             });
             current = fold(events, current);
           },
-          emitFolded(appends, state) {
-            for (const a of appends) pending.push(newEvent(a.event, a.eventId, a.metadata));
-            current = state;
-          },
-          acknowledge(deviceId, acks, lastSeq, at) {
-            receipts.push(...acks);
-            cursor = { deviceId, lastSeq: Math.max(lastSeq, cursor?.lastSeq ?? 0), at };
-          },
         };
         const result = await work(unit);
-        if (pending.length > 0 || receipts.length > 0 || cursor || this.snapshotDue(loaded, current)) {
-          await this.write(tx, accountId, loaded, current, pending, {
-            receipts,
-            ...(cursor ? { cursor } : {}),
-          });
+        if (pending.length > 0 || this.snapshotDue(loaded, current)) {
+          await this.write(tx, accountId, loaded, current, pending, {});
         }
         return result;
       }),

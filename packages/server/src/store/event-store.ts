@@ -1,7 +1,6 @@
 import type { Database, Queryable } from '../db/database.js';
 import { loadStream } from './load.js';
 import { type DeviceBatchRead, loadDeviceBatch } from './load-device-batch.js';
-import { lockDeviceCursor } from './lock-cursor.js';
 import { readAll } from './read-all.js';
 import { readDeviceCursors } from './read-cursors.js';
 import { readReceipts } from './read-receipts.js';
@@ -114,14 +113,6 @@ export class EventStore {
     eventIds: readonly string[],
   ): Promise<{ bySeq: Map<number, DeviceReceipt>; byEventId: Map<string, DeviceReceipt> }> {
     return readReceipts(q, accountId, deviceId, seqs, eventIds);
-  }
-
-  /**
-   * Locks the device's cursor row until the transaction ends (creating it at 0 if needed) and returns
-   * its `last_seq`, read after the lock: concurrent syncs of one device run one after another.
-   */
-  lockDeviceCursor(q: Queryable, accountId: string, deviceId: string): Promise<number> {
-    return lockDeviceCursor(q, accountId, deviceId);
   }
 
   /** Every device cursor of the account, by device id. */

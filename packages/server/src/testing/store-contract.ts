@@ -395,18 +395,44 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       expect(read?.metadata).toEqual({ deviceId: 'd"1', requestId: 'r\\1' });
     });
 
-    it('locks a device cursor, creating it at 0, and reads its latest value', async () => {
+    it('reads a device batch from one statement: the account, the cursor, and the receipts it needs', async () => {
       const account = uid('acct');
-      expect(await backend.db.transaction((tx) => store.lockDeviceCursor(tx, account, 'd1'))).toBe(0);
+      const fold = counterFold(1);
+      const receipt = (deviceId: string, seq: number, eventId: string) => ({
+        deviceId,
+        seq,
+        eventId,
+        status: 'accepted' as const,
+        code: null,
+        message: null,
+      });
+      const [a, b, other] = [ev('A', { n: 1 }), ev('B', { n: 2 }), ev('O', { n: 4 })];
+      // d1 synced seqs 1–2; d2 used an event id of its own.
       await store.write(backend.db, account, {
         expectedVersion: 0,
-        events: [],
-        cursor: { deviceId: 'd1', lastSeq: 4, at: 1_000 },
+        events: [a, b, other],
+        receipts: [receipt('d1', 1, a.eventId), receipt('d1', 2, b.eventId), receipt('d2', 1, other.eventId)],
+        cursor: { deviceId: 'd1', lastSeq: 2, at: 1_000 },
       });
-      expect(await backend.db.transaction((tx) => store.lockDeviceCursor(tx, account, 'd1'))).toBe(4);
-      expect(await store.deviceCursors(backend.db, account)).toEqual([
-        { deviceId: 'd1', lastSeq: 4, lastSyncAt: 1_000 },
+      const fresh = uuid();
+      const read = await store.loadDeviceBatch(backend.db, account, fold, 'd1', [
+        { seq: 2, eventId: b.eventId },
+        { seq: 3, eventId: other.eventId },
+        { seq: 4, eventId: fresh },
       ]);
+      expect(read.cursor).toBe(2);
+      expect(read.loaded).toMatchObject({ version: 3, state: { count: 3, sum: 7 } });
+      // By seq only at or below the cursor; by event id only above it, from any device.
+      expect([...read.bySeq.keys()]).toEqual([2]);
+      expect(read.bySeq.get(2)).toEqual(receipt('d1', 2, b.eventId));
+      expect([...read.byEventId.keys()]).toEqual([other.eventId]);
+      expect(read.byEventId.get(other.eventId)?.deviceId).toBe('d2');
+      const never = await store.loadDeviceBatch(backend.db, account, fold, 'd9', [
+        { seq: 1, eventId: a.eventId },
+      ]);
+      expect(never.cursor).toBe(0);
+      expect(never.bySeq.size).toBe(0);
+      expect([...never.byEventId.keys()]).toEqual([a.eventId]);
     });
 
     it('moves a device cursor forward only', async () => {
