@@ -45,7 +45,7 @@ export interface ClientResult {
   drainEvents: number;
   /** `sync()` of `drainEvents` queued events to the real server on PostgreSQL. */
   drain10kMs: number;
-  /** Sync transactions the server ran for the drain (one per batch). */
+  /** `POST /v1/sync` requests the server answered for the drain (one per batch). */
   drainRequests: number;
   /** Of the drain, the time the server held a database connection (all batches), and its CPU time. */
   drainServerHoldMs: number;
@@ -404,8 +404,8 @@ export async function benchClient(o: ClientOptions): Promise<ClientResult> {
       recordRatioToReplicache: round(s.p50 / rep.p50, 2),
       drainEvents: d.pending,
       drain10kMs: round(d.ms, 0),
-      drainRequests: s1.transactions - s0.transactions,
-      drainServerHoldMs: round(s1.transactionMs - s0.transactionMs, 0),
+      drainRequests: s1.syncs - s0.syncs,
+      drainServerHoldMs: round(s1.connectionMs - s0.connectionMs, 0),
       drainServerCpuMs: round((s1.cpuUs - s0.cpuUs) / 1000, 0),
       decisionP50Ms: round(dec.p50, 3),
       decisionP95Ms: round(dec.p95, 3),

@@ -13,6 +13,8 @@ export interface ServerStats {
 export interface ServerReading {
   cpuUs: number;
   monotonicUs: number;
+  /** `POST /v1/sync` answered 200 so far. */
+  syncs: number;
   transactions: number;
   statements: number;
   /** Round trips to the database (pipelined statements of one transaction count once; BEGIN and COMMIT count). */

@@ -2,6 +2,10 @@ import type { Queryable } from '../db/database.js';
 import { type EventRow, type ReceiptRow, toEvent, toReceipt } from './rows.js';
 import type { DeviceReceipt, Fold, LoadedStream } from './types.js';
 
+// The receipt probes are LATERAL subqueries kept apart by OFFSET 0, so every plan — the generic one
+// PostgreSQL switches a prepared statement to after five runs included — probes the index once per
+// batch event and never walks all the device's receipts (a join on the unnested batch, or `= ANY`, did in
+// the generic plan: a 500-event sync's read took 55–130 ms instead of a few).
 // Everything a device's sync decides from, from one statement snapshot: a first row with the device's
 // cursor and the receipts the batch needs (by seq for the events at or below the cursor, by event id —
 // any device of the account — for those above it), then the snapshot row (if any), then the tail.
@@ -14,11 +18,15 @@ const LOAD_DEVICE_BATCH_SQL = `WITH snap AS (
   SELECT b.seq, b.event_id FROM unnest($4::bigint[], $5::uuid[]) AS b(seq, event_id)
 ), seen AS (
   SELECT true AS by_seq, r.device_id, r.seq, r.event_id::text AS event_id, r.status, r.code, r.message
-  FROM batch JOIN device_receipts r ON r.account_id = $1 AND r.device_id = $3 AND r.seq = batch.seq
+  FROM batch CROSS JOIN LATERAL (
+    SELECT * FROM device_receipts WHERE account_id = $1 AND device_id = $3 AND seq = batch.seq OFFSET 0
+  ) r
   WHERE batch.seq <= (SELECT last_seq FROM cur)
   UNION ALL
   SELECT false, r.device_id, r.seq, r.event_id::text, r.status, r.code, r.message
-  FROM batch JOIN device_receipts r ON r.account_id = $1 AND r.event_id = batch.event_id
+  FROM batch CROSS JOIN LATERAL (
+    SELECT * FROM device_receipts WHERE account_id = $1 AND event_id = batch.event_id OFFSET 0
+  ) r
   WHERE batch.seq > (SELECT last_seq FROM cur)
 )
 SELECT 0 AS kind, (SELECT last_seq FROM cur) AS stream_version, NULL::text AS event_id, NULL::text AS type,
