@@ -9,7 +9,7 @@ import type { DeviceReceipt, Fold, LoadedStream } from './types.js';
 // Everything a device's sync decides from, from one statement snapshot: a first row with the device's
 // cursor and the receipts the batch needs (by seq for the events at or below the cursor, by event id —
 // any device of the account — for those above it), then the snapshot row (if any), then the tail.
-const LOAD_DEVICE_BATCH_SQL = `WITH snap AS (
+export const LOAD_DEVICE_BATCH_SQL = `WITH snap AS (
   SELECT version, state FROM snapshots WHERE account_id = $1 AND fold_version = $2
   ORDER BY version DESC LIMIT 1
 ), cur AS (
