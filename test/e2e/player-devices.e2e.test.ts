@@ -100,6 +100,7 @@ describe('the demo player, several devices of one account', () => {
     await second
       .getByRole('button', { name: /^Deactivate Living-room laptop \(device 1 in this page\)/ })
       .click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).click();
     await expect.poll(() => text(page.locator('#log-list'))).toContain('Deactivated Living-room laptop');
 
     const first = page.locator('#device-1');
@@ -124,6 +125,7 @@ describe('the demo player, several devices of one account', () => {
   it('deletes a download: the licence is released and the title can be downloaded again', async () => {
     const third = page.locator('#device-3');
     await third.getByRole('button', { name: /^Delete Quiet River/ }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
     const license = third.locator('li.license', { hasText: 'Quiet River' });
     await expect.poll(() => text(license.locator('[data-test=status]'))).toBe('Deleted');
     await third.getByRole('button', { name: 'Sync now' }).click();

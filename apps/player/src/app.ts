@@ -49,6 +49,8 @@ export class PlayerApp {
   entries: LogEntry[] = [];
   catalogue: CatalogueTitle[] = [];
   catalogueNote: string | null = null;
+  /** The demo account's token a development server hands out (one-click enrolment), once asked. */
+  devEnrolment: string | null | undefined = undefined;
   root: HTMLElement;
   devicesEl = h('div', { class: 'devices' });
   logEl = h('ol', { class: 'log', id: 'log-list' });

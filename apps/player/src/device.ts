@@ -166,6 +166,17 @@ export class DeviceSession {
     return this.playing === null ? 0 : Math.round(this.video.currentTime * 1000);
   }
 
+  /** Removes stored media by its offline URI (Start over: the bytes go with the device). */
+  async dropMedia(offlineUri: string): Promise<void> {
+    const storage = new shaka.offline.Storage();
+    try {
+      await storage.remove(offlineUri);
+    } catch {
+    } finally {
+      await storage.destroy();
+    }
+  }
+
   /** How long a licence's stored media runs, in ms (0 when nothing is stored). */
   runtime(licenseId: string): number {
     return this.media.get(licenseId)?.durationMs ?? 0;

@@ -1,6 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import {
   createSatchelServer,
+  DEVELOPMENT_TOKEN_SECRET,
   demoCatalogue,
   openDatabase,
   serveFetch,
@@ -9,6 +10,7 @@ import {
 import { pino } from 'pino';
 import { claimDataDir, dataDirOwner, loadConfig, recordServerUrl } from './config.js';
 import { consoleBuilt, withConsole } from './console.js';
+import { withDevEnrolment } from './dev-enrolment.js';
 import { ensureMedia, type MediaLibrary } from './media/generate.js';
 import { withMedia } from './media/serve.js';
 import { playerBuilt, withPlayer } from './player.js';
@@ -115,8 +117,18 @@ try {
   if (pid) rmSync(pid, { force: true });
   process.exit(1);
 }
-handler = withConsole(withPlayer(withMedia(withTestHooks(server.app.fetch), media)));
 const { token } = await server.tokens.mint({ kind: 'account', accountId: config.demoAccountId });
+// One-click enrolment from / (development servers only: never with NODE_ENV=production or a real secret).
+const devEnrolment = !config.production && config.tokenSecret === DEVELOPMENT_TOKEN_SECRET;
+handler = withConsole(
+  withPlayer(
+    withDevEnrolment(
+      withMedia(withTestHooks(server.app.fetch), media),
+      { accountId: config.demoAccountId, token },
+      devEnrolment,
+    ),
+  ),
+);
 
 logger.info(
   {

@@ -1,8 +1,16 @@
 import { ApiError, deactivateDevice, fetchCatalogue } from '../api.js';
 import type { PlayerApp } from '../app.js';
 import { DeviceSession } from '../device.js';
-import { CATALOGUE_CACHE, configFor, deleteDatabase, errorWords, offsetWords } from '../helpers.js';
-import { clearSettings, saveSettings } from '../persist.js';
+import {
+  CATALOGUE_CACHE,
+  configFor,
+  deleteDatabase,
+  errorWords,
+  isDeactivated,
+  offsetWords,
+} from '../helpers.js';
+import { clearSettings, loadSettings, saveSettings } from '../persist.js';
+import { confirmAction } from '../views/confirm.js';
 import { countdown, moment } from '../words.js';
 
 /** Forgets the device's local state (its IndexedDB database) and registers it again as a new device. */
@@ -47,6 +55,7 @@ export async function register(app: PlayerApp, d: DeviceSession, token: string, 
 }
 
 export async function autoRegister(app: PlayerApp, d: DeviceSession): Promise<void> {
+  if (app.settings.enrolmentToken === null && d.online) app.devEnrolment ??= await devEnrolment(app);
   if (app.settings.enrolmentToken === null || !d.online) {
     app.render(d);
     return;
@@ -54,13 +63,32 @@ export async function autoRegister(app: PlayerApp, d: DeviceSession): Promise<vo
   await register(app, d, app.settings.enrolmentToken, d.config.name);
 }
 
-/** Forgets everything this page holds: every device's database, the log, the settings; then reloads. */
+/**
+ * Forgets everything this page holds — every device's database and stored media, the log, the settings —
+ * after deactivating this page's devices on the server (so the account does not keep them as active
+ * ghosts); keeps the enrolment token, so the fresh page enrols again without asking; then reloads.
+ */
 export async function startOver(app: PlayerApp): Promise<void> {
-  if (!confirm('Forget every device of this page, its downloads and the log?')) return;
+  const sure = await confirmAction(
+    'Start over?',
+    'This page’s devices are deactivated on the server; their downloads, stored media and the log are forgotten.',
+    'Start over',
+  );
+  if (!sure) return;
+  const token = app.settings.enrolmentToken;
+  for (const d of app.devices) {
+    const deviceId = d.view?.status.registered ? d.view.status.deviceId : null;
+    if (token !== null && deviceId !== null && d.view !== null && !isDeactivated(d.view)) {
+      await deactivateDevice(globalThis.fetch, app.options.baseUrl, token, deviceId).catch(() => undefined);
+    }
+    await d.downloads.stop().catch(() => undefined);
+    for (const m of await d.downloads.stored().catch(() => [])) await d.dropMedia(m.offlineUri);
+  }
   for (const d of app.devices) await d.close();
   for (const config of app.settings.devices) await deleteDatabase(config.dbName);
   await app.log.clear();
   clearSettings();
+  if (token !== null) saveSettings({ ...loadSettings(), enrolmentToken: token });
   localStorage.removeItem(CATALOGUE_CACHE);
   location.reload();
 }
@@ -157,6 +185,12 @@ export async function deactivate(
   label: string,
 ): Promise<void> {
   d.notices.delete('devices');
+  const sure = await confirmAction(
+    `Deactivate ${label}?`,
+    'The server revokes its licences now; that device removes its stored media at its next sync and needs enrolling again to download.',
+    'Deactivate',
+  );
+  if (!sure) return;
   const token = app.settings.enrolmentToken;
   if (token === null) {
     d.notices.set('devices', 'Deactivating another device needs the account’s enrolment token.');
@@ -204,4 +238,19 @@ export async function loadCatalogue(app: PlayerApp): Promise<void> {
           : `The catalogue could not be loaded: ${message}`;
   }
   for (const x of app.devices) app.render(x);
+}
+
+/**
+ * The demo account's enrolment token, when the server is a development server that hands it out
+ * (`GET /dev/enrolment`); null elsewhere. Lets the page at `/` enrol in one click.
+ */
+export async function devEnrolment(app: PlayerApp): Promise<string | null> {
+  try {
+    const res = await globalThis.fetch(new URL('dev/enrolment', app.options.baseUrl).href);
+    if (!res.ok) return null;
+    const body = (await res.json()) as { token?: unknown };
+    return typeof body.token === 'string' ? body.token : null;
+  } catch {
+    return null;
+  }
 }

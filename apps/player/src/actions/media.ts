@@ -4,6 +4,7 @@ import type { CatalogueTitle } from '../api.js';
 import type { PlayerApp } from '../app.js';
 import type { DeviceSession } from '../device.js';
 import { errorWords } from '../helpers.js';
+import { confirmAction } from '../views/confirm.js';
 import { countdown, EXPIRY_BOUND, moment, playbackWords, position, refusalWords } from '../words.js';
 
 export async function download(app: PlayerApp, d: DeviceSession, title: CatalogueTitle): Promise<void> {
@@ -141,6 +142,13 @@ export async function stop(app: PlayerApp, d: DeviceSession, why: string): Promi
 }
 
 export async function remove(app: PlayerApp, d: DeviceSession, license: LicenseState): Promise<void> {
+  const title = app.titleName(license.titleId);
+  const sure = await confirmAction(
+    `Delete ${title}?`,
+    'Its stored media is removed from this device now, and the licence is released at the next sync: watching it again takes a new download.',
+    'Delete',
+  );
+  if (!sure) return;
   if (d.playing?.licenseId === license.licenseId) await stop(app, d, 'Stopped');
   const name = app.titleName(license.titleId);
   try {

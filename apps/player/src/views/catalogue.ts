@@ -1,10 +1,12 @@
+import type { Allowance } from '@satchel/protocol';
 import { register } from '../actions/device.js';
 import { download } from '../actions/media.js';
+import type { CatalogueTitle } from '../api.js';
 import type { PlayerApp } from '../app.js';
 import type { DeviceSession, PanelState } from '../device.js';
 import { h } from '../dom.js';
 import { ACTIVE, isDeactivated } from '../helpers.js';
-import { allowanceWords, policyWords } from '../words.js';
+import { allowanceWords, moment, policyWords } from '../words.js';
 
 export function registerBlock(app: PlayerApp, d: DeviceSession): HTMLElement {
   const idx = d.config.index;
@@ -22,6 +24,26 @@ export function registerBlock(app: PlayerApp, d: DeviceSession): HTMLElement {
       },
     },
     h('h3', {}, 'Register this device'),
+    app.devEnrolment === null
+      ? null
+      : h(
+          'div',
+          { class: 'dev-enrol' },
+          h(
+            'button',
+            {
+              type: 'button',
+              id: `device-${idx}-dev-enrol`,
+              onclick: () => void register(app, d, app.devEnrolment ?? '', d.config.name),
+            },
+            'Enrol in the demo account',
+          ),
+          h(
+            'p',
+            { class: 'hint' },
+            'This development server hands out its demo account’s token; or paste another below.',
+          ),
+        ),
     h('p', {}, 'Paste the account’s enrolment token (the sync server prints it when it starts).'),
     h('label', { for: nameId }, 'Device name'),
     h('input', { id: nameId, name: 'name', value: d.config.name, autocomplete: 'off', maxlength: 100 }),
@@ -58,15 +80,29 @@ export function catalogueBlock(app: PlayerApp, d: DeviceSession, view: PanelStat
     if (isDeactivated(view)) {
       action = h('p', { class: 'hint' }, 'Downloads are off: this device was deactivated.');
     } else if (license === undefined) {
+      const why = downloadBlocked(
+        title,
+        view.allowances.find((a) => a.titleId === title.titleId),
+        now,
+      );
       action = h(
-        'button',
-        {
-          type: 'button',
-          id: `${slug}-download`,
-          'aria-label': `Download ${title.name}`,
-          onclick: () => void download(app, d, title),
-        },
-        'Download',
+        'div',
+        { class: 'buttons' },
+        h(
+          'button',
+          {
+            type: 'button',
+            id: `${slug}-download`,
+            'aria-label': `Download ${title.name}`,
+            disabled: why !== null,
+            'aria-describedby': why === null ? null : `${slug}-why`,
+            onclick: () => void download(app, d, title),
+          },
+          'Download',
+        ),
+        why === null
+          ? null
+          : h('span', { class: 'why', id: `${slug}-why`, 'data-test': 'why-download' }, why),
       );
     } else {
       action = h('p', { class: 'held' }, license.status === 'issued' ? 'Downloading…' : 'On this device');
@@ -94,4 +130,21 @@ export function catalogueBlock(app: PlayerApp, d: DeviceSession, view: PanelStat
     app.catalogueNote === null ? null : h('p', { class: 'notice' }, app.catalogueNote),
     items.length === 0 ? h('p', {}, 'No titles to show yet.') : h('ul', { class: 'cards' }, ...items),
   );
+}
+
+/** Why a download can only be refused now (no allowance left, the title has left the catalogue), or null. */
+export function downloadBlocked(
+  title: CatalogueTitle,
+  allowance: Allowance | undefined,
+  now: number,
+): string | null {
+  if (title.policy.availableUntil !== null && title.policy.availableUntil <= now) {
+    return 'This title has left the catalogue.';
+  }
+  if (allowance?.remaining === 0) {
+    return allowance.nextAvailableAt === null
+      ? 'No downloads of this title are left.'
+      : `No downloads left: the next one frees up on ${moment(allowance.nextAvailableAt, now)}.`;
+  }
+  return null;
 }
