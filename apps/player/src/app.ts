@@ -28,10 +28,9 @@ import { simBlock } from './views/simulation.js';
 import { deactivatedBlock, statusBlock } from './views/status.js';
 import { ago, endedWords, moment, position, STATUS_LABEL } from './words.js';
 
-/** Page options read from the URL: `?server=` (sync server), `?transferMs=` (simulated download time), `?enrol=`. */
+/** Page options read from the URL: `?server=` (sync server), `#enrol=` (an enrolment token). */
 export interface PageOptions {
   baseUrl: string;
-  transferMs: number;
   enrolmentToken: string | null;
   /** `?device=N`: show only device N (another tab of the same device, or a device of its own tab). */
   onlyDevice: number | null;

@@ -5,7 +5,6 @@ import './styles.css';
 const params = new URLSearchParams(location.search);
 const hash = new URLSearchParams(location.hash.slice(1));
 const server = params.get('server');
-const transferMs = Number(params.get('transferMs') ?? '2500');
 const enrol = hash.get('enrol') ?? params.get('enrol');
 if (enrol !== null) {
   // The token is kept by the page (settings); it should not linger in the address bar or the history.
@@ -22,7 +21,6 @@ const app = new PlayerApp(
   root,
   {
     baseUrl: new URL(server ?? '/', location.href).href,
-    transferMs: Number.isFinite(transferMs) && transferMs >= 0 ? transferMs : 2500,
     enrolmentToken: enrol,
     onlyDevice: /^[1-9]\d{0,2}$/.test(params.get('device') ?? '') ? Number(params.get('device')) : null,
   },
