@@ -1,3 +1,4 @@
+import { buildTimeline, type TimelineMark, type TimelineMarkKind, timelineSvg } from '@satchel/timeline';
 import { CHECKS } from './record.js';
 import type { SimulationResult } from './simulation.js';
 
@@ -105,52 +106,42 @@ function latencyHistogram(latencies: readonly number[]): string {
   return `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="Sync latency histogram">${body}<text x="${w / 2}" y="${h - 4}" font-size="11" text-anchor="middle">sync latency (ms, wall clock, client side)</text></svg>`;
 }
 
-/** One row per licence of each sampled device, with its plays and refusals. */
+/** Each sampled device on the shared licence timeline (@satchel/timeline): its account, itself and its licences. */
 function timelines(result: SimulationResult): string {
-  const w = 720;
-  const x0 = 150;
-  const pw = w - x0 - 10;
-  const x = (t: number) =>
-    x0 +
-    ((Math.min(Math.max(t, result.start), result.end) - result.start) /
-      Math.max(1, result.end - result.start)) *
-      pw;
-  let y = 10;
-  let body = '';
-  for (const device of result.sampled) {
-    const entries = result.recorder.timelines.get(device.name) ?? [];
-    body += `<text x="0" y="${y + 12}" font-size="12" font-weight="bold">${esc(device.name)} · ${esc(device.profile)}</text>`;
-    y += 18;
-    for (const e of entries.filter((e) => e.kind === 'clock-set')) {
-      body += `<line x1="${x(e.at)}" y1="${y - 16}" x2="${x(e.at)}" y2="${y + Math.max(1, device.licences.length) * 16}" stroke="#d62728" stroke-dasharray="3,2"><title>clock set ${esc(e.detail ?? '')} at ${new Date(e.at).toISOString()}</title></line>`;
-    }
-    if (device.licences.length === 0) {
-      body += `<text x="${x0}" y="${y + 10}" font-size="10" fill="#777">no licence held</text>`;
-      y += 16;
-    }
-    for (const l of device.licences) {
-      const until = l.endedAt ?? Math.min(l.expiresAt, result.end);
-      const colour = STATE_COLOURS[l.status] ?? '#999';
-      body += `<text x="${x0 - 6}" y="${y + 10}" font-size="10" text-anchor="end">${esc(l.titleId)}</text>`;
-      body += `<rect x="${x(l.issuedAt)}" y="${y + 2}" width="${Math.max(2, x(until) - x(l.issuedAt))}" height="10" fill="${colour}" opacity="0.75"><title>${esc(l.licenseId)}: ${esc(l.status)}${l.statusReason ? ` (${esc(l.statusReason)})` : ''}, ${new Date(l.issuedAt).toISOString()} → ${new Date(until).toISOString()}</title></rect>`;
-      for (const e of entries.filter((e) => e.licenseId === l.licenseId)) {
-        if (e.kind === 'play')
-          body += `<circle cx="${x(e.at)}" cy="${y + 7}" r="3" fill="#2ca02c"><title>played at ${new Date(e.at).toISOString()}</title></circle>`;
-        if (e.kind === 'play-refused')
-          body += `<path d="M${x(e.at) - 3},${y + 4} l6,6 m0,-6 l-6,6" stroke="#d62728" stroke-width="1.5"><title>refused (${esc(e.detail ?? '')}) at ${new Date(e.at).toISOString()}</title></path>`;
-        if (e.kind === 'deleted')
-          body += `<rect x="${x(e.at) - 2}" y="${y + 3}" width="4" height="8" fill="#000"><title>deleted at ${new Date(e.at).toISOString()}</title></rect>`;
+  return result.sampled
+    .map((device) => {
+      const entries = result.recorder.timelines.get(device.name) ?? [];
+      const mark = (kind: TimelineMarkKind, at: number, label: string): TimelineMark => ({
+        at,
+        kind,
+        label,
+        eventId: null,
+      });
+      const extraMarks: Record<string, TimelineMark[]> = { [device.deviceId]: [] };
+      for (const e of entries) {
+        if (e.kind === 'clock-set')
+          extraMarks[device.deviceId]?.push(mark('clock-set', e.at, `clock set ${e.detail ?? ''}`));
+        if (e.licenseId === undefined || (e.kind !== 'play' && e.kind !== 'play-refused')) continue;
+        const marks = extraMarks[e.licenseId] ?? [];
+        marks.push(
+          mark(
+            e.kind,
+            e.at,
+            e.kind === 'play' ? 'played (offline decision)' : `playback refused (${e.detail ?? ''})`,
+          ),
+        );
+        extraMarks[e.licenseId] = marks;
       }
-      y += 16;
-    }
-    for (const e of entries.filter((e) => e.kind === 'synced')) {
-      body += `<line x1="${x(e.at)}" y1="${y}" x2="${x(e.at)}" y2="${y + 5}" stroke="#3182bd"><title>synced at ${new Date(e.at).toISOString()}</title></line>`;
-    }
-    y += 14;
-  }
-  const h = y + 24;
-  return `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="Licence timelines">${body}${axisDays(x0, pw, result.start, result.end, y)}</svg>
-<p class="legend">Bars: a licence from issue to its end (colour: final state on the server). <span style="color:#2ca02c">●</span> playback allowed, <span style="color:#d62728">✕</span> playback refused, ■ download deleted, blue ticks: syncs, red dashes: the device clock set.</p>`;
+      const model = buildTimeline(device.accountId, device.history, {
+        from: result.start,
+        to: result.end,
+        checkIns: { [device.deviceId]: entries.filter((e) => e.kind === 'synced').map((e) => e.at) },
+        extraMarks,
+      });
+      const lanes = model.lanes.filter((l) => l.kind === 'account' || l.deviceId === device.deviceId);
+      return `<h3>${esc(device.name)} · ${esc(device.profile)}</h3>${timelineSvg({ ...model, lanes }, { width: 960, laneHeight: 28 })}`;
+    })
+    .join('');
 }
 
 /** A self-contained HTML report of a run: summary, checks with counter-examples, and charts. */
@@ -185,7 +176,8 @@ pre{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:24rem;font-size:12
 <h2>Licences per state over time (server)</h2>${statesChart(result)}
 <p class="legend">Sampled from the server's state; a licence past its expiry counts as expired even before the server records it.</p>
 <h2>Refusals by reason</h2>${bars('Playback refused (offline decision on the device)', summary.playbacksRefused, '#d62728')}${bars('Licence requests refused (server rules)', summary.licencesRefused, '#e6550d')}
-<h2>Licence timelines (sampled devices)</h2>${timelines(result)}
+<h2>Licence timelines (sampled devices)</h2>
+<p class="legend">The operator console's timeline: per licence, issued, downloaded, first play, every expiry bound (the binding one in red), the end; the device's syncs (green ticks), clock set back (red diamonds), and what it decided offline: played (green ticks) and refused (orange crosses). Hover a mark for its instant and event.</p>${timelines(result)}
 <h2>Sync latency</h2>${latencyHistogram(recorder.syncLatencyMs)}
 <h2>Summary</h2><table>${rows}</table>
 </body></html>

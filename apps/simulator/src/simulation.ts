@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AccountState, DAY_MS, HOUR_MS, MINUTE_MS, type Plan } from '@satchel/core';
+import { type AccountState, DAY_MS, HOUR_MS, MINUTE_MS, type Plan, type RecordedEvent } from '@satchel/core';
 import type { LicenseSnapshot } from '@satchel/protocol';
 import type { PlaybackResult } from '@satchel/sdk';
 import { BEHAVIOURS, DEFAULT_MIX, type ProfileName, TITLES, WITHDRAWALS } from './behaviours.js';
@@ -109,6 +109,10 @@ export interface SimulationResult {
   readonly sampled: ReadonlyArray<{
     name: string;
     profile: ProfileName;
+    accountId: string;
+    deviceId: string;
+    /** The device's account's stream, drawn with @satchel/timeline. */
+    history: readonly RecordedEvent[];
     licences: ReadonlyArray<{
       licenseId: string;
       titleId: string;
@@ -476,9 +480,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let eventsLost = 0;
     let duplicatesApplied = 0;
     const serverLicences = new Map<string, AccountState['licenses']>();
+    const histories = new Map<string, RecordedEvent[]>();
     await mapLimit(active, concurrency, async (account) => {
       const audit = await operator.audit(account.accountId, settleAt);
       serverLicences.set(account.accountId, audit.state.licenses);
+      histories.set(account.accountId, audit.history);
       checkLimits(recorder, audit.state, settleAt);
       const counts = await checkAccountAtEnd(recorder, operator, audit, account.devices, settleAt);
       eventsAcknowledged += counts.acknowledged;
@@ -552,7 +558,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           status: l.status,
           statusReason: l.statusReason,
         }));
-      return { name, profile: profileOf.get(name) ?? 'commuter', licences };
+      return {
+        name,
+        profile: profileOf.get(name) ?? 'commuter',
+        licences,
+        accountId: device?.accountId ?? '',
+        deviceId: device?.deviceId ?? '',
+        history: histories.get(device?.accountId ?? '') ?? [],
+      };
     });
     return {
       summary,

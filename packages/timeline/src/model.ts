@@ -27,6 +27,9 @@ export const TIMELINE_MARK_KINDS = [
   'expired',
   'revoked',
   'released',
+  'play',
+  'play-refused',
+  'clock-set',
 ] as const;
 export type TimelineMarkKind = (typeof TIMELINE_MARK_KINDS)[number];
 
@@ -85,6 +88,11 @@ export interface TimelineOptions {
   readonly lastSyncs?: Readonly<Record<string, number>>;
   /** More check-ins per device (e.g. syncs a simulator recorded), drawn like the ones the stream shows. */
   readonly checkIns?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * Marks the stream does not hold, by lane id (a device id or a licence id): what a device saw, e.g.
+   * `play`, `play-refused` or `clock-set` from a simulator's or a player's own log.
+   */
+  readonly extraMarks?: Readonly<Record<string, readonly TimelineMark[]>>;
 }
 
 const BOUND_LABEL: Record<ExpiryReason, string> = {
@@ -188,12 +196,12 @@ export function buildTimeline(
       checkIns.set(r.deviceId, seen);
     }
   }
-  const extra: [string, number, string][] = Object.entries(options.checkIns ?? {}).flatMap(
+  const syncs: [string, number, string][] = Object.entries(options.checkIns ?? {}).flatMap(
     ([deviceId, instants]) => instants.map((at): [string, number, string] => [deviceId, at, 'sync']),
   );
   for (const [deviceId, at] of Object.entries(options.lastSyncs ?? {}))
-    extra.push([deviceId, at, 'last sync']);
-  for (const [deviceId, at, label] of extra) {
+    syncs.push([deviceId, at, 'last sync']);
+  for (const [deviceId, at, label] of syncs) {
     const seen = checkIns.get(deviceId) ?? new Set<number>();
     if (!seen.has(at) && devices.has(deviceId)) {
       seen.add(at);
@@ -300,5 +308,11 @@ export function buildTimeline(
     ),
     ...licenseLanes.sort((a, b) => (a.spans[0]?.from ?? 0) - (b.spans[0]?.from ?? 0)),
   ];
-  return { accountId, from, to: Math.max(to, from + 1), lanes };
+  const extra = options.extraMarks ?? {};
+  const withExtra = lanes.map((lane) =>
+    Object.hasOwn(extra, lane.id)
+      ? { ...lane, marks: [...lane.marks, ...(extra[lane.id] ?? [])].sort((a, b) => a.at - b.at) }
+      : lane,
+  );
+  return { accountId, from, to: Math.max(to, from + 1), lanes: withExtra };
 }

@@ -35,6 +35,9 @@ export const TIMELINE_MARK_STYLE: Readonly<
   expired: { colour: '#cf222e', shape: 'cross' },
   revoked: { colour: '#a40e26', shape: 'cross' },
   released: { colour: '#57606a', shape: 'cross' },
+  play: { colour: '#2ca02c', shape: 'dot' },
+  'play-refused': { colour: '#bc4c00', shape: 'cross' },
+  'clock-set': { colour: '#cf222e', shape: 'diamond' },
 };
 
 const escapeXml = (text: string) =>
@@ -99,7 +102,7 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   const top = 22;
   const legend = options.legend ?? true;
   const lanesHeight = model.lanes.length * laneHeight;
-  const height = top + lanesHeight + (legend ? 54 : 20);
+  const height = top + lanesHeight + (legend ? 72 : 20);
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="satchel-timeline" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-from="${model.from}" data-to="${model.to}" data-x0="${scale.x0}" data-x1="${scale.x1}" font-family="system-ui, sans-serif" font-size="11">`,
@@ -157,13 +160,17 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   );
   if (legend) {
     let x = 6;
-    const y = top + lanesHeight + 34;
+    let y = top + lanesHeight + 34;
     for (const kind of Object.keys(TIMELINE_MARK_STYLE) as TimelineMarkKind[]) {
+      const w = 24 + kind.length * 6.6;
+      if (x + w > width - 6) {
+        x = 6;
+        y += 18;
+      }
       out.push(
         `<g class="legend">${shape(kind, x + 5, y)}<text x="${x + 14}" y="${y + 4}" fill="#1f2328">${kind}</text></g>`,
       );
-      x += 18 + kind.length * 6.2;
-      if (x > width - 80) break;
+      x += w;
     }
   }
   if (options.at !== undefined) {

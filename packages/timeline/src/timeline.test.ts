@@ -120,3 +120,21 @@ describe('timelineSvg', () => {
     expect(Math.abs(scale.at(scale.x(mid)) - mid)).toBeLessThan((model.to - model.from) / 500);
   });
 });
+
+describe('extra marks', () => {
+  it('adds what a device saw to its lanes, in order', () => {
+    const model = buildTimeline('acc', history(), {
+      extraMarks: {
+        [L]: [{ at: T + 3 * HOUR_MS, kind: 'play-refused', label: 'refused', eventId: null }],
+        d1: [{ at: T + 30 * 60_000, kind: 'clock-set', label: 'clock set', eventId: null }],
+      },
+    });
+    expect(model.lanes[2]?.marks.map((m) => m.kind).slice(0, 3)).toEqual([
+      'issued',
+      'downloaded',
+      'play-refused',
+    ]);
+    expect(model.lanes[1]?.marks.map((m) => m.kind).slice(0, 2)).toEqual(['registered', 'clock-set']);
+    expect(timelineSvg(model)).toContain('class="mark mark-play-refused"');
+  });
+});

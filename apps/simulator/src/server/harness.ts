@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AccountState, Plan } from '@satchel/core';
+import type { AccountState, Plan, RecordedEvent } from '@satchel/core';
 import type { LicenseSnapshot } from '@satchel/protocol';
 import type { SatchelServer, Title } from '@satchel/server';
 
@@ -23,6 +23,11 @@ export interface AccountAudit {
   }>;
   /** How many stream events each (device, seq) produced: more than one is a duplicate applied. */
   readonly applied: Array<{ deviceId: string; seq: number; eventId: string; count: number }>;
+  /**
+   * The account's stream, for the report's timelines. `recordedAt` is the event's own (virtual) instant:
+   * the database's clock is the wall clock, not the simulation's.
+   */
+  readonly history: RecordedEvent[];
 }
 
 /** A clock whose reading is the virtual time of the request being served. */
@@ -120,7 +125,15 @@ export function harnessFetch(
       }
     }
     const counts = new Map<string, { deviceId: string; seq: number; eventId: string; count: number }>();
-    for (const { stored } of await service.history(accountId)) {
+    const stream = await service.history(accountId);
+    const history: RecordedEvent[] = stream.map(({ stored, event }) => ({
+      event,
+      eventId: stored.eventId,
+      version: stored.streamVersion,
+      recordedAt: event.data.at,
+      deviceId: null,
+    }));
+    for (const { stored } of stream) {
       const { deviceId, seq } = stored.metadata;
       if (deviceId === undefined || seq === undefined) continue;
       const key = `${deviceId}#${seq}`;
@@ -128,7 +141,7 @@ export function harnessFetch(
       entry.count += 1;
       counts.set(key, entry);
     }
-    return { accountId, state, cursors, receipts, applied: [...counts.values()] };
+    return { accountId, state, cursors, receipts, applied: [...counts.values()], history };
   }
 
   return (request: Request) => {
