@@ -6,7 +6,9 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 /** Tests resolve workspace packages to their sources: no build needed before `pnpm test`. */
 export const workspaceAliases = [
   { find: /^@satchel\/protocol$/, replacement: src('./packages/protocol/src/index.ts') },
+  { find: /^@satchel\/protocol\/(.*)$/, replacement: src('./packages/protocol/src/entries/$1.ts') },
   { find: /^@satchel\/core$/, replacement: src('./packages/core/src/index.ts') },
+  { find: /^@satchel\/core\/(.*)$/, replacement: src('./packages/core/src/entries/$1.ts') },
   { find: /^@satchel\/sdk$/, replacement: src('./packages/sdk/src/index.ts') },
   { find: /^@satchel\/sdk\/(.*)$/, replacement: src('./packages/sdk/src/entries/$1.ts') },
   { find: /^@satchel\/server$/, replacement: src('./packages/server/src/index.ts') },

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkWorkspace, importsOf, violations } from './layering.js';
+import {
+  checkWorkspace,
+  importsOf,
+  isSchemaModule,
+  leanViolations,
+  valueImportsOf,
+  violations,
+} from './layering.js';
 
 describe('layering check', () => {
   it('finds static, dynamic, side-effect and require imports', () => {
@@ -46,6 +53,35 @@ describe('layering check', () => {
     expect(
       violations('packages/core', "import { readFileSync } from 'node:fs';", { testFile: true }),
     ).toEqual([]);
+  });
+
+  it('keeps validators out of the lean modules: only type-only imports of zod and schemas', () => {
+    expect(
+      valueImportsOf("import type * as z from 'zod/mini';\nexport type { A } from './schemas/a.js';"),
+    ).toEqual([]);
+    expect(leanViolations('packages/protocol', "import * as z from 'zod/mini';")).toEqual(['zod/mini']);
+    expect(leanViolations('packages/protocol', "export { SyncRequest } from './schemas/sync.js';")).toEqual([
+      './schemas/sync.js',
+    ]);
+    expect(leanViolations('packages/core', "import { upcast } from './schemas/events.js';")).toEqual([
+      './schemas/events.js',
+    ]);
+    expect(
+      leanViolations('packages/sdk', "import { SyncResponse } from '@satchel/protocol/schemas';"),
+    ).toEqual(['@satchel/protocol/schemas']);
+    expect(leanViolations('packages/sdk', "import { upcast } from '@satchel/core/schemas';")).toEqual([
+      '@satchel/core/schemas',
+    ]);
+    expect(leanViolations('packages/sdk', "import { z } from 'zod';")).toEqual(['zod']);
+    expect(leanViolations('packages/sdk', "import type { SyncResponse } from '@satchel/protocol';")).toEqual(
+      [],
+    );
+    expect(
+      leanViolations('packages/server', "import { SyncRequest } from '@satchel/protocol/schemas';"),
+    ).toEqual([]);
+    expect(isSchemaModule('schemas/sync.ts')).toBe(true);
+    expect(isSchemaModule('entries/schemas.ts')).toBe(true);
+    expect(isSchemaModule('errors.ts')).toBe(false);
   });
 
   it('passes on this workspace', () => {

@@ -45,6 +45,41 @@ const NODE_BUILTINS = new Set([
   'zlib',
 ]);
 
+/**
+ * What a browser bundle of each package's lean modules may not load at run time. The lean modules are
+ * every non-test source file except `schemas/**`, `openapi.ts` and the `entries/` that re-export them:
+ * in protocol and core they make up the default entry (data and pure functions; the zod schemas are in
+ * the `/schemas` entries), in the SDK every entry. A type-only import (`import type`) is erased and
+ * allowed. `pnpm size` checks the same on the bundle of the installed packages.
+ */
+export const LEAN: Readonly<Record<string, { readonly forbidden: readonly RegExp[] }>> = {
+  'packages/protocol': { forbidden: [/^zod(\/|$)/, /(^|\/)schemas\//, /(^|\/)openapi\.js$/] },
+  'packages/core': { forbidden: [/^zod(\/|$)/, /(^|\/)schemas\//] },
+  'packages/sdk': {
+    forbidden: [/^zod(\/|$)/, /^@satchel\/(protocol|core)\/schemas$/, /^@satchel\/protocol\/openapi$/],
+  },
+};
+
+/** Whether a file (path relative to its package's `src/`) is one of the package's schema modules. */
+export function isSchemaModule(relPath: string): boolean {
+  return /^(schemas\/|openapi\.ts$|entries\/(schemas|openapi)\.ts$)/.test(relPath);
+}
+
+const VALUE_IMPORT_RE =
+  /(?:^|[\s;])(?:import|export)\s+(?!type\s)[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[\s;])import\s+['"]([^'"]+)['"]/g;
+
+/** The module specifiers a source file loads at run time (type-only imports and exports left out). */
+export function valueImportsOf(source: string): string[] {
+  return [...source.matchAll(VALUE_IMPORT_RE)].map((m) => m[1] ?? m[2] ?? m[3] ?? '').filter(Boolean);
+}
+
+/** The run-time imports of a lean module of `pkgDir` that would pull a validator into a browser bundle. */
+export function leanViolations(pkgDir: string, source: string): string[] {
+  const lean = LEAN[pkgDir];
+  if (lean === undefined) return [];
+  return valueImportsOf(source).filter((spec) => lean.forbidden.some((re) => re.test(spec)));
+}
+
 const IMPORT_RE =
   /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[\s;])import\s+['"]([^'"]+)['"]|require\(\s*['"]([^'"]+)['"]\s*\)/g;
 
@@ -99,8 +134,16 @@ export function checkWorkspace(root: string): string[] {
     }
     for (const file of sourceFiles(join(abs, 'src'))) {
       const testFile = /\.(test|testkit)\.[jt]s$|\/testing\//.test(file);
-      for (const spec of violations(pkgDir, readFileSync(file, 'utf8'), { testFile })) {
+      const source = readFileSync(file, 'utf8');
+      for (const spec of violations(pkgDir, source, { testFile })) {
         problems.push(`${relative(root, file)}: imports '${spec}', which ${pkgDir} may not import`);
+      }
+      if (!testFile && !isSchemaModule(relative(join(abs, 'src'), file))) {
+        for (const spec of leanViolations(pkgDir, source)) {
+          problems.push(
+            `${relative(root, file)}: loads '${spec}' at run time; only ${pkgDir}'s schema modules may (a browser bundle would take zod)`,
+          );
+        }
       }
     }
   }

@@ -8,7 +8,9 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@satchel\/protocol$/, replacement: src('../../packages/protocol/src/index.ts') },
+      { find: /^@satchel\/protocol\/(.*)$/, replacement: src('../../packages/protocol/src/entries/$1.ts') },
       { find: /^@satchel\/core$/, replacement: src('../../packages/core/src/index.ts') },
+      { find: /^@satchel\/core\/(.*)$/, replacement: src('../../packages/core/src/entries/$1.ts') },
       { find: /^@satchel\/sdk$/, replacement: src('../../packages/sdk/src/index.ts') },
       { find: /^@satchel\/sdk\/(.*)$/, replacement: src('../../packages/sdk/src/entries/$1.ts') },
     ],

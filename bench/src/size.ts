@@ -11,24 +11,42 @@ export interface SizeResult {
   output: string;
 }
 
-/** Runs the workspace's `pnpm size` (scripts/size.mjs) and reads the default entry's figures from it. */
+interface SizeFigure {
+  entry: string;
+  minifiedBytes: number;
+  gzipBytes: number;
+  budgetBytes: number;
+}
+
+/**
+ * Runs the workspace's `pnpm size -- --json` (scripts/size.ts: the installed tarballs, bundled) and reads
+ * the default entry's figures from its last line.
+ */
 export async function benchSize({ log }: { log: (line: string) => void }): Promise<SizeResult> {
   let stdout = '';
   try {
-    ({ stdout } = await promisify(execFile)('pnpm', ['--silent', 'size'], { cwd: ROOT, maxBuffer: 1 << 22 }));
+    ({ stdout } = await promisify(execFile)('pnpm', ['size', '--json'], { cwd: ROOT, maxBuffer: 1 << 22 }));
   } catch (e) {
     // `pnpm size` exits 1 when a budget is exceeded: that is a missed target, not a broken benchmark.
     const out = (e as { stdout?: string }).stdout ?? '';
-    if (!/gzipped/.test(out)) throw e;
+    if (!/"size":/.test(out)) throw e;
     stdout = out;
   }
-  log(stdout.trimEnd().replace(/^/gm, '  '));
-  const m = /([\d.]+) KB minified, ([\d.]+) KB gzipped \((?:(\d+) B; )?budget ([\d.]+) KB\)/.exec(stdout);
-  if (!m) throw new Error(`could not read the default entry's size from \`pnpm size\`:\n${stdout}`);
+  const lines = stdout.trimEnd().split('\n');
+  const last = lines.pop() ?? '';
+  log(
+    lines
+      .filter((l) => l.startsWith('|'))
+      .join('\n')
+      .replace(/^/gm, '  '),
+  );
+  const figures = (JSON.parse(last) as { size: SizeFigure[] }).size;
+  const sdk = figures.find((f) => f.entry === '@satchel/sdk');
+  if (sdk === undefined) throw new Error(`\`pnpm size\` measured no @satchel/sdk line:\n${stdout}`);
   return {
-    sdkGzipBytes: m[3] === undefined ? Math.round(Number(m[2]) * 1024) : Number(m[3]),
-    sdkMinifiedBytes: Math.round(Number(m[1]) * 1024),
-    budgetBytes: Math.round(Number(m[4]) * 1024),
-    output: stdout.trim(),
+    sdkGzipBytes: sdk.gzipBytes,
+    sdkMinifiedBytes: sdk.minifiedBytes,
+    budgetBytes: sdk.budgetBytes,
+    output: lines.join('\n').trim(),
   };
 }

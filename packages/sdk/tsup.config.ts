@@ -1,12 +1,15 @@
 import { defineConfig } from 'tsup';
 
+// One file per entry point plus shared chunks, in ESM and CJS with typings for each (`.d.ts` / `.d.cts`).
+// `dexie` and `shaka-player` stay the player's: `/dexie` and `/shaka` import them and never bundle them.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
-    'entries/dexie': 'src/entries/dexie.ts',
-    'entries/shaka': 'src/entries/shaka.ts',
+    dexie: 'src/entries/dexie.ts',
+    shaka: 'src/entries/shaka.ts',
   },
   format: ['esm', 'cjs'],
+  splitting: true,
   dts: true,
   sourcemap: true,
   clean: true,

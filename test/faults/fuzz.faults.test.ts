@@ -8,14 +8,8 @@ import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CURRENT_EVENT_VERSIONS } from '@satchel/core';
-import {
-  DEVICE_EVENT_TYPES,
-  ERROR_CODES,
-  ErrorResponse,
-  LicenseRequest,
-  RegisterDeviceRequest,
-  SyncRequest,
-} from '@satchel/protocol';
+import { DEVICE_EVENT_TYPES, ERROR_CODES } from '@satchel/protocol';
+import { ErrorResponse, LicenseRequest, RegisterDeviceRequest, SyncRequest } from '@satchel/protocol/schemas';
 import { createSatchelServer, type Database, type SatchelServer } from '@satchel/server';
 import fc from 'fast-check';
 import { pino } from 'pino';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CURRENT_EVENT_VERSIONS } from '@satchel/core';
-import { ErrorResponse } from '@satchel/protocol';
+import { ErrorResponse } from '@satchel/protocol/schemas';
 import {
   createSatchelServer,
   DEVELOPMENT_TOKEN_SECRET,

@@ -1,11 +1,5 @@
-import {
-  DevicesResponse,
-  type DeviceView,
-  Policy,
-  PROTOCOL_VERSION,
-  PROTOCOL_VERSION_HEADER,
-  parseErrorResponse,
-} from '@satchel/protocol';
+import { type DeviceView, PROTOCOL_VERSION, PROTOCOL_VERSION_HEADER } from '@satchel/protocol';
+import { DevicesResponse, Policy, parseErrorResponse } from '@satchel/protocol/schemas';
 import * as z from 'zod/mini';
 
 /** A catalogue title and its studio policy. */

@@ -4,13 +4,13 @@ import { EventSchemaError, isSatchelError, SatchelError } from './errors.js';
 import {
   CURRENT_EVENT_VERSIONS,
   type DomainEvent,
+  EVENT_TYPES,
   event,
-  eventDataSchemas,
   toVersioned,
-  upcast,
   type VersionedEvent,
 } from './events.js';
 import { DEFAULT_PLAN, policy } from './policy.js';
+import { eventDataSchemas, upcast } from './schemas/events.js';
 import { MARCH_1 } from './testing.js';
 
 function thrown(fn: () => unknown): unknown {
@@ -23,8 +23,12 @@ function thrown(fn: () => unknown): unknown {
 }
 
 describe('event versions', () => {
+  it('lists every event type that has a payload schema, and no other', () => {
+    expect([...EVENT_TYPES]).toEqual(Object.keys(eventDataSchemas));
+  });
+
   it('U4 current versions: DeviceRegistered v2, PlaybackStopped v3, the rest v1', () => {
-    for (const type of Object.keys(eventDataSchemas) as Array<keyof typeof eventDataSchemas>) {
+    for (const type of EVENT_TYPES) {
       const expected = type === 'DeviceRegistered' ? 2 : type === 'PlaybackStopped' ? 3 : 1;
       expect([type, CURRENT_EVENT_VERSIONS[type]]).toEqual([type, expected]);
     }

@@ -1,3 +1,6 @@
+// The default entry: the domain's data and pure functions (decide, evolve, expiry, the secure clock). It
+// imports no validator; the zod schemas of events and policies, and `upcast`, which validates with them,
+// are in `@satchel/core/schemas`.
 export {
   anchorSecureClock,
   type ClockReading,
@@ -29,18 +32,16 @@ export {
   type DeviceEvent,
   type DeviceEventType,
   type DomainEvent,
+  EVENT_TYPES,
   type EventOf,
   type EventType,
   EXPIRY_REASONS,
   type ExpiryReason,
   event,
-  eventDataSchemas,
   isDeviceEvent,
   REVOCATION_REASONS,
   type RevocationReason,
   toVersioned,
-  upcast,
-  upcastStored,
   type VersionedEvent,
 } from './events.js';
 export {
@@ -76,9 +77,7 @@ export {
   DEFAULT_PLAN,
   DEFAULT_POLICY,
   type Plan,
-  PlanSchema,
   type Policy,
-  PolicySchema,
   policy,
 } from './policy.js';
 export {

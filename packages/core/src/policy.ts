@@ -1,32 +1,15 @@
-import * as z from 'zod/mini';
+import type * as z from 'zod/mini';
+import type { PlanSchema, PolicySchema } from './schemas/policy.js';
 import { DAY_MS, HOUR_MS } from './time.js';
-
-const nonNegativeInt = () => z.int().check(z.nonnegative());
-const positiveInt = () => z.int().check(z.positive());
 
 /**
  * A title's offline-licence policy, set by the studio. Durations are seconds, with the
  * Widevine/FairPlay meanings (docs/domain.md). `0` means "no limit" for `rentalDurationSec`,
  * `playbackDurationSec` and `offlineCheckInSec`; `licenseDurationSec` is always a finite cap.
  */
-export const PolicySchema = z.object({
-  licenseDurationSec: positiveInt(),
-  rentalDurationSec: nonNegativeInt(),
-  playbackDurationSec: nonNegativeInt(),
-  offlineCheckInSec: nonNegativeInt(),
-  maxDownloadsPerYear: z.nullable(positiveInt()),
-  maxRenewals: z.nullable(nonNegativeInt()),
-  availableUntil: z.nullable(nonNegativeInt()),
-});
 export type Policy = z.infer<typeof PolicySchema>;
 
 /** An account's plan: how many devices may hold downloads, and how many downloads. */
-export const PlanSchema = z.object({
-  planId: z.string().check(z.minLength(1), z.maxLength(128)),
-  maxDownloadDevices: positiveInt(),
-  maxDownloadsPerDevice: positiveInt(),
-  maxDownloadsPerMonth: z.nullable(positiveInt()),
-});
 export type Plan = z.infer<typeof PlanSchema>;
 
 /** The defaults of DESIGN.md: 30 d licence, 30 d to start, 48 h once started, check in every 30 d. */

@@ -16,8 +16,9 @@ import {
   devicesHoldingDownloads,
   type Rejection,
 } from './decide.js';
-import { type DeviceEvent, type DomainEvent, toVersioned, upcast, type VersionedEvent } from './events.js';
+import { type DeviceEvent, type DomainEvent, toVersioned, type VersionedEvent } from './events.js';
 import { type Plan, type Policy, policy } from './policy.js';
+import { upcast } from './schemas/events.js';
 import { type AccountState, evolve, fold, initialState } from './state.js';
 import { MARCH_1, plan } from './testing.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, MONTH_WINDOW_MS, SECOND_MS, YEAR_WINDOW_MS } from './time.js';

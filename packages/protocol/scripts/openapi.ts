@@ -1,4 +1,4 @@
-import { openApiDocument } from '../src/index.js';
+import { openApiDocument } from '../src/entries/openapi.js';
 
 const serverUrl = process.argv[2];
 process.stdout.write(`${JSON.stringify(openApiDocument(serverUrl ? { serverUrl } : {}), null, 2)}\n`);

@@ -1,8 +1,6 @@
-import * as z from 'zod/mini';
-
 /**
  * Reasons the domain rules refuse a command or an event. The domain core produces exactly these codes;
- * they appear on the wire in {@link Refusal} and in rejected {@link EventResult}s.
+ * they appear on the wire in `Refusal` and in rejected `EventResult`s.
  */
 export const DOMAIN_REJECTION_CODES = [
   'ACCOUNT_NOT_OPEN',
@@ -25,8 +23,7 @@ export const DOMAIN_REJECTION_CODES = [
 ] as const;
 
 /** One of {@link DOMAIN_REJECTION_CODES}. */
-export const DomainRejectionCode = z.enum(DOMAIN_REJECTION_CODES);
-export type DomainRejectionCode = z.infer<typeof DomainRejectionCode>;
+export type DomainRejectionCode = (typeof DOMAIN_REJECTION_CODES)[number];
 
 /**
  * Reasons the sync protocol itself rejects a device event before the domain sees it:
@@ -48,5 +45,4 @@ export const PROTOCOL_REJECTION_CODES = [
 export const EVENT_REJECTION_CODES = [...PROTOCOL_REJECTION_CODES, ...DOMAIN_REJECTION_CODES] as const;
 
 /** One of {@link EVENT_REJECTION_CODES}: a closed set, a rejection with another code is malformed. */
-export const EventRejectionCode = z.enum(EVENT_REJECTION_CODES);
-export type EventRejectionCode = z.infer<typeof EventRejectionCode>;
+export type EventRejectionCode = (typeof EVENT_REJECTION_CODES)[number];

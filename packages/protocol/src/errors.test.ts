@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import {
-  ERROR_CODES,
   ErrorResponse,
-  httpStatusFor,
-  isRetryable,
-  PROTOCOL_ERROR_CODES,
   type ProtocolError,
   type ProtocolErrorCode,
   ProtocolError as ProtocolErrorSchema,
   parseErrorResponse,
-  protocolError,
   SyncRequest,
+} from './entries/schemas.js';
+import {
+  ERROR_CODES,
+  httpStatusFor,
+  isRetryable,
+  PROTOCOL_ERROR_CODES,
+  protocolError,
   toValidationIssues,
 } from './index.js';
 

@@ -1,5 +1,4 @@
-import * as z from 'zod/mini';
-import { NonNegativeInt } from './primitives.js';
+import type { ProtocolError, ValidationIssue } from './schemas/errors.js';
 
 /** The closed set of wire error codes. */
 export const PROTOCOL_ERROR_CODES = [
@@ -22,8 +21,7 @@ export const PROTOCOL_ERROR_CODES = [
 ] as const;
 
 /** One of {@link PROTOCOL_ERROR_CODES}. */
-export const ProtocolErrorCode = z.enum(PROTOCOL_ERROR_CODES);
-export type ProtocolErrorCode = z.infer<typeof ProtocolErrorCode>;
+export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];
 
 /** The HTTP status and retry semantics of one error code. */
 export interface ErrorCodeInfo {
@@ -57,81 +55,6 @@ export const ERROR_CODES = {
   UNAVAILABLE: { status: 503, retryable: true, defaultRetryAfterMs: 1000 },
   INTERNAL: { status: 500, retryable: true, defaultRetryAfterMs: 1000 },
 } as const satisfies Record<ProtocolErrorCode, ErrorCodeInfo>;
-
-/** One request-validation problem: where (`path` into the body), what, and the validator's issue code. */
-export const ValidationIssue = z.object({
-  path: z.array(z.union([z.string(), z.int()])),
-  message: z.string(),
-  code: z.string(),
-});
-export type ValidationIssue = z.infer<typeof ValidationIssue>;
-
-/** `SEQ_GAP` details: the seq the server expected next for this device, and the first seq it received. */
-export const SeqGapDetails = z.object({
-  expectedSeq: z.int().check(z.minimum(1)),
-  receivedSeq: z.int().check(z.minimum(1)),
-});
-export type SeqGapDetails = z.infer<typeof SeqGapDetails>;
-
-/** `PAYLOAD_TOO_LARGE` details: the largest body accepted. */
-export const PayloadTooLargeDetails = z.object({ limitBytes: NonNegativeInt });
-export type PayloadTooLargeDetails = z.infer<typeof PayloadTooLargeDetails>;
-
-/**
- * `PROTOCOL_VERSION_UNSUPPORTED` details: the range the server speaks and what the client announced
- * (null when it announced no usable integer).
- */
-export const ProtocolVersionDetails = z.object({
-  minVersion: z.int().check(z.minimum(1)),
-  maxVersion: z.int().check(z.minimum(1)),
-  clientVersion: z.nullable(z.int()),
-});
-export type ProtocolVersionDetails = z.infer<typeof ProtocolVersionDetails>;
-
-const RetryAfterMs = NonNegativeInt;
-
-const common = {
-  message: z.string(),
-  requestId: z.optional(z.string()),
-  retryAfterMs: z.optional(RetryAfterMs),
-};
-
-function plain<const C extends ProtocolErrorCode>(code: C) {
-  return z.object({ code: z.literal(code), ...common });
-}
-
-function withDetails<const C extends ProtocolErrorCode, D extends z.core.SomeType>(code: C, details: D) {
-  return z.object({ code: z.literal(code), ...common, details });
-}
-
-/**
- * A wire error, discriminated by `code`. `requestId` echoes the request's `x-request-id`; `retryAfterMs` is
- * a backoff hint (required for `RATE_LIMITED`); `details` exists, and is required, only for the codes that
- * define it (`VALIDATION_FAILED`, `SEQ_GAP`, `PAYLOAD_TOO_LARGE`, `PROTOCOL_VERSION_UNSUPPORTED`).
- */
-export const ProtocolError = z.discriminatedUnion('code', [
-  plain('BAD_REQUEST'),
-  withDetails('VALIDATION_FAILED', z.array(ValidationIssue)),
-  plain('UNAUTHENTICATED'),
-  plain('TOKEN_EXPIRED'),
-  plain('FORBIDDEN'),
-  plain('DEVICE_DEACTIVATED'),
-  plain('NOT_FOUND'),
-  plain('METHOD_NOT_ALLOWED'),
-  withDetails('SEQ_GAP', SeqGapDetails),
-  withDetails('PAYLOAD_TOO_LARGE', PayloadTooLargeDetails),
-  plain('UNSUPPORTED_MEDIA_TYPE'),
-  withDetails('PROTOCOL_VERSION_UNSUPPORTED', ProtocolVersionDetails),
-  z.object({ code: z.literal('RATE_LIMITED'), ...common, retryAfterMs: RetryAfterMs }),
-  plain('CONCURRENCY_CONFLICT'),
-  plain('UNAVAILABLE'),
-  plain('INTERNAL'),
-]);
-export type ProtocolError = z.infer<typeof ProtocolError>;
-
-/** The body of every non-2xx answer. */
-export const ErrorResponse = z.object({ error: ProtocolError });
-export type ErrorResponse = z.infer<typeof ErrorResponse>;
 
 /** The member of {@link ProtocolError} for one code. */
 export type ProtocolErrorOf<C extends ProtocolErrorCode> = Extract<ProtocolError, { code: C }>;
@@ -174,23 +97,6 @@ export function protocolError<C extends ProtocolErrorCode>(
     error.retryAfterMs = info.defaultRetryAfterMs;
   }
   return error as ProtocolErrorOf<C>;
-}
-
-/**
- * Reads an error answer: accepts the parsed JSON body (or its text) and returns the typed error, or null
- * when the body is not a well-formed {@link ErrorResponse} (e.g. a proxy's HTML page). Never throws.
- */
-export function parseErrorResponse(json: unknown): ProtocolError | null {
-  let value = json;
-  if (typeof json === 'string') {
-    try {
-      value = JSON.parse(json);
-    } catch {
-      return null;
-    }
-  }
-  const parsed = ErrorResponse.safeParse(value);
-  return parsed.success ? parsed.data.error : null;
 }
 
 /**

@@ -1,4 +1,43 @@
+// The default entry: the protocol's data and pure functions, and the types of every wire message. It
+// imports no validator, so a browser bundle that takes a constant or a type takes no zod. The zod schemas
+// are in `@satchel/protocol/schemas`, the OpenAPI document in `@satchel/protocol/openapi`.
 export {
+  DOMAIN_REJECTION_CODES,
+  type DomainRejectionCode,
+  EVENT_REJECTION_CODES,
+  type EventRejectionCode,
+  PROTOCOL_REJECTION_CODES,
+} from './codes.js';
+export {
+  DEVICE_EVENT_TYPES,
+  DEVICE_PLATFORMS,
+  DEVICE_STATUSES,
+  type DeviceEventType,
+  type DevicePlatform,
+  type DeviceStatus,
+  EXPIRY_REASONS,
+  type ExpiryReason,
+  LICENSE_STATUSES,
+  type LicenseStatus,
+  MAX_EVENT_SCHEMA_VERSION,
+  MAX_SYNC_BATCH_EVENTS,
+  MAX_SYNC_BODY_BYTES,
+  OPERATOR_ROLES,
+  type OperatorRole,
+} from './constants.js';
+export {
+  ERROR_CODES,
+  type ErrorCodeInfo,
+  httpStatusFor,
+  isRetryable,
+  PROTOCOL_ERROR_CODES,
+  type ProtocolErrorCode,
+  type ProtocolErrorExtra,
+  type ProtocolErrorOf,
+  protocolError,
+  toValidationIssues,
+} from './errors.js';
+export type {
   AccountDetail,
   AccountStateResponse,
   AccountSummary,
@@ -13,8 +52,6 @@ export {
   HistoryEntry,
   HistoryResponse,
   MintOperatorTokenRequest,
-  OPERATOR_ROLES,
-  OperatorRole,
   OperatorTokenResponse,
   PolicyPatch,
   PolicyVersionsResponse,
@@ -24,71 +61,30 @@ export {
   WhoAmIResponse,
   WithdrawRequest,
   WithdrawResponse,
-} from './admin.js';
-export { CatalogueResponse, CatalogueTitle } from './catalogue.js';
-export {
-  DOMAIN_REJECTION_CODES,
-  DomainRejectionCode,
-  EVENT_REJECTION_CODES,
-  EventRejectionCode,
-  PROTOCOL_REJECTION_CODES,
-} from './codes.js';
-export {
-  DEVICE_PLATFORMS,
-  DevicePlatform,
-  DevicesResponse,
-  RegisterDeviceRequest,
-  RegisterDeviceResponse,
-} from './devices.js';
-export {
-  ERROR_CODES,
-  type ErrorCodeInfo,
+} from './schemas/admin.js';
+export type { CatalogueResponse, CatalogueTitle } from './schemas/catalogue.js';
+export type { DevicesResponse, RegisterDeviceRequest, RegisterDeviceResponse } from './schemas/devices.js';
+export type {
   ErrorResponse,
-  httpStatusFor,
-  isRetryable,
   PayloadTooLargeDetails,
-  PROTOCOL_ERROR_CODES,
   ProtocolError,
-  ProtocolErrorCode,
-  type ProtocolErrorExtra,
-  type ProtocolErrorOf,
   ProtocolVersionDetails,
-  parseErrorResponse,
-  protocolError,
   SeqGapDetails,
-  toValidationIssues,
   ValidationIssue,
-} from './errors.js';
-export {
-  DEVICE_EVENT_TYPES,
-  DeviceEventEnvelope,
-  DeviceEventType,
-  MAX_EVENT_SCHEMA_VERSION,
-} from './events.js';
-export {
-  LicenseGranted,
-  LicenseRefused,
+} from './schemas/errors.js';
+export type { DeviceEventEnvelope } from './schemas/events.js';
+export type {
   LicenseRequest,
   LicenseResponse,
   LicensesResponse,
   Refusal,
   ReleaseRequest,
   RenewRequest,
-} from './licenses.js';
-export { type OpenApiDocument, type OpenApiOptions, openApiDocument } from './openapi.js';
-export { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './primitives.js';
-export { RebaseRequest, RebaseResponse } from './rebase.js';
-export {
-  AcceptedEventResult,
-  DuplicateEventResult,
-  EventResult,
-  MAX_SYNC_BATCH_EVENTS,
-  MAX_SYNC_BODY_BYTES,
-  ProtocolVersionNumber,
-  RejectedEventResult,
-  SyncRequest,
-  SyncResponse,
-} from './sync.js';
+} from './schemas/licenses.js';
+export type { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './schemas/primitives.js';
+export type { RebaseRequest, RebaseResponse } from './schemas/rebase.js';
+export type { EventResult, SyncRequest, SyncResponse } from './schemas/sync.js';
+export type { Allowance, DeviceView, LicenseSnapshot, LicenseView } from './schemas/views.js';
 export {
   MIN_SUPPORTED_PROTOCOL_VERSION,
   negotiateProtocolVersion,
@@ -97,15 +93,3 @@ export {
   type ProtocolNegotiation,
   REQUEST_ID_HEADER,
 } from './version.js';
-export {
-  Allowance,
-  DEVICE_STATUSES,
-  DeviceStatus,
-  DeviceView,
-  EXPIRY_REASONS,
-  ExpiryReason,
-  LICENSE_STATUSES,
-  LicenseSnapshot,
-  LicenseStatus,
-  LicenseView,
-} from './views.js';

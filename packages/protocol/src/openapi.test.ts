@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { openApiDocument, PROTOCOL_ERROR_CODES } from './index.js';
+import { openApiDocument } from './entries/openapi.js';
+import { PROTOCOL_ERROR_CODES } from './index.js';
 
 const EXPECTED_OPERATIONS = [
   ['post', '/v1/sync'],

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { ERROR_CODES, PROTOCOL_ERROR_CODES, type ProtocolErrorCode } from './errors.js';
 import {
   AccountDetail,
   AccountStateResponse,
@@ -19,27 +20,21 @@ import {
   WhoAmIResponse,
   WithdrawRequest,
   WithdrawResponse,
-} from './admin.js';
-import { CatalogueResponse, CatalogueTitle } from './catalogue.js';
-import { DevicesResponse, RegisterDeviceRequest, RegisterDeviceResponse } from './devices.js';
-import {
-  ERROR_CODES,
-  ErrorResponse,
-  PROTOCOL_ERROR_CODES,
-  ProtocolError,
-  type ProtocolErrorCode,
-} from './errors.js';
-import { DeviceEventEnvelope } from './events.js';
-import { LicenseRequest, LicenseResponse, LicensesResponse, Refusal } from './licenses.js';
-import { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './primitives.js';
-import { EventResult, SyncRequest, SyncResponse } from './sync.js';
+} from './schemas/admin.js';
+import { CatalogueResponse, CatalogueTitle } from './schemas/catalogue.js';
+import { DevicesResponse, RegisterDeviceRequest, RegisterDeviceResponse } from './schemas/devices.js';
+import { ErrorResponse, ProtocolError } from './schemas/errors.js';
+import { DeviceEventEnvelope } from './schemas/events.js';
+import { LicenseRequest, LicenseResponse, LicensesResponse, Refusal } from './schemas/licenses.js';
+import { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './schemas/primitives.js';
+import { EventResult, SyncRequest, SyncResponse } from './schemas/sync.js';
+import { Allowance, DeviceView, LicenseSnapshot, LicenseView } from './schemas/views.js';
 import {
   MIN_SUPPORTED_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   PROTOCOL_VERSION_HEADER,
   REQUEST_ID_HEADER,
 } from './version.js';
-import { Allowance, DeviceView, LicenseSnapshot, LicenseView } from './views.js';
 
 /** Options for {@link openApiDocument}. */
 export interface OpenApiOptions {

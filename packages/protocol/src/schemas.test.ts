@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   Allowance,
-  DEVICE_EVENT_TYPES,
   DeviceEventEnvelope,
   DevicesResponse,
   DeviceView,
-  DOMAIN_REJECTION_CODES,
   EpochMs,
-  EVENT_REJECTION_CODES,
   EventRejectionCode,
   EventResult,
   Id,
@@ -16,7 +13,6 @@ import {
   LicenseSnapshot,
   LicensesResponse,
   LicenseView,
-  MAX_SYNC_BATCH_EVENTS,
   Plan,
   Policy,
   Refusal,
@@ -28,6 +24,12 @@ import {
   SyncResponse,
   Uuid,
   UuidV7,
+} from './entries/schemas.js';
+import {
+  DEVICE_EVENT_TYPES,
+  DOMAIN_REJECTION_CODES,
+  EVENT_REJECTION_CODES,
+  MAX_SYNC_BATCH_EVENTS,
 } from './index.js';
 import {
   DEVICE_UUID,

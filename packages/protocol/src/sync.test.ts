@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  DEVICE_EVENT_TYPES,
-  type DeviceEventEnvelope,
-  EVENT_REJECTION_CODES,
-  type EventResult,
-  SyncRequest,
-  SyncResponse,
-} from './index.js';
+import { type DeviceEventEnvelope, type EventResult, SyncRequest, SyncResponse } from './entries/schemas.js';
+import { DEVICE_EVENT_TYPES, EVENT_REJECTION_CODES } from './index.js';
 import { snapshot } from './test-samples.js';
 
 const hex = (length: number) =>

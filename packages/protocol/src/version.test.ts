@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { ProtocolError } from './entries/schemas.js';
 import {
   httpStatusFor,
   MIN_SUPPORTED_PROTOCOL_VERSION,
   negotiateProtocolVersion,
   PROTOCOL_VERSION,
   PROTOCOL_VERSION_HEADER,
-  ProtocolError,
   REQUEST_ID_HEADER,
 } from './index.js';
 

@@ -13,22 +13,19 @@ import {
   policy as makePolicy,
   type Plan,
   type Policy,
-  upcast,
 } from '@satchel/core';
+import { upcast } from '@satchel/core/schemas';
 import {
   type EventResult,
   httpStatusFor,
-  LicenseRequest,
   type LicenseSnapshot,
   MAX_SYNC_BODY_BYTES,
   PROTOCOL_VERSION,
   PROTOCOL_VERSION_HEADER,
   type ProtocolErrorCode,
   protocolError,
-  RebaseRequest,
-  RegisterDeviceRequest,
-  SyncRequest,
 } from '@satchel/protocol';
+import { LicenseRequest, RebaseRequest, RegisterDeviceRequest, SyncRequest } from '@satchel/protocol/schemas';
 
 /** A fault the fake server applies to the next matching request. */
 export type Fault =

@@ -5,8 +5,8 @@ import {
   fold,
   initialState,
   toVersioned,
-  upcastStored,
 } from '@satchel/core';
+import { upcastStored } from '@satchel/core/schemas';
 import { uuidv7 } from 'uuidv7';
 import { type Database, dbError, type Queryable } from './db/database.js';
 import { ConflictRetriesExhaustedError, isConcurrencyError } from './errors.js';

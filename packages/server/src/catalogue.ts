@@ -1,4 +1,5 @@
-import { DAY_MS, HOUR_MS, type Policy, PolicySchema, policy } from '@satchel/core';
+import { DAY_MS, HOUR_MS, type Policy, policy } from '@satchel/core';
+import { PolicySchema } from '@satchel/core/schemas';
 import type { Queryable } from './db/database.js';
 
 /** A title of the catalogue and the policy its studio set. Licence requests name only the title. */

@@ -14,6 +14,7 @@ import {
   type Policy,
   type Rejection,
 } from '@satchel/core';
+import { upcast } from '@satchel/core/schemas';
 import type {
   DeviceView,
   LicenseResponse,

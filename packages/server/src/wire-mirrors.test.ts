@@ -1,7 +1,9 @@
 // Protocol and core may not import each other (docs/architecture.md), so the wire mirrors a few domain
 // lists and shapes. The server imports both: here the two copies are held equal.
 import * as core from '@satchel/core';
+import * as coreSchemas from '@satchel/core/schemas';
 import * as protocol from '@satchel/protocol';
+import * as protocolSchemas from '@satchel/protocol/schemas';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 
 describe('the wire mirrors the domain exactly', () => {
@@ -15,11 +17,11 @@ describe('the wire mirrors the domain exactly', () => {
   });
 
   it('accepts the default policy and plan on both sides, and refuses the same bad ones', () => {
-    expect(protocol.Policy.parse(core.DEFAULT_POLICY)).toEqual(core.DEFAULT_POLICY);
-    expect(protocol.Plan.parse(core.DEFAULT_PLAN)).toEqual(core.DEFAULT_PLAN);
+    expect(protocolSchemas.Policy.parse(core.DEFAULT_POLICY)).toEqual(core.DEFAULT_POLICY);
+    expect(protocolSchemas.Plan.parse(core.DEFAULT_PLAN)).toEqual(core.DEFAULT_PLAN);
     const bad = { ...core.DEFAULT_POLICY, licenseDurationSec: 0 };
-    expect(protocol.Policy.safeParse(bad).success).toBe(false);
-    expect(core.PolicySchema.safeParse(bad).success).toBe(false);
+    expect(protocolSchemas.Policy.safeParse(bad).success).toBe(false);
+    expect(coreSchemas.PolicySchema.safeParse(bad).success).toBe(false);
   });
 
   it('has one shape for a licence view and a policy', () => {

@@ -1,15 +1,17 @@
 import { CURRENT_EVENT_VERSIONS } from '@satchel/core';
 import {
   ERROR_CODES,
-  LicenseResponse,
   MAX_SYNC_BATCH_EVENTS,
   MAX_SYNC_BODY_BYTES,
   PROTOCOL_ERROR_CODES,
-  ProtocolErrorCode,
   protocolError,
+} from '@satchel/protocol';
+import {
+  LicenseResponse,
+  ProtocolErrorCode,
   RegisterDeviceResponse,
   SyncResponse,
-} from '@satchel/protocol';
+} from '@satchel/protocol/schemas';
 import { describe, expect, it } from 'vitest';
 import { DEVICE_EVENT_VERSIONS } from '../client.js';
 import { licenseView, POLICY, snapshot, T0 } from '../testkit.js';

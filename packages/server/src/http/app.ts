@@ -1,22 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import {
   ERROR_CODES,
-  Id,
-  LicenseRequest,
   MAX_SYNC_BODY_BYTES,
   negotiateProtocolVersion,
-  openApiDocument,
   PROTOCOL_VERSION,
   PROTOCOL_VERSION_HEADER,
   type ProtocolError,
   type ProtocolErrorCode,
   protocolError,
   REQUEST_ID_HEADER,
+  toValidationIssues,
+} from '@satchel/protocol';
+import { openApiDocument } from '@satchel/protocol/openapi';
+import {
+  Id,
+  LicenseRequest,
   RebaseRequest,
   RegisterDeviceRequest,
   SyncRequest,
-  toValidationIssues,
-} from '@satchel/protocol';
+} from '@satchel/protocol/schemas';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';

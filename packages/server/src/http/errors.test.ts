@@ -1,4 +1,4 @@
-import { ErrorResponse } from '@satchel/protocol';
+import { ErrorResponse } from '@satchel/protocol/schemas';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Tokens } from '../auth.js';

@@ -5,7 +5,7 @@ import {
   LicenseResponse,
   RegisterDeviceResponse,
   SyncResponse,
-} from '@satchel/protocol';
+} from '@satchel/protocol/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/database.js';
 import { envelope, type Harness, harness, syncBody, T0, TEST_SECRET } from './harness.js';

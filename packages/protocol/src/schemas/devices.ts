@@ -1,8 +1,9 @@
 import * as z from 'zod/mini';
+import { DEVICE_PLATFORMS } from '../constants.js';
 import { EpochMs, Id, Uuid } from './primitives.js';
 import { DeviceView, LicenseSnapshot } from './views.js';
 
-export const DEVICE_PLATFORMS = ['web', 'electron', 'other'] as const;
+/** One of `DEVICE_PLATFORMS`. */
 export const DevicePlatform = z.enum(DEVICE_PLATFORMS);
 export type DevicePlatform = z.infer<typeof DevicePlatform>;
 

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { OPERATOR_ROLES } from '../constants.js';
 import { EpochMs, Id, NonNegativeInt, Plan, Policy, Uuid } from './primitives.js';
 import { Allowance, DeviceStatus, DeviceView, ExpiryReason, LicenseStatus, LicenseView } from './views.js';
 
@@ -8,8 +9,7 @@ import { Allowance, DeviceStatus, DeviceView, ExpiryReason, LicenseStatus, Licen
 const Name = z.string().check(z.minLength(1), z.maxLength(200));
 const PositiveInt = z.int().check(z.minimum(1));
 
-/** The roles of an operator token. */
-export const OPERATOR_ROLES = ['support', 'admin'] as const;
+/** One of `OPERATOR_ROLES`. */
 export const OperatorRole = z.enum(OPERATOR_ROLES);
 export type OperatorRole = z.infer<typeof OperatorRole>;
 

@@ -1,14 +1,9 @@
 import * as z from 'zod/mini';
+import { MAX_SYNC_BATCH_EVENTS } from '../constants.js';
 import { EventRejectionCode } from './codes.js';
 import { DeviceEventEnvelope } from './events.js';
 import { EpochMs, Id, NonNegativeInt, UuidV7 } from './primitives.js';
 import { LicenseSnapshot } from './views.js';
-
-/** Most events one `POST /v1/sync` may carry; a device with more sends several batches. */
-export const MAX_SYNC_BATCH_EVENTS = 500;
-
-/** Largest accepted request body, in bytes; a larger one is refused with `PAYLOAD_TOO_LARGE`. */
-export const MAX_SYNC_BODY_BYTES = 1_048_576;
 
 /** A protocol version number as a client announces it (negotiated separately, see `negotiateProtocolVersion`). */
 export const ProtocolVersionNumber = z.int().check(z.minimum(1));

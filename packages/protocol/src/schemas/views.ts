@@ -1,19 +1,12 @@
 import * as z from 'zod/mini';
+import { DEVICE_STATUSES, EXPIRY_REASONS, LICENSE_STATUSES } from '../constants.js';
 import { EpochMs, Id, NonNegativeInt, Plan, Policy, Uuid } from './primitives.js';
 
-/** Lifecycle states of a licence as the device sees it. */
-export const LICENSE_STATUSES = ['issued', 'downloaded', 'released', 'revoked', 'expired'] as const;
+/** One of `LICENSE_STATUSES`. */
 export const LicenseStatus = z.enum(LICENSE_STATUSES);
 export type LicenseStatus = z.infer<typeof LicenseStatus>;
 
-/** Which rule bounds `expiresAt` (the earliest of the candidate instants). */
-export const EXPIRY_REASONS = [
-  'RENTAL',
-  'PLAYBACK_WINDOW',
-  'LICENSE_DURATION',
-  'CHECK_IN',
-  'AVAILABILITY',
-] as const;
+/** One of `EXPIRY_REASONS`. */
 export const ExpiryReason = z.enum(EXPIRY_REASONS);
 export type ExpiryReason = z.infer<typeof ExpiryReason>;
 
@@ -40,7 +33,7 @@ export const LicenseView = z.object({
 });
 export type LicenseView = z.infer<typeof LicenseView>;
 
-export const DEVICE_STATUSES = ['active', 'deactivated'] as const;
+/** One of `DEVICE_STATUSES`. */
 export const DeviceStatus = z.enum(DEVICE_STATUSES);
 export type DeviceStatus = z.infer<typeof DeviceStatus>;
 

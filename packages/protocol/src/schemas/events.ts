@@ -1,22 +1,10 @@
 import * as z from 'zod/mini';
+import { DEVICE_EVENT_TYPES, MAX_EVENT_SCHEMA_VERSION } from '../constants.js';
 import { EpochMs, UuidV7 } from './primitives.js';
 
-/** The event types a device records (possibly offline) and sends in a sync batch. */
-export const DEVICE_EVENT_TYPES = [
-  'DownloadCompleted',
-  'PlaybackStarted',
-  'PlaybackStopped',
-  'DownloadDeleted',
-  'ClockRollbackDetected',
-  'LicenseExpiryObserved',
-] as const;
-
-/** One of {@link DEVICE_EVENT_TYPES}. */
+/** One of `DEVICE_EVENT_TYPES`. */
 export const DeviceEventType = z.enum(DEVICE_EVENT_TYPES);
 export type DeviceEventType = z.infer<typeof DeviceEventType>;
-
-/** Highest event schema version the wire accepts; the domain decides which versions it can upcast. */
-export const MAX_EVENT_SCHEMA_VERSION = 1000;
 
 /**
  * A device event on the wire. `seq` is the per-device sequence number assigned when the event was
