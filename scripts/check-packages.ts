@@ -26,6 +26,12 @@ try {
       execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }),
     );
     const found = tarballProblems(pkg.name, files, packed);
+    const license = files.includes('LICENSE')
+      ? execFileSync('tar', ['-xzOf', tarball, 'package/LICENSE'], { encoding: 'utf8' })
+      : null;
+    if (license !== null && license !== readFileSync(join(root, 'LICENSE'), 'utf8')) {
+      found.push(`${pkg.name}: its LICENSE is not the repository's (copy LICENSE into ${pkg.dir}/)`);
+    }
 
     const data = readFileSync(tarball);
     const lint = await publint({

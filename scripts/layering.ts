@@ -45,19 +45,25 @@ const NODE_BUILTINS = new Set([
   'zlib',
 ]);
 
+const BROWSER_FORBIDDEN = [
+  /^zod(\/|$)/,
+  /^@satchel\/(protocol|core)\/schemas$/,
+  /^@satchel\/protocol\/openapi$/,
+];
+
 /**
  * What a browser bundle of each package's lean modules may not load at run time. The lean modules are
  * every non-test source file except `schemas/**`, `openapi.ts` and the `entries/` that re-export them:
  * in protocol and core they make up the default entry (data and pure functions; the zod schemas are in
- * the `/schemas` entries), in the SDK every entry. A type-only import (`import type`) is erased and
- * allowed. `pnpm size` checks the same on the bundle of the installed packages.
+ * the `/schemas` entries), in the browser packages (sdk, react, timeline) every entry. A type-only import
+ * (`import type`) is erased and allowed. `pnpm size` checks the same on the bundle of the installed packages.
  */
 export const LEAN: Readonly<Record<string, { readonly forbidden: readonly RegExp[] }>> = {
   'packages/protocol': { forbidden: [/^zod(\/|$)/, /(^|\/)schemas\//, /(^|\/)openapi\.js$/] },
   'packages/core': { forbidden: [/^zod(\/|$)/, /(^|\/)schemas\//] },
-  'packages/sdk': {
-    forbidden: [/^zod(\/|$)/, /^@satchel\/(protocol|core)\/schemas$/, /^@satchel\/protocol\/openapi$/],
-  },
+  'packages/sdk': { forbidden: BROWSER_FORBIDDEN },
+  'packages/react': { forbidden: BROWSER_FORBIDDEN },
+  'packages/timeline': { forbidden: BROWSER_FORBIDDEN },
 };
 
 /** Whether a file (path relative to its package's `src/`) is one of the package's schema modules. */

@@ -6,8 +6,8 @@ import {
   fold,
   isDeviceEvent,
   isSatchelError,
-  upcast,
 } from '@satchel/core';
+import { upcast } from '@satchel/core/schemas';
 import type { DeviceEventEnvelope, EventRejectionCode, EventResult } from '@satchel/protocol';
 import type { DeviceReceipt, EventMetadata } from './store/types.js';
 

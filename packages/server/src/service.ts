@@ -14,7 +14,6 @@ import {
   type Policy,
   type Rejection,
 } from '@satchel/core';
-import { upcast } from '@satchel/core/schemas';
 import type {
   DeviceView,
   LicenseResponse,
