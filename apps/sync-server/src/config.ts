@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEVELOPMENT_TOKEN_SECRET } from '@satchel/server';
+import { type CorsOrigins, readCorsOrigins } from './cors.js';
 
 /** The reference server's settings, from the environment (docs/operations.md lists them). */
 export interface Config {
@@ -16,6 +17,8 @@ export interface Config {
   snapshotEvery: number;
   logLevel: string;
   demoAccountId: string;
+  /** `SATCHEL_CORS_ORIGINS`: see {@link readCorsOrigins}. */
+  corsOrigins: CorsOrigins;
 }
 
 /** Reads the configuration. Throws with a readable message when a value is invalid or unsafe. */
@@ -47,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     snapshotEvery,
     logLevel: env.LOG_LEVEL ?? 'info',
     demoAccountId: env.SATCHEL_DEMO_ACCOUNT ?? 'demo',
+    corsOrigins: readCorsOrigins(env.SATCHEL_CORS_ORIGINS, production),
   };
 }
 

@@ -108,6 +108,7 @@ try {
         return key ? [key] : null;
       },
     },
+    corsOrigin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
   });
   await server.service.catalogue.put(catalogue);
   ({ created } = await server.service.createAccount(config.demoAccountId, 'Demo household'));
@@ -136,6 +137,12 @@ logger.info(
     database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
     demoAccount: config.demoAccountId,
     demoAccountCreated: created,
+    corsOrigins:
+      config.corsOrigins === '*'
+        ? '*'
+        : config.corsOrigins.length === 0
+          ? 'same origin only'
+          : config.corsOrigins,
     startupMs: Math.round(performance.now() - started),
   },
   'satchel sync server listening',
