@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startSite } from '../../packages/sdk/src/browser/harness.testkit.js';
+import { launchChromium, startSite, workspaceAlias } from '../../packages/sdk/src/browser/harness.testkit.js';
 
 // @satchel/react in real Chromium: the hooks over the real SDK (IndexedDB, BroadcastChannel, Web Locks),
 // with the protocol stand-in running inside the page (test/react/page.tsx).
@@ -20,12 +20,7 @@ async function bundlePage(): Promise<string> {
     jsx: 'automatic',
     write: false,
     define: { 'process.env.NODE_ENV': '"development"' },
-    alias: {
-      '@satchel/react': './packages/react/src/index.ts',
-      '@satchel/sdk': './packages/sdk/src/index.ts',
-      '@satchel/core': './packages/core/src/index.ts',
-      '@satchel/protocol': './packages/protocol/src/index.ts',
-    },
+    alias: workspaceAlias(),
     logLevel: 'error',
   });
   return result.outputFiles[0]?.text ?? '';

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -5,6 +6,25 @@ import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/**
+ * esbuild aliases that resolve every workspace package, and each entry point of it
+ * (`@satchel/<package>/<entry>` is `packages/<package>/src/entries/<entry>.ts`), to its sources.
+ */
+export function workspaceAlias(): Record<string, string> {
+  const alias: Record<string, string> = {};
+  for (const name of readdirSync(`${root}packages`)) {
+    if (!existsSync(`${root}packages/${name}/src/index.ts`)) continue;
+    alias[`@satchel/${name}`] = `./packages/${name}/src/index.ts`;
+    const entries = `${root}packages/${name}/src/entries`;
+    if (!existsSync(entries)) continue;
+    for (const file of readdirSync(entries)) {
+      if (file.endsWith('.ts'))
+        alias[`@satchel/${name}/${file.slice(0, -3)}`] = `./packages/${name}/src/entries/${file}`;
+    }
+  }
+  return alias;
+}
 
 /** Bundles a module written against `@satchel/sdk` for the browser (the SDK from its sources). */
 export async function bundleModule(source: string): Promise<string> {
@@ -16,11 +36,23 @@ export async function bundleModule(source: string): Promise<string> {
     platform: 'browser',
     target: 'es2022',
     write: false,
-    alias: {
-      '@satchel/sdk': './packages/sdk/src/index.ts',
-      '@satchel/core': './packages/core/src/index.ts',
-      '@satchel/protocol': './packages/protocol/src/index.ts',
-    },
+    alias: workspaceAlias(),
+    logLevel: 'error',
+  });
+  return result.outputFiles[0]?.text ?? '';
+}
+
+/** Bundles a page script of the workspace (path from the root) for the browser, packages from their sources. */
+export async function bundleEntry(path: string): Promise<string> {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [path],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    alias: workspaceAlias(),
     logLevel: 'error',
   });
   return result.outputFiles[0]?.text ?? '';
@@ -37,10 +69,7 @@ export function sdkBundle(): Promise<string> {
     platform: 'browser',
     target: 'es2022',
     write: false,
-    alias: {
-      '@satchel/core': './packages/core/src/index.ts',
-      '@satchel/protocol': './packages/protocol/src/index.ts',
-    },
+    alias: workspaceAlias(),
     logLevel: 'error',
   }).then((r) => r.outputFiles[0]?.text ?? '');
   return bundle;

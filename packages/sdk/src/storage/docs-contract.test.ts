@@ -1,0 +1,22 @@
+// docs/sdk.md's storage-contract example, exactly as printed there (after this header, which gives Node an
+// IndexedDB): a test in storage/docs-contract-sync.test.ts holds the two equal.
+import 'fake-indexeddb/auto';
+import { dexieStorage, SATCHEL_DEXIE_SCHEMA } from '@satchel/sdk/dexie';
+import { storageContract } from '@satchel/sdk/testing';
+import Dexie from 'dexie';
+import { describe, it } from 'vitest'; // or Jest, Mocha, node:test
+
+function myPlayerDb(name: string): Dexie {
+  const db = new Dexie(name);
+  db.version(1).stores({ videos: '++id, title' });
+  db.version(2).stores({ ...SATCHEL_DEXIE_SCHEMA });
+  return db;
+}
+
+describe('Satchel storage in my player database', () => {
+  const fresh = async () => {
+    const name = `my-player-test-${crypto.randomUUID()}`;
+    return { storage: dexieStorage(myPlayerDb(name)), reopen: () => dexieStorage(myPlayerDb(name)) };
+  };
+  for (const { name, run } of storageContract({ fresh })) it(name, run);
+});
