@@ -8,9 +8,9 @@ import {
   licenseView,
   type Plan,
   type Policy,
-  PolicySchema,
   type RecordedEvent,
 } from '@satchel/core';
+import { PolicySchema } from '@satchel/core/schemas';
 import type { DeviceView, LicenseView } from '@satchel/protocol';
 import type { CatalogueTitle, PolicyVersion } from './catalogue.js';
 import { ServerError } from './errors.js';

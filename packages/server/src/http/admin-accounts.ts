@@ -1,4 +1,4 @@
-import { ChangePlanRequest, CreateAccountRequest } from '@satchel/protocol';
+import { ChangePlanRequest, CreateAccountRequest } from '@satchel/protocol/schemas';
 import { pathId, queryInt } from './admin-params.js';
 import type { AdminRoutes } from './admin-routes.js';
 import { readJson } from './request.js';

@@ -1,4 +1,4 @@
-import { PutTitleRequest, UpdateTitleRequest, WithdrawRequest } from '@satchel/protocol';
+import { PutTitleRequest, UpdateTitleRequest, WithdrawRequest } from '@satchel/protocol/schemas';
 import { pathId } from './admin-params.js';
 import type { AdminRoutes } from './admin-routes.js';
 import { operatorOf } from './admin-routes.js';

@@ -1,4 +1,4 @@
-import { MintOperatorTokenRequest } from '@satchel/protocol';
+import { MintOperatorTokenRequest } from '@satchel/protocol/schemas';
 import type { AdminRoutes } from './admin-routes.js';
 import { operatorOf } from './admin-routes.js';
 import { readJson } from './request.js';

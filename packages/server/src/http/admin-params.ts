@@ -1,4 +1,4 @@
-import { Id } from '@satchel/protocol';
+import { Id } from '@satchel/protocol/schemas';
 import type { Context } from 'hono';
 import { invalid } from './request.js';
 

@@ -1,5 +1,5 @@
 import { DAY_MS, HOUR_MS } from '@satchel/core';
-import { openApiDocument } from '@satchel/protocol';
+import { openApiDocument } from '@satchel/protocol/openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgliteDatabase } from '../db/pglite.js';
 import { envelope, type Harness, harness, syncBody, T0 } from '../testing/harness.js';
