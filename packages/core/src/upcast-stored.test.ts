@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSatchelError } from './errors.js';
-import { CURRENT_EVENT_VERSIONS, upcast, upcastStored } from './events.js';
+import { CURRENT_EVENT_VERSIONS } from './events.js';
+import { upcast, upcastStored } from './schemas/events.js';
 import { MARCH_1 } from './testing.js';
 
 describe('upcastStored: each event validated once', () => {
