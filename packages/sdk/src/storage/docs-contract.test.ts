@@ -1,6 +1,4 @@
-// docs/sdk.md's storage-contract example, exactly as printed there (after this header, which gives Node an
-// IndexedDB): a test in storage/docs-contract-sync.test.ts holds the two equal.
-import 'fake-indexeddb/auto';
+import 'fake-indexeddb/auto'; // IndexedDB for Node; a browser test runner has its own
 import { dexieStorage, SATCHEL_DEXIE_SCHEMA } from '@satchel/sdk/dexie';
 import { storageContract } from '@satchel/sdk/testing';
 import Dexie from 'dexie';
