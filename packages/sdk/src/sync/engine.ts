@@ -187,6 +187,8 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
   let limit = deps.maxEvents;
   let refill: OutboxEntry[] = [];
   let retained = meta.cursor.retained ?? [];
+  // The highest seq this device ever had acknowledged: an answer below it means the server lost events.
+  const deviceAck = meta.cursor.ackSeq;
   let recovered = false;
   const husks = new Set<number>();
   for (let requests = 0; ; requests++) {
@@ -268,6 +270,12 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
     for (const r of response.results) {
       if (r.status === 'rejected')
         result.rejected.push({ seq: r.seq, eventId: r.eventId, code: r.code, message: r.message });
+    }
+    if (response.ackSeq < deviceAck && !recovered && refill.length === 0) {
+      // Restored from a backup, and nothing of ours was pending to make it say SEQ_GAP: refill it now.
+      recovered = true;
+      refill = await deps.onGap({ expectedSeq: response.ackSeq + 1, firstSeq: deviceAck + 1 });
+      continue;
     }
     const first = batch[0];
     const last = batch[batch.length - 1];
