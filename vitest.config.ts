@@ -40,6 +40,7 @@ export default defineConfig({
             '**/*.browser.test.ts',
             '**/*.e2e.test.ts',
             '**/*.faults.test.ts',
+            '**/*.registry.test.ts',
           ],
         },
       },
@@ -81,6 +82,21 @@ export default defineConfig({
           hookTimeout: 120_000,
           fileParallelism: false,
           sequence: { concurrent: false },
+        },
+      },
+      {
+        // The packed packages published to a throwaway local registry (verdaccio), installed with npm into
+        // an app outside the workspace, bundled and run in Chromium against the reference server
+        // (test/registry): `pnpm test:registry` after `pnpm build`.
+        extends: true,
+        test: {
+          name: 'registry',
+          environment: 'node',
+          include: ['test/registry/**/*.registry.test.ts'],
+          exclude: ignored,
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
         },
       },
       {
