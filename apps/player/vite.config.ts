@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^@satchel\/protocol\/(.*)$/, replacement: src('../../packages/protocol/src/entries/$1.ts') },
       { find: /^@satchel\/core$/, replacement: src('../../packages/core/src/index.ts') },
       { find: /^@satchel\/core\/(.*)$/, replacement: src('../../packages/core/src/entries/$1.ts') },
+      { find: /^@satchel\/timeline$/, replacement: src('../../packages/timeline/src/index.ts') },
       { find: /^@satchel\/sdk$/, replacement: src('../../packages/sdk/src/index.ts') },
       { find: /^@satchel\/sdk\/(.*)$/, replacement: src('../../packages/sdk/src/entries/$1.ts') },
     ],

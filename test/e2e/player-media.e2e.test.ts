@@ -134,6 +134,25 @@ describe('the demo player with real media (Shaka offline storage, ClearKey)', ()
     expect(errors).toEqual([]);
   });
 
+  it('draws the licence’s life with the shared timeline: issued, downloaded, first play, renewed, each bound', async () => {
+    const device = page.locator('#device-1');
+    await device.getByRole('button', { name: 'Sync now' }).click();
+    await expect
+      .poll(() => text(device.locator('[data-test=pending]')), { timeout: 15_000 })
+      .toBe('0 events waiting to sync');
+    const license = device.locator('li.license', { hasText: 'Night Train' });
+    await license.getByText('Licence timeline').click();
+    const timeline = license.locator('[data-test=timeline]');
+    await timeline.locator('svg').waitFor({ timeout: 15_000 });
+    for (const kind of ['issued', 'downloaded', 'first-play', 'renewed']) {
+      expect(await timeline.locator(`.mark-${kind}`).count(), kind).toBeGreaterThan(0);
+    }
+    expect(await timeline.locator('.mark-bound, .mark-expiry').count()).toBeGreaterThan(0);
+    await timeline.scrollIntoViewIfNeeded();
+    await shot(page, 'media-05a-timeline');
+    expect(errors).toEqual([]);
+  });
+
   it('deletes a download: the licence is released and its stored bytes are gone', async () => {
     const device = page.locator('#device-1');
     await device.getByRole('button', { name: /^Delete Night Train/ }).click();

@@ -1,5 +1,5 @@
 import { type DeviceView, PROTOCOL_VERSION, PROTOCOL_VERSION_HEADER } from '@satchel/protocol';
-import { DevicesResponse, Policy, parseErrorResponse } from '@satchel/protocol/schemas';
+import { DevicesResponse, HistoryResponse, Policy, parseErrorResponse } from '@satchel/protocol/schemas';
 import * as z from 'zod/mini';
 
 /** A catalogue title and its studio policy. */
@@ -78,4 +78,22 @@ export async function deactivateDevice(
   if (!parsed.success)
     throw new ApiError('INVALID_RESPONSE', 'The device list does not have the expected shape.', 200);
   return parsed.data.devices;
+}
+
+/** `GET /v1/licenses/{licenseId}/history` with the device's token: the licence's events, for its timeline. */
+export async function fetchLicenseHistory(
+  fetcher: typeof fetch,
+  baseUrl: string,
+  token: string,
+  licenseId: string,
+): Promise<HistoryResponse['events']> {
+  const json = await call(
+    fetcher,
+    new URL(`v1/licenses/${encodeURIComponent(licenseId)}/history`, baseUrl).href,
+    token,
+  );
+  const parsed = HistoryResponse.safeParse(json);
+  if (!parsed.success)
+    throw new ApiError('INVALID_RESPONSE', 'The history does not have the expected shape.', 200);
+  return parsed.data.events;
 }

@@ -64,6 +64,8 @@ export class DeviceSession {
   readonly downloads: ShakaDownloads;
   /** Licence id → the media stored for it on this device. */
   media = new Map<string, StoredMedia>();
+  /** Licences whose timeline is open on their card. */
+  readonly openTimelines = new Set<string>();
   /** Licence id → transfer progress (0..1) of a download in progress. */
   readonly transfers = new Map<string, number>();
   /** The refresh in flight, and whether another was asked for meanwhile. */

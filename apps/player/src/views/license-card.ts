@@ -6,6 +6,7 @@ import type { DeviceSession, PanelState } from '../device.js';
 import { h } from '../dom.js';
 import { ACTIVE, bindingExpiry, countdownWords } from '../helpers.js';
 import { EXPIRY_BOUND, endedWords, moment, playbackWords, position } from '../words.js';
+import { timelineBlock } from './timeline.js';
 
 export function downloadsBlock(app: PlayerApp, d: DeviceSession, view: PanelState): HTMLElement {
   const idx = d.config.index;
@@ -189,5 +190,6 @@ export function licenseItem(
       ? null
       : h('p', { class: 'notice bad', role: 'alert', 'data-test': 'refusal' }, notice),
     buttons.length === 0 ? null : h('div', { class: 'buttons' }, ...buttons),
+    timelineBlock(app, d, license),
   );
 }

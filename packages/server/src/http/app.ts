@@ -33,6 +33,7 @@ import type { Metrics } from '../metrics.js';
 import type { SatchelService } from '../service.js';
 import { migrationsCurrent } from '../store/migrations.js';
 import { adminRoutes } from './admin-routes.js';
+import { licenseHistory } from './license-history.js';
 import { type LicenseProxyOptions, licenseProxy } from './license-proxy.js';
 import { RateLimiter } from './rate-limit.js';
 import { fail, HttpError, readJson } from './request.js';
@@ -372,7 +373,10 @@ export function createApp(options: AppOptions): Hono<Env> {
     return c.json(await service.releaseLicense(p.accountId, p.deviceId, licenseId(c)));
   });
 
-  v1.route('/admin', adminRoutes({ admin: new AdminService(service), tokens }));
+  const admin = new AdminService(service);
+  v1.route('/admin', adminRoutes({ admin, tokens }));
+  const history = licenseHistory(service, admin);
+  v1.get('/licenses/:licenseId/history', async (c) => c.json(await history(device(c), licenseId(c))));
   const proxy = licenseProxy(service, options.licenseProxy ?? {}, logger);
   v1.post('/licenses/:licenseId/drm/:keySystem', async (c) =>
     proxy(device(c), licenseId(c), c.req.param('keySystem') ?? '', c.req.raw),

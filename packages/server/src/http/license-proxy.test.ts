@@ -137,4 +137,18 @@ describe('licence proxy: POST /v1/licenses/{licenseId}/drm/{keySystem}', () => {
     expect((await keyRequest(dev.token, licenseId, undefined, 'com.apple.fps')).status).toBe(404);
     expect((await keyRequest(dev.token, licenseId, undefined, 'com.example.none')).status).toBe(404);
   });
+
+  it('answers a licence’s history to its own device only (the licence timeline)', async () => {
+    const { acct, dev, licenseId } = await licensed();
+    const res = await h.call('GET', `/v1/licenses/${licenseId}/history`, { token: dev.token });
+    expect(res.status).toBe(200);
+    expect(res.body.events.map((e: { type: string }) => e.type)).toEqual([
+      'DeviceRegistered',
+      'LicenseIssued',
+    ]);
+    const other = await h.device(acct.token, 'Phone');
+    expect((await h.call('GET', `/v1/licenses/${licenseId}/history`, { token: other.token })).status).toBe(
+      404,
+    );
+  });
 });
