@@ -59,6 +59,10 @@ describe('the demo player, as a new user meets it', () => {
   it('labels log entries for what they are: clock steps and rollbacks as Clock, network changes as Network, a failed sync once', async () => {
     const device = page.locator('#device-1');
     await device.getByRole('button', { name: /move the clock forward 1 day/ }).click();
+    // The page says plainly what keeps time after the move.
+    await expect
+      .poll(() => text(device.locator('[data-test=clock-explained]')))
+      .toMatch(/^The server keeps real time\. The SDK’s secure clock now trusts /);
     await device.getByRole('button', { name: 'Real time' }).click();
     await expect.poll(() => badgeOf(page, /^1 day pass on the device$/)).toBe('Clock');
     await device.getByRole('button', { name: /^Network on/ }).click();
