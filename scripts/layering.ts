@@ -147,7 +147,7 @@ export function checkWorkspace(root: string): string[] {
       if (!testFile && !isSchemaModule(relative(join(abs, 'src'), file))) {
         for (const spec of leanViolations(pkgDir, source)) {
           problems.push(
-            `${relative(root, file)}: loads '${spec}' at run time; only ${pkgDir}'s schema modules may (a browser bundle would take zod)`,
+            `${relative(root, file)}: loads '${spec}' at run time, which a lean module may not (a browser bundle would take zod; see docs/architecture.md)`,
           );
         }
       }

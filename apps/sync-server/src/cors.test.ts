@@ -34,10 +34,10 @@ describe('SATCHEL_CORS_ORIGINS', () => {
   );
 
   it('is part of the configuration, refused at start-up when unsafe', () => {
-    expect(loadConfig({ SATCHEL_CORS_ORIGINS: 'https://a.example' }).corsOrigins).toEqual([
-      'https://a.example',
-    ]);
-    expect(loadConfig({}).corsOrigins).toBe('*');
+    expect(
+      loadConfig({ SATCHEL_ENV: 'development', SATCHEL_CORS_ORIGINS: 'https://a.example' }).corsOrigins,
+    ).toEqual(['https://a.example']);
+    expect(loadConfig({ SATCHEL_ENV: 'development' }).corsOrigins).toBe('*');
     expect(() =>
       loadConfig({
         NODE_ENV: 'production',
