@@ -193,9 +193,16 @@ export class AdminService {
     return versions;
   }
 
-  /** Withdraws a title now or at `at` (the service's `withdrawTitle`). */
-  withdraw(titleId: string, at: number | undefined): Promise<{ accounts: number; revoked: number }> {
-    return this.service.withdrawTitle(titleId, at);
+  /**
+   * Withdraws a title now or at `at` (the service's `withdrawTitle`); the new policy version records
+   * `by` (the operator's id) as its author.
+   */
+  withdraw(
+    titleId: string,
+    at: number | undefined,
+    by: string,
+  ): Promise<{ accounts: number; revoked: number }> {
+    return this.service.withdrawTitle(titleId, at, { changedBy: by });
   }
 
   /**

@@ -179,12 +179,14 @@ export class SatchelService {
    * changes, and every account records `TitleWithdrawn` — licences for the title expire at that instant,
    * and if it has passed, active ones are revoked (`TITLE_WITHDRAWN`). Each account is its own
    * transaction; a retry after a failure part-way is safe (an account already withdrawn records the
-   * same instant again, which changes nothing). Throws {@link NotFoundError} for an unknown title.
-   * Resolves with the number of accounts and licences affected, once durable.
+   * same instant again, which changes nothing). `changedBy` (the operator's id, default null) is recorded
+   * with the new policy version, as for any policy change. Throws {@link NotFoundError} for an unknown
+   * title. Resolves with the number of accounts and licences affected, once durable.
    */
   async withdrawTitle(
     titleId: string,
     availableUntil?: number,
+    { changedBy = null as string | null } = {},
   ): Promise<{ accounts: number; revoked: number }> {
     const now = this.now();
     const until = availableUntil ?? now;
@@ -192,6 +194,7 @@ export class SatchelService {
     if (title === null) throw new NotFoundError(`No title ${titleId}`);
     await this.catalogue.put([{ ...title, policy: { ...title.policy, availableUntil: until } }], {
       replace: true,
+      changedBy,
     });
     let accounts = 0;
     let revoked = 0;

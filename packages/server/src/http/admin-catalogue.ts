@@ -36,7 +36,7 @@ export const catalogueRoutes: AdminRoutes = (router, { admin }) => {
     const titleId = pathId(c, 'titleId');
     const body = await readJson(c, WithdrawRequest);
     const at = body.at ?? admin.now();
-    const { accounts, revoked } = await admin.withdraw(titleId, at);
+    const { accounts, revoked } = await admin.withdraw(titleId, at, operatorOf(c).operatorId);
     return c.json({ titleId, availableUntil: at, accounts, revoked });
   });
 };

@@ -189,6 +189,26 @@ describe('admin API: operator tasks', () => {
     ]);
   });
 
+  it('records the operator who withdrew a title in its policy version, as for a policy change', async () => {
+    await admin('PUT', '/v1/admin/catalogue/withdrawn-by', { name: 'Withdrawn by' });
+    const at = h.clock.now + DAY_MS;
+    const withdrawn = await admin('POST', '/v1/admin/catalogue/withdrawn-by/withdraw', { at });
+    expect(withdrawn.status).toBe(200);
+    const versions = await admin('GET', '/v1/admin/catalogue/withdrawn-by/versions');
+    expect(
+      versions.body.versions.map(
+        (v: { version: number; changedBy: string | null; policy: { availableUntil: number | null } }) => [
+          v.version,
+          v.changedBy,
+          v.policy.availableUntil,
+        ],
+      ),
+    ).toEqual([
+      [1, 'admin@example.com', null],
+      [2, 'admin@example.com', at],
+    ]);
+  });
+
   it('refuses an invalid policy and an unknown title or account with typed errors', async () => {
     const bad = await admin('PATCH', '/v1/admin/catalogue/night-train', {
       policy: { licenseDurationSec: 0 },
