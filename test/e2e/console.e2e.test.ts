@@ -280,4 +280,55 @@ describe('the operator console', () => {
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  it('lets an admin mint an operator token with a role and lifetime, shown once; a support token cannot', async () => {
+    const supportContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const support = await signIn(supportContext, supportToken);
+    await support.page.getByRole('link', { name: 'Operators' }).click();
+    await expect
+      .poll(() => text(support.page.locator('#mint-refused')))
+      .toBe('Only an admin can mint operator tokens.');
+    expect(await support.page.locator('#mint-form').count()).toBe(0);
+    expect(support.errors).toEqual([]);
+    await supportContext.close();
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    const { page, errors } = await signIn(context, adminToken);
+    await page.getByRole('link', { name: 'Operators' }).click();
+    await page.locator('#mint-form input[name="operatorId"]').fill('night-shift@example.com');
+    await page.locator('#mint-role').selectOption('support');
+    await page.locator('#mint-ttl').selectOption(String(86_400));
+    await page.getByRole('button', { name: 'Mint token…' }).click();
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Cancel' }).click();
+    expect(await page.locator('#minted-token-value').count()).toBe(0);
+    const before = Date.now();
+    await page.getByRole('button', { name: 'Mint token…' }).click();
+    expect(await text(page.locator('dialog.confirm'))).toMatch(
+      /Mint a support token for night-shift@example.com\?It is valid for 1 day\./,
+    );
+    await page.locator('dialog.confirm').getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('#minted-token-value').waitFor();
+    const minted = await page.locator('#minted-token-value').inputValue();
+    const status = await text(page.locator('#mint-form + .status-line'));
+    expect(status).toMatch(/^Minted a support token for night-shift@example.com, valid until (\S+)Z\./);
+    const until = Date.parse(/valid until (\S+Z)/.exec(status)?.[1] ?? '');
+    expect(until - before).toBeGreaterThan(86_400_000 - 60_000);
+    expect(until - before).toBeLessThan(86_400_000 + 60_000);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe(minted);
+    await shot(page, 'console-mint-token');
+    expect(errors).toEqual([]);
+    await context.close();
+
+    // The minted token signs in, with the chosen role.
+    const mintedContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const signedIn = await signIn(mintedContext, minted);
+    expect(await text(signedIn.page.locator('header .who'))).toMatch(/^night-shift@example.com \(support\)/);
+    await signedIn.page.getByRole('link', { name: 'Catalogue' }).click();
+    await signedIn.page.locator('table.titles').waitFor();
+    expect(await signedIn.page.locator('#policy-form').count()).toBe(0);
+    expect(signedIn.errors).toEqual([]);
+    await mintedContext.close();
+  });
 });

@@ -1,7 +1,8 @@
 import { accountPage } from './account.js';
 import { accountsPage } from './accounts.js';
 import { cataloguePage } from './catalogue.js';
+import { operatorsPage } from './operators.js';
 import type { Page } from './types.js';
 
 /** Every page of the console, matched in order. Add a file, then list it here. */
-export const PAGES: readonly Page[] = [accountsPage, accountPage, cataloguePage];
+export const PAGES: readonly Page[] = [accountsPage, accountPage, cataloguePage, operatorsPage];
