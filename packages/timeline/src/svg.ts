@@ -88,6 +88,53 @@ function shape(kind: TimelineMarkKind, x: number, y: number): string {
   }
 }
 
+/** Estimated width of one character of an axis label, in px (font-size 11; DejaVu Sans digits are 0.636 em). */
+export const AXIS_CHAR_WIDTH = 0.64 * 11;
+const AXIS_GAP = 8;
+
+/** One label of the time axis: its tick's instant and x, its text, and the span `[left, right]` it covers (px). */
+export interface TimelineAxisTick {
+  readonly at: number;
+  readonly x: number;
+  readonly text: string;
+  readonly left: number;
+  readonly right: number;
+}
+
+/**
+ * The time axis of a drawing of `model`: up to six evenly spaced ticks, each label centred on its tick
+ * but kept inside the drawing, with fewer ticks when labels (estimated at {@link AXIS_CHAR_WIDTH} px per
+ * character) would come closer than 8 px — so no two labels overlap at any range or width. Pure.
+ */
+export function timelineAxis(model: TimelineModel, options: TimelineSvgOptions = {}): TimelineAxisTick[] {
+  const width = options.width ?? 960;
+  const scale = timelineScale(model, options);
+  const span = model.to - model.from;
+  const label = (at: number) => {
+    const text = iso(at).replace('T', ' ');
+    return span < 2 * 3_600_000
+      ? text.slice(0, 19)
+      : span < 3 * 86_400_000
+        ? text.slice(0, 16)
+        : text.slice(0, 10);
+  };
+  let best: TimelineAxisTick[] = [];
+  for (let ticks = 5; ticks >= 1; ticks--) {
+    const axis: TimelineAxisTick[] = [];
+    for (let i = 0; i <= ticks; i++) {
+      const at = model.from + (span * i) / ticks;
+      const x = scale.x(at);
+      const text = label(at);
+      const w = text.length * AXIS_CHAR_WIDTH;
+      const left = Math.min(Math.max(x - w / 2, 0), Math.max(width - w, 0));
+      axis.push({ at, x, text, left, right: left + w });
+    }
+    best = axis;
+    if (axis.every((t, i) => i === 0 || t.left >= (axis[i - 1]?.right ?? 0) + AXIS_GAP)) return axis;
+  }
+  return best.slice(0, 1);
+}
+
 /**
  * Draws `model` as a standalone SVG document fragment (a string: usable in Node for static HTML reports
  * and in the browser). Every mark has a `<title>` (kind, label, instant, event id) for hover, and
@@ -108,23 +155,11 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
     `<svg xmlns="http://www.w3.org/2000/svg" class="satchel-timeline" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-from="${model.from}" data-to="${model.to}" data-x0="${scale.x0}" data-x1="${scale.x1}" font-family="system-ui, sans-serif" font-size="11">`,
     `<title>Timeline of account ${escapeXml(model.accountId)}, ${iso(model.from)} to ${iso(model.to)}</title>`,
   );
-  // Axis: about six ticks, dated as precisely as the range needs.
-  const ticks = 5;
-  const span = model.to - model.from;
-  const label = (at: number) => {
-    const text = iso(at).replace('T', ' ');
-    return span < 2 * 3_600_000
-      ? text.slice(0, 19)
-      : span < 3 * 86_400_000
-        ? text.slice(0, 16)
-        : text.slice(0, 10);
-  };
-  for (let i = 0; i <= ticks; i++) {
-    const at = model.from + ((model.to - model.from) * i) / ticks;
-    const x = scale.x(at);
+  // Axis: up to six ticks, dated as precisely as the range needs, no two labels overlapping.
+  for (const tick of timelineAxis(model, options)) {
     out.push(
-      `<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${top + lanesHeight}" stroke="#d0d7de" stroke-width="1"/>`,
-      `<text x="${x}" y="${top - 8}" text-anchor="${i === 0 ? 'start' : i === ticks ? 'end' : 'middle'}" fill="#57606a">${label(at)}</text>`,
+      `<line x1="${tick.x}" y1="${top - 4}" x2="${tick.x}" y2="${top + lanesHeight}" stroke="#d0d7de" stroke-width="1"/>`,
+      `<text class="axis-label" x="${tick.left}" y="${top - 8}" text-anchor="start" fill="#57606a">${tick.text}</text>`,
     );
   }
   model.lanes.forEach((lane, i) => {

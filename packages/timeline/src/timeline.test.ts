@@ -1,6 +1,7 @@
 import { DAY_MS, type DomainEvent, event, HOUR_MS, policy, type RecordedEvent } from '@satchel/core';
 import { describe, expect, it } from 'vitest';
 import { buildTimeline, timelineScale, timelineSvg } from './index.js';
+import { AXIS_CHAR_WIDTH } from './svg.js';
 
 const T = Date.UTC(2026, 2, 1, 10);
 const L = '00000000-0000-4000-8000-0000000000aa';
@@ -136,5 +137,26 @@ describe('extra marks', () => {
     ]);
     expect(model.lanes[1]?.marks.map((m) => m.kind).slice(0, 2)).toEqual(['registered', 'clock-set']);
     expect(timelineSvg(model)).toContain('class="mark mark-play-refused"');
+  });
+
+  it('never overlaps two axis labels: a short range at full width and a narrow drawing', () => {
+    const short = buildTimeline('acc', history(), { from: T, to: T + 20 * 60_000 });
+    for (const [model, width] of [
+      [short, 960],
+      [short, 560],
+      [buildTimeline('acc', history()), 960],
+      [buildTimeline('acc', history()), 420],
+    ] as const) {
+      const svg = timelineSvg(model, { width });
+      const labels = [...svg.matchAll(/<text class="axis-label" x="([\d.]+)"[^>]*>([^<]+)<\/text>/g)].map(
+        (m) => ({ left: Number(m[1]), right: Number(m[1]) + (m[2] ?? '').length * AXIS_CHAR_WIDTH }),
+      );
+      expect(labels.length).toBeGreaterThanOrEqual(2);
+      for (const [i, l] of labels.entries()) {
+        expect(l.left).toBeGreaterThanOrEqual(0);
+        expect(l.right).toBeLessThanOrEqual(width);
+        if (i > 0) expect(l.left).toBeGreaterThanOrEqual(labels[i - 1]?.right ?? 0);
+      }
+    }
   });
 });
