@@ -1,6 +1,6 @@
-import { type DeviceEvent, type DomainEvent, event, type RevocationReason } from './events.js';
+import { type DeviceEvent, type DomainEvent, type EventOf, event, type RevocationReason } from './events.js';
 import type { Plan, Policy } from './policy.js';
-import { type AccountState, hardExpiry, isActive, type License, own } from './state.js';
+import { type AccountState, hardExpiry, isActive, type License, own, REFUSAL_WINDOW_MS } from './state.js';
 import { MONTH_WINDOW_MS, YEAR_WINDOW_MS } from './time.js';
 
 /** What the account aggregate is asked to do. Every command carries the instant it is decided at. */
@@ -50,27 +50,9 @@ export type Command =
       readonly now: number;
     };
 
-/** Why the rules refuse a command or a device event. */
-export const REJECTION_CODES = [
-  'ACCOUNT_NOT_OPEN',
-  'ACCOUNT_ALREADY_OPEN',
-  'DEVICE_NOT_REGISTERED',
-  'DEVICE_ALREADY_REGISTERED',
-  'DEVICE_DEACTIVATED',
-  'DEVICE_LIMIT',
-  'DEVICE_LICENSE_LIMIT',
-  'YEARLY_LIMIT',
-  'MONTHLY_LIMIT',
-  'RENEWAL_LIMIT',
-  'TITLE_UNAVAILABLE',
-  'ALREADY_LICENSED',
-  'LICENSE_NOT_FOUND',
-  'LICENSE_NOT_ACTIVE',
-  'WRONG_DEVICE',
-  'NOT_DOWNLOADED',
-  'INVALID_COMMAND',
-] as const;
-export type RejectionCode = (typeof REJECTION_CODES)[number];
+import { REJECTION_CODES, type RejectionCode } from './rejections.js';
+
+export { REJECTION_CODES, type RejectionCode };
 
 /**
  * A refusal by the rules, with what a player needs to tell the member: the limit, how much of it
@@ -521,4 +503,46 @@ export function decideDeviceEvent(
     case 'LicenseExpiryObserved':
       return accept(event('LicenseExpiryObserved', { ...incoming.data, at }));
   }
+}
+
+/** How many refusals an account records per rolling 24 hours (R24); later ones are answered, not recorded. */
+export const REFUSAL_QUOTA = 50;
+
+/**
+ * The event that records a refused licence request or renewal (R24), or `null` when nothing is recorded:
+ * the quota of {@link REFUSAL_QUOTA} refusals per account per 24 hours is used up, or the request named
+ * no licence or device the account has (`LICENSE_NOT_FOUND`, `WRONG_DEVICE`, `DEVICE_NOT_REGISTERED`,
+ * `ACCOUNT_NOT_OPEN`: answered as errors, not refusals). Pure.
+ */
+export function refusalEvent(
+  state: AccountState,
+  command: Extract<Command, { type: 'IssueLicense' | 'RenewLicense' }>,
+  rejection: Rejection,
+  quota: number = REFUSAL_QUOTA,
+): EventOf<'LicenseRefused'> | null {
+  if (!state.opened || !own(state.devices, command.deviceId)) return null;
+  if (['LICENSE_NOT_FOUND', 'WRONG_DEVICE', 'INVALID_COMMAND'].includes(rejection.code)) return null;
+  const recent = state.recentRefusals.filter((at) => at > command.now - REFUSAL_WINDOW_MS).length;
+  if (recent >= quota) return null;
+  if (command.type === 'IssueLicense') {
+    return event('LicenseRefused', {
+      request: 'issue',
+      licenseId: command.licenseId,
+      deviceId: command.deviceId,
+      titleId: command.titleId,
+      policy: command.policy,
+      code: rejection.code,
+      at: command.now,
+    });
+  }
+  const license = own(state.licenses, command.licenseId);
+  if (license === undefined) return null;
+  return event('LicenseRefused', {
+    request: 'renew',
+    licenseId: command.licenseId,
+    deviceId: command.deviceId,
+    titleId: license.titleId,
+    code: rejection.code,
+    at: command.now,
+  });
 }

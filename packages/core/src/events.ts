@@ -33,6 +33,7 @@ export const EVENT_TYPES = [
   'LicenseExpired',
   'TitleWithdrawn',
   'DeviceHistoryRebased',
+  'LicenseRefused',
   'DownloadCompleted',
   'PlaybackStarted',
   'PlaybackStopped',

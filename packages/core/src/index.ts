@@ -21,9 +21,11 @@ export {
   decideDeviceEvent,
   devicesHoldingDownloads,
   downloadAllowance,
+  REFUSAL_QUOTA,
   REJECTION_CODES,
   type Rejection,
   type RejectionCode,
+  refusalEvent,
 } from './decide.js';
 export { EventSchemaError, type EventSchemaErrorCode, isSatchelError, SatchelError } from './errors.js';
 export {
@@ -81,6 +83,18 @@ export {
   policy,
 } from './policy.js';
 export {
+  type ExpiryChange,
+  type NewGrant,
+  type RecordedEvent,
+  type RefusedGrant,
+  type RefusedRenewal,
+  type ReplayOutcome,
+  type RuleChange,
+  replayAccount,
+  replayDiffers,
+  type TimelineEntry,
+} from './replay.js';
+export {
   type AccountState,
   type Device,
   ENDED_LICENSE_RETENTION_MS,
@@ -92,6 +106,7 @@ export {
   initialState,
   isActive,
   type License,
+  REFUSAL_WINDOW_MS,
 } from './state.js';
 export { DAY_MS, HOUR_MS, MINUTE_MS, MONTH_WINDOW_MS, SECOND_MS, YEAR_WINDOW_MS } from './time.js';
 export {

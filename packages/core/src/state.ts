@@ -7,7 +7,7 @@ import { DAY_MS, YEAR_WINDOW_MS } from './time.js';
  * The version of the fold code. Bump it whenever `evolve` changes what it derives: snapshots
  * folded by another version are ignored and rebuilt from the events.
  */
-export const FOLD_VERSION = 3;
+export const FOLD_VERSION = 4;
 
 /** A device of the account. */
 export interface Device {
@@ -66,6 +66,8 @@ export interface AccountState {
   /** Titles withdrawn from the catalogue, and when they leave it. */
   readonly withdrawals: Readonly<Record<string, number>>;
   readonly clockRollbacks: number;
+  /** When the refusals recorded in the last 24 hours were made (`LicenseRefused`), for their quota (R24). */
+  readonly recentRefusals: readonly number[];
   /** The latest instant any folded event carries. */
   readonly lastEventAt: number;
 }
@@ -77,6 +79,8 @@ export interface AccountState {
  */
 export const ENDED_LICENSE_RETENTION_MS = 30 * DAY_MS;
 const GRANT_RETENTION_MS = YEAR_WINDOW_MS + DAY_MS;
+/** The window of the refusal quota (R24): refusals recorded in the last 24 hours count. */
+export const REFUSAL_WINDOW_MS = DAY_MS;
 
 /** The state of an account before its first event. */
 export function initialState(accountId: string): AccountState {
@@ -90,6 +94,7 @@ export function initialState(accountId: string): AccountState {
     grants: {},
     withdrawals: {},
     clockRollbacks: 0,
+    recentRefusals: [],
     lastEventAt: 0,
   };
 }
@@ -252,6 +257,12 @@ function apply(draft: Draft, event: DomainEvent): void {
       break;
     case 'LicenseExpiryObserved':
       break;
+    case 'LicenseRefused':
+      draft.recentRefusals = [
+        ...draft.recentRefusals.filter((at) => at > event.data.at - REFUSAL_WINDOW_MS),
+        event.data.at,
+      ];
+      break;
   }
   draft.version += 1;
   draft.lastEventAt = Math.max(draft.lastEventAt, event.data.at);
@@ -265,6 +276,9 @@ function prune(draft: Draft): void {
       if (kept.length === 0) delete draft.grants[titleId];
       else draft.grants[titleId] = kept;
     }
+  }
+  if (draft.recentRefusals.some((at) => at <= draft.lastEventAt - REFUSAL_WINDOW_MS)) {
+    draft.recentRefusals = draft.recentRefusals.filter((at) => at > draft.lastEventAt - REFUSAL_WINDOW_MS);
   }
   const licenseHorizon = draft.lastEventAt - ENDED_LICENSE_RETENTION_MS;
   for (const license of Object.values(draft.licenses)) {

@@ -60,7 +60,11 @@ export interface OpenApiDocument {
 }
 
 const HealthResponse = z.object({ status: z.literal('ok') });
-const ReadinessResponse = z.object({ status: z.literal('ready') });
+const ReadinessResponse = z.object({
+  status: z.literal('ready'),
+  /** Present when the instance runs projections: each one's lag (events and seconds behind the feed). */
+  details: z.optional(z.object({ projections: z.nullable(z.array(z.record(z.string(), z.unknown()))) })),
+});
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });

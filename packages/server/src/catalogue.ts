@@ -7,6 +7,8 @@ export interface Title {
   readonly titleId: string;
   readonly name: string;
   readonly policy: Policy;
+  /** The studio that owns the title, for its accounting (`unassigned` when never given; kept when a change omits it). */
+  readonly studio?: string;
 }
 
 /** A title as the catalogue stores it: with the version of its policy (1 when created, +1 per change). */
@@ -49,8 +51,9 @@ export class Catalogue {
       policy: string;
       version: number | string;
       updated_at: Date | string;
+      studio: string;
     }>(
-      'SELECT title_id, name, policy::text AS policy, version, updated_at FROM catalogue_titles ORDER BY title_id',
+      'SELECT title_id, name, policy::text AS policy, version, updated_at, studio FROM catalogue_titles ORDER BY title_id',
     );
     const titles = new Map(
       rows.map((r) => [
@@ -61,6 +64,7 @@ export class Catalogue {
           policy: PolicySchema.parse(JSON.parse(r.policy)),
           version: Number(r.version),
           updatedAt: new Date(r.updated_at).getTime(),
+          studio: r.studio,
         },
       ]),
     );
@@ -98,14 +102,14 @@ export class Catalogue {
       const p = PolicySchema.parse(t.policy);
       await this.db.query(
         `WITH t AS (
-           INSERT INTO catalogue_titles (title_id, name, policy) VALUES ($1, $2, $3::text::jsonb)
-           ON CONFLICT (title_id) DO ${replace ? 'UPDATE SET name = excluded.name, policy = excluded.policy, updated_at = now(), version = catalogue_titles.version + 1' : 'NOTHING'}
+           INSERT INTO catalogue_titles (title_id, name, policy, studio) VALUES ($1, $2, $3::text::jsonb, coalesce($5::text, 'unassigned'))
+           ON CONFLICT (title_id) DO ${replace ? 'UPDATE SET name = excluded.name, policy = excluded.policy, studio = coalesce($5::text, catalogue_titles.studio), updated_at = now(), version = catalogue_titles.version + 1' : 'NOTHING'}
            RETURNING title_id, version, name, policy
          )
          INSERT INTO catalogue_policy_versions (title_id, version, name, policy, changed_by)
          SELECT title_id, version, name, policy, $4 FROM t
          ON CONFLICT (title_id, version) DO NOTHING`,
-        [t.titleId, t.name, JSON.stringify(p), changedBy],
+        [t.titleId, t.name, JSON.stringify(p), changedBy, t.studio ?? null],
       );
     }
     this.cache = null;
@@ -140,23 +144,32 @@ export function demoCatalogue(now: number): Title[] {
   return [
     {
       titleId: 'night-train',
+      studio: 'Northlight Pictures',
       name: 'Night Train (48 h rental)',
       policy: policy({ playbackDurationSec: (48 * HOUR_MS) / 1000 }),
     },
     {
       titleId: 'harbour-lights',
+      studio: 'Harbour Films',
       name: 'Harbour Lights (3 downloads a year)',
       policy: policy({ maxDownloadsPerYear: 3, maxRenewals: 2 }),
     },
     {
       titleId: 'last-summer',
+      studio: 'Northlight Pictures',
       name: 'Last Summer (leaves the catalogue in 7 days)',
       policy: policy({ availableUntil: now + 7 * DAY_MS }),
     },
-    { titleId: 'paper-moon', name: 'Paper Moon', policy: policy({ playbackDurationSec: 0 }) },
-    { titleId: 'quiet-river', name: 'Quiet River', policy: policy() },
+    {
+      titleId: 'paper-moon',
+      studio: 'Harbour Films',
+      name: 'Paper Moon',
+      policy: policy({ playbackDurationSec: 0 }),
+    },
+    { titleId: 'quiet-river', studio: 'Riverbank Studio', name: 'Quiet River', policy: policy() },
     {
       titleId: 'short-film',
+      studio: 'Riverbank Studio',
       name: 'Short Film (6 h window)',
       policy: policy({ playbackDurationSec: (6 * HOUR_MS) / 1000, rentalDurationSec: 7 * 86_400 }),
     },

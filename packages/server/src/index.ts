@@ -30,6 +30,31 @@ export {
 } from './merge.js';
 export { Metrics } from './metrics.js';
 export {
+  type Projection,
+  type ProjectionLag,
+  ProjectionRunner,
+  type ProjectionRunnerOptions,
+} from './projections/runner.js';
+export {
+  STUDIO_ACCOUNTING,
+  type StudioMeasure,
+  type StudioMonthRow,
+  type StudioReportQuery,
+  studioAccounting,
+  studioReport,
+  studioReportCsv,
+} from './projections/studio-accounting.js';
+export {
+  affectedAccounts,
+  readHistories,
+  type WhatIfAccountSummary,
+  type WhatIfOptions,
+  type WhatIfReport,
+  type WhatIfTotals,
+  whatIf,
+  whatIfAccount,
+} from './projections/what-if.js';
+export {
   createSatchelServer,
   type DatabaseConfig,
   type Listener,

@@ -47,6 +47,17 @@ class Histogram<L extends string> {
   }
 }
 
+/** A Prometheus gauge (prom-client). */
+class Gauge<L extends string> {
+  readonly metric: prom.Gauge<L>;
+  constructor(registry: prom.Registry, name: string, help: string, labelNames: readonly L[] = []) {
+    this.metric = new prom.Gauge({ name, help, labelNames, registers: [registry] });
+  }
+  set(labels: Partial<Record<L, string>>, value: number): void {
+    this.metric.set(labels as prom.LabelValues<L>, value);
+  }
+}
+
 /** Options of {@link Metrics}. */
 export interface MetricsOptions {
   /** Also export prom-client's default process metrics (CPU, memory, event loop lag, GC; default true). */
@@ -112,6 +123,42 @@ export class Metrics {
     'satchel_account_load_tail_events',
     'Events folded after the snapshot when loading an account.',
     [0, 1, 10, 50, 100, 500, 1000, 10000],
+  );
+
+  readonly refusals = new Counter(
+    this.registry,
+    'satchel_license_refusals_total',
+    'Licence requests and renewals refused by the rules, by code.',
+    ['code'],
+  );
+  readonly refusalsNotRecorded = new Counter(
+    this.registry,
+    'satchel_license_refusals_unrecorded_total',
+    'Refusals answered but not recorded as LicenseRefused because the account used its quota.',
+  );
+  readonly projectionLagEvents = new Gauge(
+    this.registry,
+    'satchel_projection_lag_events',
+    'Events in the global feed after a projection checkpoint, by projection and generation.',
+    ['projection', 'generation', 'status'],
+  );
+  readonly projectionLagSeconds = new Gauge(
+    this.registry,
+    'satchel_projection_lag_seconds',
+    'Age of the oldest event a projection has not processed yet, by projection and generation.',
+    ['projection', 'generation', 'status'],
+  );
+  readonly projectionEvents = new Counter(
+    this.registry,
+    'satchel_projection_events_total',
+    'Events processed by this instance, by projection.',
+    ['projection'],
+  );
+  readonly projectionBatches = new Counter(
+    this.registry,
+    'satchel_projection_batches_total',
+    'Batches by projection and result (committed, leased_elsewhere, failed).',
+    ['projection', 'result'],
   );
 
   constructor(options: MetricsOptions = {}) {

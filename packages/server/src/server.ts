@@ -13,6 +13,8 @@ import { postgresDatabase } from './db/postgres.js';
 import { createApp } from './http/app.js';
 import type { LicenseProxyOptions } from './http/license-proxy.js';
 import { Metrics } from './metrics.js';
+import { ProjectionRunner } from './projections/runner.js';
+import { studioAccounting } from './projections/studio-accounting.js';
 import { SatchelService } from './service.js';
 import { EventStore } from './store/event-store.js';
 import { migrate } from './store/migrations.js';
@@ -51,6 +53,11 @@ export interface SatchelServerConfig {
   corsOrigin?: string | string[];
   /** The licence proxy's key sources (see {@link LicenseProxyOptions}). */
   licenseProxy?: LicenseProxyOptions;
+  /**
+   * Run the projections (studio accounting) in this instance's background (default false). Several
+   * instances may all run them: each projection runs in one instance at a time (a lease per projection).
+   */
+  runProjections?: boolean;
 }
 
 /** A wired server: the HTTP app and the pieces behind it. */
@@ -61,6 +68,8 @@ export interface SatchelServer {
   readonly metrics: Metrics;
   readonly db: Database;
   readonly logger: Logger;
+  /** The projection runner (started when `runProjections` is set; otherwise idle, usable for lag and rebuilds). */
+  readonly projections: ProjectionRunner;
   /**
    * Listens on `port` (0 = any free port). Resolves with the bound port once accepting connections;
    * rejects when the port cannot be bound (e.g. EADDRINUSE).
@@ -89,6 +98,12 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     ...(config.now ? { now: config.now } : {}),
   });
   const tokens = new Tokens(config.tokenSecret, config.tokens);
+  const projections = new ProjectionRunner(config.db, store, [studioAccounting()], {
+    metrics,
+    onError: (err) => logger.error({ err }, 'projection batch failed'),
+  });
+  await projections.ensure();
+  if (config.runProjections) projections.start();
   const app = createApp({
     service,
     tokens,
@@ -99,6 +114,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
     ...(config.corsOrigin === undefined ? {} : { corsOrigin: config.corsOrigin }),
     ...(config.licenseProxy === undefined ? {} : { licenseProxy: config.licenseProxy }),
+    projectionLag: () => projections.lag(),
   }) as unknown as Hono;
   return {
     app,
@@ -107,6 +123,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     metrics,
     db: config.db,
     logger,
+    projections,
     listen: (port, hostname = '0.0.0.0') => serveFetch(app.fetch, port, hostname),
   };
 }

@@ -12,7 +12,9 @@ import {
   licenseView,
   type Plan,
   type Policy,
+  REFUSAL_QUOTA,
   type Rejection,
+  refusalEvent,
 } from '@satchel/core';
 import type {
   DeviceView,
@@ -67,6 +69,8 @@ export interface ServiceOptions {
   metrics?: Metrics;
   /** The server clock (epoch ms); injectable for tests. */
   now?: () => number;
+  /** Refusals recorded per account per rolling 24 hours (R24; default core's `REFUSAL_QUOTA`, 50). */
+  refusalQuota?: number;
 }
 
 const toRefusal = (r: Rejection): Refusal => {
@@ -87,8 +91,10 @@ export class SatchelService {
   readonly catalogue: Catalogue;
   readonly now: () => number;
   private readonly metrics: Metrics | undefined;
+  private readonly refusalQuota: number;
 
   constructor(accounts: AccountRepository, options: ServiceOptions) {
+    this.refusalQuota = options.refusalQuota ?? REFUSAL_QUOTA;
     this.accounts = accounts;
     this.catalogue = options.catalogue;
     this.metrics = options.metrics;
@@ -238,7 +244,8 @@ export class SatchelService {
   }
 
   /**
-   * Asks for a licence for a catalogue title. A refusal by the rules is an answer (`outcome: 'refused'`).
+   * Asks for a licence for a catalogue title. A refusal by the rules is an answer (`outcome: 'refused'`),
+   * recorded as `LicenseRefused` in the same transaction within the account's refusal quota (R24).
    * Throws {@link NotFoundError} for an unknown title, {@link ForbiddenError} for a deactivated device.
    */
   async requestLicense(
@@ -316,10 +323,17 @@ export class SatchelService {
           snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
         };
       }
-      const d = decide(unit.state, command(now));
+      const c = command(now);
+      const d = decide(unit.state, c);
       if (!d.ok) {
         if (d.rejection.code === 'LICENSE_NOT_FOUND' || d.rejection.code === 'WRONG_DEVICE') {
           throw new NotFoundError('No such licence on this device');
+        }
+        this.metrics?.refusals.inc({ code: d.rejection.code });
+        if (c.type === 'IssueLicense' || c.type === 'RenewLicense') {
+          const recorded = refusalEvent(unit.state, c, d.rejection, this.refusalQuota);
+          if (recorded) unit.emit([recorded]);
+          else this.metrics?.refusalsNotRecorded.inc();
         }
         return {
           outcome: 'refused',

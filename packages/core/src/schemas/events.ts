@@ -9,6 +9,7 @@ import {
   upcasters,
   type VersionedEvent,
 } from '../events.js';
+import { REJECTION_CODES } from '../rejections.js';
 import { PlanSchema, PolicySchema } from './policy.js';
 
 const id = () => z.string().check(z.minLength(1), z.maxLength(128));
@@ -44,6 +45,20 @@ export const eventDataSchemas = {
     deviceId: id(),
     fromSeq: z.int().check(z.positive()),
     toSeq: z.int().check(z.positive()),
+    at: instant(),
+  }),
+  /**
+   * A licence request or renewal the rules refused (R24): what was asked, by which device, and the code.
+   * `policy` is the title's policy the request was judged under (issues only), so a replay can judge
+   * the same request again. Changes no licence; bounded per account (`REFUSAL_QUOTA`).
+   */
+  LicenseRefused: z.object({
+    request: z.enum(['issue', 'renew']),
+    licenseId: id(),
+    deviceId: id(),
+    titleId: id(),
+    policy: z.optional(PolicySchema),
+    code: z.enum(REJECTION_CODES),
     at: instant(),
   }),
   // recorded on the device, possibly offline

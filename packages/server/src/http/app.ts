@@ -30,6 +30,7 @@ import type { MemberPrincipal, Principal, Tokens } from '../auth.js';
 import { type Database, dbError } from '../db/database.js';
 import { isConflictRetriesExhaustedError, ServerError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import type { ProjectionLag } from '../projections/runner.js';
 import type { SatchelService } from '../service.js';
 import { migrationsCurrent } from '../store/migrations.js';
 import { adminRoutes } from './admin-routes.js';
@@ -52,6 +53,8 @@ export interface AppOptions {
   corsOrigin?: string | string[];
   /** Where `POST /v1/licenses/{licenseId}/drm/{keySystem}` finds content keys or licence servers (default: none). */
   licenseProxy?: LicenseProxyOptions;
+  /** How far the projections are behind the feed, shown in `/readyz` details (omitted without it). */
+  projectionLag?: () => Promise<ProjectionLag[]>;
 }
 
 export type Env = { Variables: { requestId: string; log: Logger; principal: Principal } };
@@ -199,7 +202,12 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.get('/readyz', async (c) => {
     try {
       await db.query('SELECT 1');
-      if (await migrationsCurrent(db)) return c.json({ status: 'ready' as const });
+      if (await migrationsCurrent(db)) {
+        if (!options.projectionLag) return c.json({ status: 'ready' as const });
+        // Projections lagging is reported, not a reason to take the instance out of rotation.
+        const projections = await options.projectionLag().catch(() => null);
+        return c.json({ status: 'ready' as const, details: { projections } });
+      }
       fail(protocolError('UNAVAILABLE', 'Migrations are not applied'));
     } catch (e) {
       if (e instanceof HttpError) throw e;

@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
+import { PROJECTION_MIGRATIONS } from '../projections/schema.js';
 
 export interface Migration {
   version: number;
@@ -106,6 +107,8 @@ CREATE TABLE catalogue_policy_versions (
 INSERT INTO catalogue_policy_versions (title_id, version, name, policy, recorded_at)
 SELECT title_id, version, name, policy, updated_at FROM catalogue_titles;`,
   },
+  // Projections over the global feed and studio accounting (packages/server/src/projections/).
+  ...PROJECTION_MIGRATIONS.map((m, i) => ({ ...m, version: 5 + i })),
 ];
 
 const LOCK_KEY = 7_318_245_001;

@@ -1,0 +1,21 @@
+/** Why the rules refuse a command or a device event. */
+export const REJECTION_CODES = [
+  'ACCOUNT_NOT_OPEN',
+  'ACCOUNT_ALREADY_OPEN',
+  'DEVICE_NOT_REGISTERED',
+  'DEVICE_ALREADY_REGISTERED',
+  'DEVICE_DEACTIVATED',
+  'DEVICE_LIMIT',
+  'DEVICE_LICENSE_LIMIT',
+  'YEARLY_LIMIT',
+  'MONTHLY_LIMIT',
+  'RENEWAL_LIMIT',
+  'TITLE_UNAVAILABLE',
+  'ALREADY_LICENSED',
+  'LICENSE_NOT_FOUND',
+  'LICENSE_NOT_ACTIVE',
+  'WRONG_DEVICE',
+  'NOT_DOWNLOADED',
+  'INVALID_COMMAND',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
