@@ -299,7 +299,10 @@ export function replayAccount(
           if (own(proposed.licenses, (e.data as { licenseId?: string }).licenseId ?? '') === undefined) {
             if (e.type !== 'ClockRollbackDetected') break;
           }
-          const d = decideDeviceEvent(proposed, e, { deviceId: e.data.deviceId, receivedAt: recordedAt });
+          // The stored instant was already clamped to when the server received it; the recording time
+          // is a lower bound of that (the database clock may differ from the service's).
+          const receivedAt = Math.max(recordedAt, at);
+          const d = decideDeviceEvent(proposed, e, { deviceId: e.data.deviceId, receivedAt });
           if (d.ok) emit(d.events);
           else if (timelines) {
             const lid = (e.data as { licenseId?: string }).licenseId;

@@ -50,10 +50,17 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
 
     it('serves health, readiness, metrics and the OpenAPI document', async () => {
       expect((await h.call('GET', '/healthz')).body).toEqual({ status: 'ok' });
-      expect((await h.call('GET', '/readyz')).body).toEqual({ status: 'ready' });
+      const ready = (await h.call('GET', '/readyz')).body;
+      expect(ready.status).toBe('ready');
+      expect(ready.details.projections).toEqual([
+        expect.objectContaining({ projection: 'studio-accounting', status: 'live' }),
+      ]);
+      expect(ready.details.projections[0].eventsBehind).toBeGreaterThanOrEqual(0);
       const metrics = await h.call('GET', '/metrics');
       expect(metrics.body).toContain('# TYPE satchel_http_requests_total counter');
       expect(metrics.body).toContain('satchel_http_request_duration_seconds_bucket');
+      expect(metrics.body).toContain('satchel_projection_lag_events{');
+      expect(metrics.body).toContain('satchel_projection_lag_seconds{');
       const doc = await h.call('GET', '/openapi.json');
       expect(doc.body.openapi).toBe('3.1.0');
       expect(Object.keys(doc.body.paths)).toContain('/v1/sync');
