@@ -85,9 +85,9 @@ export {
 export {
   type ExpiryChange,
   type NewGrant,
-  type RecordedEvent,
   type RefusedGrant,
   type RefusedRenewal,
+  type ReplayInput,
   type ReplayOutcome,
   type RuleChange,
   replayAccount,

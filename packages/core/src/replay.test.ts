@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { refusalEvent } from './decide.js';
 import type { DomainEvent } from './events.js';
 import { policy } from './policy.js';
-import { type RecordedEvent, replayAccount, replayDiffers } from './replay.js';
+import { type ReplayInput, replayAccount, replayDiffers } from './replay.js';
 import { REFUSAL_WINDOW_MS } from './state.js';
 import { Account, accepted, MARCH_1, plan, rejected } from './testing.js';
 import { DAY_MS, HOUR_MS } from './time.js';
 
-const recorded = (events: readonly DomainEvent[]): RecordedEvent[] =>
+const recorded = (events: readonly DomainEvent[]): ReplayInput[] =>
   events.map((event) => ({ event, recordedAt: event.data.at }));
 
 describe('R24 refusals are recorded, within a quota', () => {

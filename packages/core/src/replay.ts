@@ -1,13 +1,11 @@
 import { type Command, decide, decideDeviceEvent, type RejectionCode } from './decide.js';
 import { type DomainEvent, isDeviceEvent } from './events.js';
+import type { RecordedEvent } from './explain.js';
 import type { Plan, Policy } from './policy.js';
 import { type AccountState, evolve, fold, hardExpiry, initialState, own } from './state.js';
 
-/** A stored event as a replay reads it: the domain event and when the server recorded it (epoch ms). */
-export interface RecordedEvent {
-  readonly event: DomainEvent;
-  readonly recordedAt: number;
-}
+/** What a replay reads of a stored event: the domain event and when the server recorded it (epoch ms). */
+export type ReplayInput = Pick<RecordedEvent, 'event' | 'recordedAt'>;
 
 /**
  * A proposed rule change: fields of a title's policy (by title id) and of a plan (by plan id) that would
@@ -126,7 +124,7 @@ function licencesTouched(state: AccountState, e: DomainEvent): string[] {
  */
 export function replayAccount(
   accountId: string,
-  history: Iterable<RecordedEvent>,
+  history: Iterable<ReplayInput>,
   change: RuleChange,
   options: { timelines?: boolean } = {},
 ): ReplayOutcome {
@@ -223,6 +221,7 @@ export function replayAccount(
           deviceId,
           titleId,
           policy: policyFor(titleId, e.data.policy),
+          ...(e.data.policyVersion === undefined ? {} : { policyVersion: e.data.policyVersion }),
           now: at,
         });
         if (!d.ok) {

@@ -64,12 +64,16 @@ const AFFECTED_SQL = `SELECT DISTINCT account_id FROM events
      OR (type IN ('AccountOpened', 'AccountPlanChanged') AND data->'plan'->>'planId' IN (SELECT jsonb_array_elements_text($2::text::jsonb)))
   ORDER BY account_id`;
 
-const HISTORIES_SQL = `SELECT account_id, type, schema_version, data::text AS data, recorded_at FROM events
+const HISTORIES_SQL = `SELECT account_id, stream_version, event_id::text AS event_id, type, schema_version,
+    data::text AS data, metadata->>'deviceId' AS device_id, recorded_at FROM events
   WHERE account_id IN (SELECT jsonb_array_elements_text($1::text::jsonb))
   ORDER BY account_id, stream_version`;
 
 type HistoryRow = {
   account_id: string;
+  stream_version: string | number;
+  event_id: string;
+  device_id: string | null;
   type: string;
   schema_version: number;
   data: string;
@@ -95,7 +99,10 @@ export async function readHistories(
   for (const r of rows) {
     out.get(r.account_id)?.push({
       event: upcast({ type: r.type, v: r.schema_version, data: JSON.parse(r.data) }),
+      eventId: r.event_id,
+      version: Number(r.stream_version),
       recordedAt: new Date(r.recorded_at).getTime(),
+      deviceId: r.device_id,
     });
   }
   return out;
