@@ -13,12 +13,20 @@ import { benchClient, type ClientResult } from './client.js';
 import { benchLoad, type LoadResult } from './load.js';
 import { benchMerge, type MergeResult } from './merge.js';
 import { dropAll, postgresReachable, postgresVersion } from './pg.js';
+import {
+  benchProjectionScale,
+  benchProjections,
+  type ProjectionsResult,
+  type ScaleResult,
+} from './projections.js';
 import { benchScaling, type ScalingResult } from './scaling.js';
 import { benchSize, type SizeResult } from './size.js';
 import { machine, round } from './stats.js';
 import { benchStore, type StoreResult } from './store.js';
 
-const SECTIONS = ['server', 'scaling', 'store', 'load', 'client', 'size'] as const;
+const SECTIONS = ['server', 'scaling', 'projections', 'store', 'load', 'client', 'size', 'scale'] as const;
+/** `scale` (1,000,000 events, 10,000 accounts; minutes) runs only when asked for with `--only=scale`. */
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'scale');
 type Section = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
@@ -30,7 +38,7 @@ const only = new Set(
     args
       .find((a) => a.startsWith('--only='))
       ?.slice('--only='.length)
-      .split(',') ?? [...SECTIONS]
+      .split(',') ?? [...DEFAULT_SECTIONS]
   ).map((s) => s.trim()),
 );
 for (const s of only) {
@@ -58,6 +66,8 @@ const config = quick
       scaling: { sizes: [1_000, 10_000], concurrency: 32, batch: 50, warmupSec: 1, seconds: 4, poolSize: 10 },
       store: { accounts: 300, concurrency: 32, batch: 50, warmupSec: 1, durationSec: 4, rounds: 1 },
       client: { records: 300, drainEvents: 10_000, decisions: 100 },
+      projections: { lanes: 8, seconds: 6, stallSeconds: 2 },
+      scale: { accounts: Number(process.env.SATCHEL_SCALE_ACCOUNTS ?? 10_000), eventsPerAccount: 100 },
     }
   : {
       merge: {
@@ -79,6 +89,8 @@ const config = quick
       },
       store: { accounts: 2000, concurrency: 32, batch: 50, warmupSec: 2, durationSec: 15, rounds: 2 },
       client: { records: 2000, drainEvents: 10_000, decisions: 500 },
+      projections: { lanes: 16, seconds: 20, stallSeconds: 5 },
+      scale: { accounts: Number(process.env.SATCHEL_SCALE_ACCOUNTS ?? 10_000), eventsPerAccount: 100 },
     };
 
 interface Target {
@@ -99,6 +111,8 @@ const TARGETS = {
   recordRatio: 1.5,
   drainMs: 3000,
   sdkGzipBytes: 20 * 1024,
+  /** The runner catches up at least as fast as the merge writes. */
+  projectionCatchUpRatio: 1,
 };
 
 interface Report {
@@ -110,6 +124,8 @@ interface Report {
   machine: ReturnType<typeof machine> & { node: string; postgres: string };
   server?: MergeResult | undefined;
   scaling?: ScalingResult | undefined;
+  projections?: ProjectionsResult | undefined;
+  scale?: ScaleResult | undefined;
   store?: StoreResult | undefined;
   load?: LoadResult | undefined;
   client?: ClientResult | undefined;
@@ -168,6 +184,14 @@ async function main(): Promise<number> {
   });
   report.scaling = await section('scaling', 'merge rate against the number of accounts', () =>
     benchScaling({ ...config.scaling, log }),
+  );
+  report.projections = await section(
+    'projections',
+    'projection runner vs the merge, lag, stall, catch-up',
+    () => benchProjections({ ...config.projections, log }),
+  );
+  report.scale = await section('scale', '1,000,000 events: rebuild and what-if over 10,000 accounts', () =>
+    benchProjectionScale({ ...config.scale, log }),
   );
   report.store = await section('store', 'Satchel event store vs Emmett (PostgreSQL)', () =>
     benchStore({ ...config.store, log }),
@@ -231,6 +255,15 @@ function targets(r: Report): Target[] {
         `>= ${TARGETS.scalingRatio}`,
         r.scaling.rateRatio,
         (v) => v >= TARGETS.scalingRatio,
+      ),
+    );
+  if (r.projections)
+    out.push(
+      t(
+        'projection catch-up / merge',
+        `>= ${TARGETS.projectionCatchUpRatio}`,
+        r.projections.catchUpToMerge,
+        (v) => v >= TARGETS.projectionCatchUpRatio,
       ),
     );
   if (r.store)
@@ -399,6 +432,70 @@ function printTable(r: Report): void {
       fmt(sc.rateRatio),
       `>= ${TARGETS.scalingRatio}`,
       status('merge rate, most / fewest accounts'),
+    ]);
+  }
+  if (r.projections) {
+    const p = r.projections;
+    rows.push([
+      'projection catch-up (studio accounting, from 0)',
+      fmt(p.catchUpEventsPerSec, ' ev/s'),
+      `merge (service, ${p.lanes} lanes) ${fmt(p.mergeEventsPerSec, ' ev/s')}`,
+      fmt(p.catchUpToMerge),
+      `>= ${TARGETS.projectionCatchUpRatio}`,
+      status('projection catch-up / merge'),
+    ]);
+    if (r.server) {
+      rows.push([
+        'projection catch-up vs the HTTP merge above',
+        fmt(p.catchUpEventsPerSec, ' ev/s'),
+        `merge ${fmt(r.server.eventsPerSec, ' ev/s')}`,
+        fmt(round(p.catchUpEventsPerSec / r.server.eventsPerSec, 2)),
+        '',
+        '',
+      ]);
+    }
+    rows.push([
+      'projection live beside the merge: processed, lag at end',
+      fmt(p.liveEventsPerSec, ' ev/s'),
+      `lag ${fmt(p.lagAtEndEvents)} ev, ${fmt(p.lagAfter2sEvents)} ev 2 s later`,
+      '',
+      '',
+      '',
+    ]);
+    rows.push([
+      'projection visibility delay p50 / p99 / max',
+      `${fmt(p.visibilityP50Ms)} / ${fmt(p.visibilityP99Ms)} / ${fmt(p.visibilityMaxMs)} ms`,
+      '',
+      '',
+      '',
+      '',
+    ]);
+    rows.push([
+      `projection stall: a transaction open ${p.stallHoldSeconds} s`,
+      `lag up to ${fmt(p.stallMaxSecondsBehind)} s`,
+      `visibility max ${fmt(p.stallVisibilityMaxMs)} ms`,
+      '',
+      '',
+      '',
+    ]);
+  }
+  if (r.scale) {
+    const c = r.scale;
+    rows.push([
+      `rebuild ${fmt(c.events)} events (${fmt(c.accounts)} accounts)`,
+      `${fmt(c.rebuildSeconds)} s, ${fmt(c.rebuildEventsPerSec, ' ev/s')}`,
+      `peak RSS ${fmt(c.rebuildPeakRssMiB, ' MiB')}`,
+      '',
+      '',
+      '',
+    ]);
+    rows.push([
+      `what-if over ${fmt(c.whatIfAccounts)} accounts`,
+      `${fmt(c.whatIfSeconds)} s, ${fmt(c.whatIfAccountsPerSec, ' accounts/s')}`,
+      `peak RSS ${fmt(c.whatIfPeakRssMiB, ' MiB')}`,
+      '',
+      '',
+      '',
     ]);
   }
   if (r.store) {

@@ -62,7 +62,7 @@ describe.skipIf(!run)('projection runner and studio accounting (PostgreSQL)', ()
     const runner = new ProjectionRunner(db, server.service.accounts.store, [studioAccounting()], {
       batchSize: 37,
     });
-    const processed = await runner.catchUp();
+    const processed = await runner.catchUpWithHead();
     expect(processed).toBeGreaterThan(100);
     await expectEqualsRecompute(db);
     const [lag] = await runner.lag();
@@ -113,7 +113,7 @@ describe.skipIf(!run)('projection runner and studio accounting (PostgreSQL)', ()
     expect(a.outcome).toBe('granted');
     expect(b).toMatchObject({ outcome: 'refused', refusal: { code: 'ALREADY_LICENSED' } });
     const runner = new ProjectionRunner(db, s.service.accounts.store, [studioAccounting()]);
-    await runner.catchUp();
+    await runner.catchUpWithHead();
     await runner.stop();
     const [june, july] = await studioReport(db, { from: '2026-06', to: '2026-07', studio: 'Solo' });
     // Issued 30 June: 30-day rental, so active at the end of June, expired by the end of July.
@@ -132,7 +132,7 @@ describe.skipIf(!run)('projection runner and studio accounting (PostgreSQL)', ()
     const runner = new ProjectionRunner(db, server.service.accounts.store, [studioAccounting()], {
       batchSize: 50,
     });
-    await runner.catchUp();
+    await runner.catchUpWithHead();
     const before = await liveGeneration(db);
     const reportBefore = await studioReport(db, { from: '2026-01', to: '2027-12' });
     const building = await runner.rebuild(STUDIO_ACCOUNTING);
@@ -147,7 +147,7 @@ describe.skipIf(!run)('projection runner and studio accounting (PostgreSQL)', ()
     expect(await studioReport(db, { from: '2026-01', to: '2027-12' })).toEqual(reportBefore);
     const lags = await slow.lag();
     expect(lags.find((l) => l.generation === building)?.eventsBehind).toBeGreaterThan(0);
-    await slow.catchUp();
+    await slow.catchUpWithHead();
     expect((await liveGeneration(db)).generation).toBe(building);
     expect(await studioReport(db, { from: '2026-01', to: '2027-12' })).toEqual(reportBefore);
     await expectEqualsRecompute(db);
@@ -171,7 +171,7 @@ describe.skipIf(!run)('projection runner and studio accounting (PostgreSQL)', ()
       });
     const a = instance('instance-a');
     const b = instance('instance-b');
-    await a.catchUp();
+    await a.catchUpWithHead();
     a.start();
     b.start();
     await seedHistory(server.service, clock, {
@@ -181,7 +181,8 @@ describe.skipIf(!run)('projection runner and studio accounting (PostgreSQL)', ()
       seed: 11,
       prefix: 'side-a',
     });
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 600 && batches.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
     expect(batches.length).toBeGreaterThan(0);
     expect(batches.every((x) => x.instance === 'instance-a')).toBe(true);
     await a.stop();
@@ -192,7 +193,7 @@ describe.skipIf(!run)('projection runner and studio accounting (PostgreSQL)', ()
       seed: 12,
       prefix: 'side-b',
     });
-    for (let i = 0; i < 100 && (await b.lag())[0]?.eventsBehind !== 0; i++) {
+    for (let i = 0; i < 1200 && (await b.lag())[0]?.eventsBehind !== 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await b.stop();

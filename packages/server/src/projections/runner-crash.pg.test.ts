@@ -142,7 +142,7 @@ describe.skipIf(!run)('projection runner killed under merge load (PostgreSQL)', 
     const total = Number(
       (await db.query<{ n: string }>('SELECT max(global_position) AS n FROM events'))[0]?.n,
     );
-    for (let i = 0; i < 600 && (await checkpoint()).position !== total; i++) await sleep(50);
+    for (let i = 0; i < 1200 && (await checkpoint()).position !== total; i++) await sleep(50);
     last.child.kill('SIGKILL');
     await last.exited;
     const { generation, position } = await checkpoint();

@@ -275,6 +275,26 @@ export class ProjectionRunner {
     }
   }
 
+  /**
+   * Runs passes until every generation this instance can lease has processed every committed event
+   * (`eventsBehind` 0), waiting out transactions still open elsewhere in the cluster, which hold the
+   * visible feed back. Resolves with the events processed; throws after `timeoutMs` (default 60 s).
+   */
+  async catchUpWithHead(timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let total = 0;
+    for (;;) {
+      total += await this.catchUp();
+      const lags = await this.lag();
+      const mine = lags.filter((l) => l.leaseOwner === null || l.leaseOwner === this.instanceId);
+      if (mine.every((l) => l.eventsBehind === 0)) return total;
+      if (Date.now() > deadline) {
+        throw new Error(`projections still behind after ${timeoutMs} ms: ${JSON.stringify(mine)}`);
+      }
+      await new Promise((r) => setTimeout(r, this.idleMs));
+    }
+  }
+
   /** Starts the background loop (idempotent). Errors are reported to `onError` and retried after a pause. */
   start(): void {
     if (this.loop) return;
