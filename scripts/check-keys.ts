@@ -32,4 +32,6 @@ if (violations.length > 0 || stale.length > 0) {
   if (stale.length > 0) console.error(`Documented exceptions that no longer exist:\n  ${stale.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`keys: ${indexes.length} indexes checked, ${exceptions.size} documented exceptions, no violations`);
+console.log(
+  `keys: ${indexes.length} indexes checked, ${exceptions.size} documented exceptions, no violations`,
+);
