@@ -83,6 +83,17 @@ export type {
 } from './schemas/licenses.js';
 export type { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './schemas/primitives.js';
 export type { RebaseRequest, RebaseResponse } from './schemas/rebase.js';
+export type {
+  ProjectionLag,
+  ProjectionsResponse,
+  RebuildResponse,
+  RuleChangeRequest,
+  StudioMonthRow,
+  StudioReportResponse,
+  WhatIfAccountResponse,
+  WhatIfRequest,
+  WhatIfResponse,
+} from './schemas/reports.js';
 export type { EventResult, SyncRequest, SyncResponse } from './schemas/sync.js';
 export type { Allowance, DeviceView, LicenseSnapshot, LicenseView } from './schemas/views.js';
 export {

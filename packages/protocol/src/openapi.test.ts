@@ -30,6 +30,11 @@ const EXPECTED_OPERATIONS = [
   ['post', '/v1/admin/accounts/{accountId}/devices/{deviceId}/deactivate'],
   ['get', '/v1/admin/accounts/{accountId}/history'],
   ['get', '/v1/admin/accounts/{accountId}/state'],
+  ['get', '/v1/admin/reports/studios'],
+  ['get', '/v1/admin/projections'],
+  ['post', '/v1/admin/projections/{name}/rebuild'],
+  ['post', '/v1/admin/what-if'],
+  ['post', '/v1/admin/what-if/accounts/{accountId}'],
 ] as const;
 
 function collectRefs(value: unknown, out: string[] = []): string[] {

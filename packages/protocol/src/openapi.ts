@@ -27,6 +27,15 @@ import { ErrorResponse, ProtocolError } from './schemas/errors.js';
 import { DeviceEventEnvelope } from './schemas/events.js';
 import { LicenseRequest, LicenseResponse, LicensesResponse, Refusal } from './schemas/licenses.js';
 import { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from './schemas/primitives.js';
+import {
+  ProjectionsResponse,
+  RebuildResponse,
+  RuleChangeRequest,
+  StudioReportResponse,
+  WhatIfAccountResponse,
+  WhatIfRequest,
+  WhatIfResponse,
+} from './schemas/reports.js';
 import { EventResult, SyncRequest, SyncResponse } from './schemas/sync.js';
 import { Allowance, DeviceView, LicenseSnapshot, LicenseView } from './schemas/views.js';
 import {
@@ -119,6 +128,13 @@ function componentSchemas(): Record<string, JsonObject> {
     AdminDevicesResponse,
     HistoryResponse,
     AccountStateResponse,
+    ProjectionsResponse,
+    RebuildResponse,
+    StudioReportResponse,
+    WhatIfRequest,
+    WhatIfResponse,
+    RuleChangeRequest,
+    WhatIfAccountResponse,
   };
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
   const generated = z.toJSONSchema(registry, {
@@ -519,6 +535,53 @@ function adminPaths(): Record<string, Record<string, JsonObject>> {
         query('limit', 'Page size (default 100, at most 1000)', { type: 'integer' }),
         query('all', 'Every matching event in one answer', { type: 'boolean' }),
       ]),
+    },
+    '/v1/admin/reports/studios': {
+      get: read(
+        'adminStudioReport',
+        'Studio accounting per studio, title and UTC month (`format=csv` for CSV)',
+        'StudioReportResponse',
+        [
+          query('from', 'First month, YYYY-MM (default January of this year)'),
+          query('to', 'Last month, YYYY-MM (default this month)'),
+          query('studio', 'Only this studio'),
+          query('format', '`json` (default) or `csv`', { type: 'string', enum: ['json', 'csv'] }),
+        ],
+      ),
+    },
+    '/v1/admin/projections': {
+      get: read(
+        'adminProjections',
+        'Each projection generation and its lag behind the feed',
+        'ProjectionsResponse',
+      ),
+    },
+    '/v1/admin/projections/{name}/rebuild': {
+      post: write(
+        'adminRebuildProjection',
+        'Rebuild a projection from position 0 in a new generation; the live one serves until it catches up',
+        'RebuildResponse',
+        null,
+        [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+        '202',
+      ),
+    },
+    '/v1/admin/what-if': {
+      post: write(
+        'adminWhatIf',
+        'Re-decide the affected accounts under a proposed rule change and report what would differ (writes nothing)',
+        'WhatIfResponse',
+        'WhatIfRequest',
+      ),
+    },
+    '/v1/admin/what-if/accounts/{accountId}': {
+      post: write(
+        'adminWhatIfAccount',
+        'One account under a proposed rule change: its differences and both timelines (writes nothing)',
+        'WhatIfAccountResponse',
+        'RuleChangeRequest',
+        [account],
+      ),
     },
     '/v1/admin/accounts/{accountId}/state': {
       get: read('adminStateAt', 'The account at an instant, with the reasons', 'AccountStateResponse', [

@@ -114,7 +114,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
     ...(config.corsOrigin === undefined ? {} : { corsOrigin: config.corsOrigin }),
     ...(config.licenseProxy === undefined ? {} : { licenseProxy: config.licenseProxy }),
-    projectionLag: () => projections.lag(),
+    projections,
   }) as unknown as Hono;
   return {
     app,

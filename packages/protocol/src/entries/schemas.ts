@@ -65,6 +65,19 @@ export {
 export { EpochMs, Id, Plan, Policy, Uuid, UuidV7 } from '../schemas/primitives.js';
 export { RebaseRequest, RebaseResponse } from '../schemas/rebase.js';
 export {
+  ProjectionLag,
+  ProjectionsResponse,
+  RebuildResponse,
+  RuleChangeRequest,
+  StudioMonthRow,
+  StudioReportResponse,
+  WhatIfAccountResponse,
+  WhatIfAccountSummary,
+  WhatIfRequest,
+  WhatIfResponse,
+  WhatIfTimelineEntry,
+} from '../schemas/reports.js';
+export {
   AcceptedEventResult,
   DuplicateEventResult,
   EventResult,

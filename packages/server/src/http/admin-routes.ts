@@ -3,10 +3,12 @@ import { Hono } from 'hono';
 import type { AdminService } from '../admin.js';
 import type { Tokens } from '../auth.js';
 import { type OperatorPrincipal, roleAllows } from '../operators.js';
+import type { ProjectionRunner } from '../projections/runner.js';
 import { accountRoutes } from './admin-accounts.js';
 import { catalogueRoutes } from './admin-catalogue.js';
 import { historyRoutes } from './admin-history.js';
 import { operatorRoutes } from './admin-operators.js';
+import { projectionRoutes } from './admin-projections.js';
 import type { Env } from './app.js';
 import { fail } from './request.js';
 
@@ -14,6 +16,8 @@ import { fail } from './request.js';
 export interface AdminDeps {
   readonly admin: AdminService;
   readonly tokens: Tokens;
+  /** The projection runner (reports, lag, rebuilds, what-if), when the server has one. */
+  readonly projections?: ProjectionRunner | undefined;
 }
 
 /** The router every admin route file adds its routes to (mounted at `/v1/admin`). */
@@ -28,6 +32,7 @@ export const ADMIN_ROUTES: readonly AdminRoutes[] = [
   catalogueRoutes,
   accountRoutes,
   historyRoutes,
+  projectionRoutes,
 ];
 
 /** The operator of the request (the admin middleware has checked the token and the role). */

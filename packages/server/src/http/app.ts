@@ -30,7 +30,7 @@ import type { MemberPrincipal, Principal, Tokens } from '../auth.js';
 import { type Database, dbError } from '../db/database.js';
 import { isConflictRetriesExhaustedError, ServerError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { ProjectionLag } from '../projections/runner.js';
+import type { ProjectionRunner } from '../projections/runner.js';
 import type { SatchelService } from '../service.js';
 import { migrationsCurrent } from '../store/migrations.js';
 import { adminRoutes } from './admin-routes.js';
@@ -53,8 +53,8 @@ export interface AppOptions {
   corsOrigin?: string | string[];
   /** Where `POST /v1/licenses/{licenseId}/drm/{keySystem}` finds content keys or licence servers (default: none). */
   licenseProxy?: LicenseProxyOptions;
-  /** How far the projections are behind the feed, shown in `/readyz` details (omitted without it). */
-  projectionLag?: () => Promise<ProjectionLag[]>;
+  /** The projection runner: its lag is shown in `/readyz` details, and the admin API reports from it. */
+  projections?: ProjectionRunner;
 }
 
 export type Env = { Variables: { requestId: string; log: Logger; principal: Principal } };
@@ -203,9 +203,9 @@ export function createApp(options: AppOptions): Hono<Env> {
     try {
       await db.query('SELECT 1');
       if (await migrationsCurrent(db)) {
-        if (!options.projectionLag) return c.json({ status: 'ready' as const });
+        if (!options.projections) return c.json({ status: 'ready' as const });
         // Projections lagging is reported, not a reason to take the instance out of rotation.
-        const projections = await options.projectionLag().catch(() => null);
+        const projections = await options.projections.lag().catch(() => null);
         return c.json({ status: 'ready' as const, details: { projections } });
       }
       fail(protocolError('UNAVAILABLE', 'Migrations are not applied'));
@@ -382,7 +382,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   const admin = new AdminService(service);
-  v1.route('/admin', adminRoutes({ admin, tokens }));
+  v1.route('/admin', adminRoutes({ admin, tokens, projections: options.projections }));
   const history = licenseHistory(service, admin);
   v1.get('/licenses/:licenseId/history', async (c) => c.json(await history(device(c), licenseId(c))));
   const proxy = licenseProxy(service, options.licenseProxy ?? {}, logger);

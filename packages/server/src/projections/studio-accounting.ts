@@ -1,4 +1,5 @@
-import { computeExpiry, type DomainEvent, type Policy, upcast } from '@satchel/core';
+import { computeExpiry, type DomainEvent, type Policy } from '@satchel/core';
+import { upcast } from '@satchel/core/schemas';
 import type { Queryable } from '../db/database.js';
 import type { Projection } from './runner.js';
 

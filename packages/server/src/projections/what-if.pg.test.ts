@@ -1,4 +1,5 @@
-import { HOUR_MS, type Policy, policy, upcast } from '@satchel/core';
+import { HOUR_MS, type Policy, policy } from '@satchel/core';
+import { upcast } from '@satchel/core/schemas';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Queryable } from '../db/database.js';

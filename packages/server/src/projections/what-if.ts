@@ -5,8 +5,8 @@ import {
   type RuleChange,
   replayAccount,
   replayDiffers,
-  upcast,
 } from '@satchel/core';
+import { upcast } from '@satchel/core/schemas';
 import type { Queryable } from '../db/database.js';
 
 /** What one account would see under the proposed rules, in counts. */

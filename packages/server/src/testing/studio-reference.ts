@@ -1,7 +1,8 @@
 // An independent recompute of the studio accounting from the events, written apart from the projection
 // (no shared code but core's expiry formula), and a reader of the projection's tables in the same shape:
 // tests compare the two after crashes, rebuilds and side-by-side runs.
-import { computeExpiry, type Policy, upcast } from '@satchel/core';
+import { computeExpiry, type Policy } from '@satchel/core';
+import { upcast } from '@satchel/core/schemas';
 import type { Queryable } from '../db/database.js';
 import type { EventStore, StoredEvent } from '../store/event-store.js';
 
