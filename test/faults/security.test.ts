@@ -120,7 +120,12 @@ const syncBody = (deviceId: string, events: unknown[]) => ({
 function requestFor(method: string, path: string, target: Household): { path: string; body?: unknown } {
   const d = target.devices[0];
   if (!d) throw new Error('no device');
-  const concrete = path.replace(':deviceId', d.deviceId).replace(':licenseId', d.licenseId);
+  const concrete = path
+    .replace(':deviceId', d.deviceId)
+    .replace(':licenseId', d.licenseId)
+    .replace(':accountId', target.accountId)
+    .replace(':titleId', 'night-train')
+    .replace(':name', 'studio-accounting');
   if (/:\w+/.test(concrete)) throw new Error(`no request template for the parameters of ${method} ${path}`);
   if (method === 'POST' && path === '/v1/sync')
     return { path: concrete, body: syncBody(d.deviceId, [event(1, d.deviceId)]) };
