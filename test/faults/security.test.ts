@@ -125,7 +125,8 @@ function requestFor(method: string, path: string, target: Household): { path: st
     .replace(':licenseId', d.licenseId)
     .replace(':accountId', target.accountId)
     .replace(':titleId', 'night-train')
-    .replace(':name', 'studio-accounting');
+    .replace(':name', 'studio-accounting')
+    .replace(':keySystem', 'com.widevine.alpha');
   if (/:\w+/.test(concrete)) throw new Error(`no request template for the parameters of ${method} ${path}`);
   if (method === 'POST' && path === '/v1/sync')
     return { path: concrete, body: syncBody(d.deviceId, [event(1, d.deviceId)]) };
