@@ -1,4 +1,4 @@
-import { DAY_MS, HOUR_MS, MINUTE_MS, policy } from '@satchel/core';
+import { DAY_MS, HOUR_MS, isHeldStatus, MINUTE_MS, policy } from '@satchel/core';
 import type { LicenseState } from '@satchel/sdk';
 import type { Title } from '@satchel/server';
 import type { SimDevice } from './device.js';
@@ -86,9 +86,7 @@ async function playOne(device: SimDevice, licences: LicenseState[], minMin: numb
 
 /** Downloads a title the device does not hold yet (picked at random). */
 async function downloadNew(device: SimDevice, licences: LicenseState[], titles: readonly string[]) {
-  const held = new Set(
-    licences.filter((l) => l.status === 'issued' || l.status === 'downloaded').map((l) => l.titleId),
-  );
+  const held = new Set(licences.filter((l) => isHeldStatus(l.status)).map((l) => l.titleId));
   const choices = titles.filter((t) => !held.has(t) && !device.blocked(t));
   return choices.length === 0 ? null : device.download(device.random.pick(choices));
 }

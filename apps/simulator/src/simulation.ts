@@ -3,7 +3,15 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AccountState, DAY_MS, HOUR_MS, MINUTE_MS, type Plan, type RecordedEvent } from '@satchel/core';
+import {
+  type AccountState,
+  DAY_MS,
+  HOUR_MS,
+  isHeldStatus,
+  MINUTE_MS,
+  type Plan,
+  type RecordedEvent,
+} from '@satchel/core';
 import type { LicenseSnapshot } from '@satchel/protocol';
 import type { PlaybackResult } from '@satchel/sdk';
 import { BEHAVIOURS, DEFAULT_MIX, type ProfileName, TITLES, WITHDRAWALS } from './behaviours.js';
@@ -609,7 +617,7 @@ function sampleStates(recorder: Recorder, states: readonly AccountState[], at: n
   const counts: Record<string, number> = { issued: 0, downloaded: 0, released: 0, revoked: 0, expired: 0 };
   for (const state of states) {
     for (const l of Object.values(state.licenses)) {
-      const active = l.status === 'issued' || l.status === 'downloaded';
+      const active = isHeldStatus(l.status);
       const status = active && expiryOf(l) <= at ? 'expired' : l.status;
       counts[status] = (counts[status] ?? 0) + 1;
     }

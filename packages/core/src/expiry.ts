@@ -83,6 +83,14 @@ export function expiryBounds(terms: ExpiryTerms): ExpiryBound[] {
 export const LICENSE_STATUSES = ['issued', 'downloaded', 'released', 'revoked', 'expired'] as const;
 export type LicenseStatus = (typeof LICENSE_STATUSES)[number];
 
+/**
+ * Whether a licence in this status is held by its device (`issued` or `downloaded`): it counts against
+ * the limits and may play until it expires. The one definition every package uses.
+ */
+export function isHeldStatus(status: string): status is 'issued' | 'downloaded' {
+  return status === 'issued' || status === 'downloaded';
+}
+
 /** What an offline playback decision needs to know about a licence (a snapshot's licence plus the check-in). */
 export interface LicenseLike {
   readonly status: LicenseStatus;

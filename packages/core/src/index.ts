@@ -53,6 +53,7 @@ export {
   type ExpiryTerms,
   evaluatePlayback,
   expiryBounds,
+  isHeldStatus,
   LICENSE_STATUSES,
   type LicenseLike,
   type LicenseStatus,

@@ -1,5 +1,5 @@
 import type { DomainEvent, RevocationReason } from './events.js';
-import { computeExpiry, type LicenseStatus } from './expiry.js';
+import { computeExpiry, isHeldStatus, type LicenseStatus } from './expiry.js';
 import { DEFAULT_PLAN, type Plan, type Policy } from './policy.js';
 import { DAY_MS, YEAR_WINDOW_MS } from './time.js';
 
@@ -312,7 +312,5 @@ export function hardExpiry(license: License) {
 
 /** True when a licence holds a slot at `now`: issued or downloaded, and not past its hard expiry. */
 export function isActive(license: License, now: number): boolean {
-  return (
-    (license.status === 'issued' || license.status === 'downloaded') && hardExpiry(license).expiresAt > now
-  );
+  return isHeldStatus(license.status) && hardExpiry(license).expiresAt > now;
 }

@@ -6,6 +6,7 @@ import {
   type ExpiryReason,
   evaluatePlayback,
   initialSecureClock,
+  isHeldStatus,
   isSatchelError,
   type PlaybackRefusalReason,
   readSecureClock,
@@ -263,8 +264,6 @@ export interface SatchelClient {
   /** Stops background sync, hands leadership to another tab, closes the storage. Idempotent. */
   close(): Promise<void>;
 }
-
-const ACTIVE = new Set(['issued', 'downloaded']);
 
 interface Recorded<T> {
   deviceId: string;
@@ -714,7 +713,7 @@ class Client implements SatchelClient {
         };
       }
       const expiry = expiryOf(decision.reason);
-      if (expiry !== null && ACTIVE.has(license.status)) {
+      if (expiry !== null && isHeldStatus(license.status)) {
         return {
           events: [
             {
@@ -1054,7 +1053,7 @@ export function checkInDeadline(snapshot: LicenseSnapshot | null): number | null
   if (snapshot === null) return null;
   let deadline: number | null = null;
   for (const license of snapshot.licenses) {
-    if (!ACTIVE.has(license.status)) continue;
+    if (!isHeldStatus(license.status)) continue;
     const at = snapshot.serverTime + license.policy.offlineCheckInSec * 1000;
     deadline = deadline === null ? at : Math.min(deadline, at);
   }

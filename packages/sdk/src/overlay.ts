@@ -1,8 +1,6 @@
-import { computeExpiry } from '@satchel/core';
+import { computeExpiry, isHeldStatus } from '@satchel/core';
 import type { ExpiryReason, LicenseView } from '@satchel/protocol';
 import type { OutboxEntry } from './storage/types.js';
-
-const ACTIVE = new Set(['issued', 'downloaded']);
 
 /**
  * The device's optimistic view: the server's licences with the not yet acknowledged device events
@@ -20,7 +18,7 @@ export function overlayLicenses(
     const licenseId = entry.data.licenseId;
     if (typeof licenseId !== 'string') continue;
     const license = byId.get(licenseId);
-    if (license === undefined || !ACTIVE.has(license.status)) continue;
+    if (license === undefined || !isHeldStatus(license.status)) continue;
     const at = typeof entry.data.at === 'number' ? entry.data.at : entry.trustedAt;
     switch (entry.type) {
       case 'DownloadCompleted':

@@ -1,3 +1,4 @@
+import { isHeldStatus } from '@satchel/core';
 import type { LicenseView } from '@satchel/protocol';
 import type { LicenseRequestResult, PlaybackResult, SatchelClient } from '../client.js';
 import { type KeySource, MediaError } from './keys.js';
@@ -89,7 +90,6 @@ export interface ShakaDownloads {
   watch(onRemoved?: (removed: StoredMedia[]) => void): () => void;
 }
 
-const KEEP = new Set(['issued', 'downloaded']);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Meta {
@@ -212,7 +212,7 @@ export function createShakaDownloads(options: ShakaDownloadsOptions): ShakaDownl
   const reconcile = async (): Promise<StoredMedia[]> => {
     const [items, licenses] = await Promise.all([stored(), satchel.licenses()]);
     const byId = new Map(licenses.map((l) => [l.licenseId, l]));
-    const gone = items.filter((m) => !KEEP.has(byId.get(m.licenseId)?.status ?? 'released'));
+    const gone = items.filter((m) => !isHeldStatus(byId.get(m.licenseId)?.status ?? 'released'));
     for (const m of gone) await stop(m.licenseId);
     await dropBytes(gone);
     return gone;

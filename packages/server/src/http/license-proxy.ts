@@ -1,3 +1,4 @@
+import { isHeldStatus } from '@satchel/core';
 import type { LicenseView } from '@satchel/protocol';
 import type { Logger } from 'pino';
 import { ForbiddenError, NotFoundError, type SatchelService } from '../service.js';
@@ -44,7 +45,7 @@ const hex = (b64: string) => Buffer.from(b64, 'base64url').toString('hex');
  * issued or downloaded (not released, revoked or expired) and not past its expiry at the server's time.
  */
 export function keyReleasable(license: LicenseView, serverTime: number): boolean {
-  return (license.status === 'issued' || license.status === 'downloaded') && license.expiresAt > serverTime;
+  return isHeldStatus(license.status) && license.expiresAt > serverTime;
 }
 
 function refusal(license: LicenseView, serverTime: number): string {
