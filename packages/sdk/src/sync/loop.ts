@@ -103,7 +103,7 @@ export class SyncLoop<R> {
       });
     }
     if (after.kind === 'syncing' && before.kind !== 'syncing') this.#start();
-    this.#arm();
+    this.#arm('now' in input ? input.now : this.deps.timers.now());
     if (after !== before) this.deps.onChange?.(after);
   }
 
@@ -152,7 +152,8 @@ export class SyncLoop<R> {
     this.send(input);
   }
 
-  #arm(): void {
+  // `decidedAt` is the monotonic instant the input was read at: the wall-clock due time is counted from it.
+  #arm(decidedAt: number): void {
     const at = timerAt(this.#state);
     if (at === this.#armedAt && (at === null || this.#timer !== null)) return;
     if (this.#timer !== null) this.deps.timers.clearTimeout(this.#timer);
@@ -161,7 +162,7 @@ export class SyncLoop<R> {
     this.#wallAt = null;
     if (at === null) return;
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.deps.timers.now()));
-    this.#wallAt = Math.round((this.deps.wallNow ?? Date.now)() + Math.max(0, at - this.deps.timers.now()));
+    this.#wallAt = Math.round((this.deps.wallNow ?? Date.now)() + Math.max(0, at - decidedAt));
     this.#timer = this.deps.timers.setTimeout(() => {
       this.#timer = null;
       this.send({ type: 'timer', now: this.deps.timers.now() });
