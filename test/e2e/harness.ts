@@ -70,6 +70,7 @@ export async function startServer(): Promise<RunningServer> {
         DATABASE_URL: '',
         LOG_LEVEL: 'warn',
         NODE_ENV: 'development',
+        SATCHEL_ENV: 'development',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -1,7 +1,8 @@
 // Security properties of the sync server (unit tier: in-process on PGlite, one real HTTP listener for the
 // rate limiter, one child process for the production start-up check). Every route of the app is found
 // by enumerating it, so a new route is tested (or fails this file) without anyone remembering to.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import {
   createSatchelServer,
   DEVELOPMENT_TOKEN_SECRET,
   demoCatalogue,
+  estimatedEntropyBits,
   pgliteDatabase,
+  productionSecretProblem,
   type SatchelServer,
 } from '@satchel/server';
 import { pino } from 'pino';
@@ -19,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTestHooks } from '../../apps/sync-server/src/test-hooks.js';
 import { uuidv7 } from './lib/devices.js';
 import { FAULTS_SECRET, ROOMY_PLAN } from './lib/seed.js';
-import { buildSyncServer } from './lib/server-process.js';
+import { buildSyncServer, sleep } from './lib/server-process.js';
 import { forgedTokens } from './lib/tokens.js';
 
 let server: SatchelServer;
@@ -94,6 +97,8 @@ async function household(devices = 2): Promise<Household> {
   }
   return out;
 }
+
+const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 const streamVersion = async (accountId: string) => (await server.service.accountState(accountId)).version;
 
@@ -370,6 +375,179 @@ describe('isolation between devices and accounts', () => {
   });
 });
 
+describe('device credentials: revocation, takeover, expiry', () => {
+  const playback = (
+    deviceId: string,
+    licenseId: string,
+    seq: number,
+    at: number,
+    type = 'PlaybackStarted',
+  ) => ({
+    ...event(seq, deviceId, at),
+    type,
+    v: CURRENT_EVENT_VERSIONS[type as keyof typeof CURRENT_EVENT_VERSIONS],
+    data:
+      type === 'LicenseExpiryObserved'
+        ? { licenseId, deviceId, at, reason: 'LICENSE_DURATION' }
+        : { licenseId, deviceId, at, positionMs: 0 },
+  });
+
+  it('a deactivated device: back-dated events are all refused and nothing is appended; its token reads nothing', async () => {
+    const h = await household(2);
+    const [d, other] = h.devices;
+    if (!d || !other) throw new Error('no device');
+    const before = Date.now() - 60_000;
+    // Downloaded, so that a back-dated PlaybackStarted would otherwise be judged on its own date.
+    const done = await call('POST', '/v1/sync', {
+      token: d.token,
+      body: syncBody(d.deviceId, [
+        {
+          ...event(1, d.deviceId, before),
+          type: 'DownloadCompleted',
+          v: 1,
+          data: { licenseId: d.licenseId, deviceId: d.deviceId, at: before },
+        },
+      ]),
+    });
+    expect(done.body.results[0].status).toBe('accepted');
+    expect((await call('DELETE', `/v1/devices/${d.deviceId}`, { token: h.accountToken })).status).toBe(200);
+    const version = await streamVersion(h.accountId);
+    const res = await call('POST', '/v1/sync', {
+      token: d.token,
+      body: syncBody(d.deviceId, [
+        playback(d.deviceId, d.licenseId, 2, before),
+        playback(d.deviceId, d.licenseId, 3, before + 1, 'PlaybackStopped'),
+        playback(d.deviceId, d.licenseId, 4, before + 2, 'LicenseExpiryObserved'),
+        event(5, d.deviceId, before + 3),
+      ]),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: { code: string }) => r.code)).toEqual(
+      Array(4).fill('DEVICE_DEACTIVATED'),
+    );
+    expect(res.body.snapshot.device.status).toBe('deactivated');
+    expect(res.body.snapshot.devices.map((x: { deviceId: string }) => x.deviceId)).toEqual([d.deviceId]);
+    expect(res.text).not.toContain(other.deviceId);
+    expect(await streamVersion(h.accountId)).toBe(version);
+    for (const path of ['/v1/devices', '/v1/licenses', '/v1/catalogue']) {
+      expectError(await call('GET', path, { token: d.token }), 403, 'DEVICE_DEACTIVATED');
+    }
+    expectError(
+      await call('POST', `/v1/licenses/${d.licenseId}/release`, { token: d.token, body: {} }),
+      403,
+      'DEVICE_DEACTIVATED',
+    );
+    // The other device and the account are untouched.
+    expect((await call('GET', '/v1/licenses', { token: other.token })).status).toBe(200);
+  });
+
+  it('the enrolment token alone cannot take over an active device: 409, and the victim keeps working', async () => {
+    const h = await household(1);
+    const victim = h.devices[0];
+    if (!victim) throw new Error('no device');
+    const version = await streamVersion(h.accountId);
+    for (const deviceSecret of [undefined, 'x'.repeat(43)]) {
+      const res = await call('POST', '/v1/devices', {
+        token: h.accountToken,
+        body: { deviceId: victim.deviceId, name: 'attacker', ...(deviceSecret ? { deviceSecret } : {}) },
+      });
+      expectError(res, 409, 'DEVICE_ALREADY_REGISTERED');
+      expect(res.text).not.toMatch(/eyJ[\w-]+\.[\w-]+\.[\w-]+/);
+    }
+    expect(await streamVersion(h.accountId)).toBe(version);
+    const own = await call('POST', '/v1/sync', {
+      token: victim.token,
+      body: syncBody(victim.deviceId, [event(1, victim.deviceId)]),
+    });
+    expect(own.body.results[0].status).toBe('accepted');
+    const licences = await server.service.licenses(h.accountId, victim.deviceId);
+    expect(licences.licenses.map((l) => l.status)).toEqual(['issued']);
+  });
+
+  it("the device's own secret registers it again, and every older token of it stops working at once", async () => {
+    const h = await household(0);
+    const deviceSecret = 'S3cr3t-of-this-device-only_0123456789abcdefXYZ';
+    const first = await call('POST', '/v1/devices', {
+      token: h.accountToken,
+      body: { name: 'tv', deviceSecret },
+    });
+    expect(first.status).toBe(201);
+    expect(first.body.deviceSecret).toBeUndefined();
+    const again = await call('POST', '/v1/devices', {
+      token: h.accountToken,
+      body: { name: 'tv', deviceSecret, deviceId: first.body.deviceId },
+    });
+    expect(again.status).toBe(201);
+    expectError(await call('GET', '/v1/licenses', { token: first.body.token }), 401, 'UNAUTHENTICATED');
+    expect((await call('GET', '/v1/licenses', { token: again.body.token })).status).toBe(200);
+    // Deactivated, then back with its secret: a new token works, the one from before deactivation does not.
+    await call('DELETE', `/v1/devices/${first.body.deviceId}`, { token: h.accountToken });
+    expectError(
+      await call('POST', '/v1/devices', {
+        token: h.accountToken,
+        body: { name: 'tv', deviceId: first.body.deviceId },
+      }),
+      409,
+      'DEVICE_ALREADY_REGISTERED',
+    );
+    const back = await call('POST', '/v1/devices', {
+      token: h.accountToken,
+      body: { name: 'tv', deviceSecret, deviceId: first.body.deviceId },
+    });
+    expect(back.status).toBe(201);
+    expect(back.body.snapshot.device.status).toBe('active');
+    expectError(await call('GET', '/v1/licenses', { token: again.body.token }), 401, 'UNAUTHENTICATED');
+    expect((await call('GET', '/v1/licenses', { token: back.body.token })).status).toBe(200);
+    const hash = await server.db.query<{ secret_hash: Uint8Array }>(
+      'SELECT secret_hash FROM device_credentials WHERE account_id = $1',
+      [h.accountId],
+    );
+    expect(Buffer.from(hash[0]?.secret_hash ?? []).toString('utf8')).not.toContain(deviceSecret);
+    expect(Buffer.from(hash[0]?.secret_hash ?? []).length).toBe(32);
+  });
+
+  it('a correctly signed token without exp (or iat) is refused', async () => {
+    const d = a.devices[0];
+    if (!d) throw new Error('no device');
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (claims: Record<string, unknown>) => {
+      const head = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(claims)}`;
+      return `${head}.${createHmac('sha256', FAULTS_SECRET).update(head).digest('base64url')}`;
+    };
+    const claims = {
+      kind: 'device',
+      acc: a.accountId,
+      gen: 0,
+      iss: 'satchel',
+      aud: 'satchel-sync',
+      sub: d.deviceId,
+    };
+    const noExp = sign({ ...claims, iat: now });
+    const noIat = sign({ ...claims, exp: now + 3600 });
+    const both = sign({ ...claims, iat: now, exp: now + 3600 });
+    expectError(await call('GET', '/v1/licenses', { token: noExp }), 401, 'UNAUTHENTICATED');
+    expectError(await call('GET', '/v1/licenses', { token: noIat }), 401, 'UNAUTHENTICATED');
+    expect((await call('GET', '/v1/licenses', { token: both })).status).toBe(200);
+  });
+
+  it("an account registers at most its plan's active devices: 403 DEVICE_LIMIT_REACHED with the limit", async () => {
+    const accountId = `cap-${uuidv7().slice(-12)}`;
+    await server.service.createAccount(accountId, 'Capped', { ...ROOMY_PLAN, maxRegisteredDevices: 3 });
+    const token = (await server.tokens.mint({ kind: 'account', accountId })).token;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await call('POST', '/v1/devices', { token, body: { name: `d${i}` } });
+      expect(r.status).toBe(201);
+      ids.push(r.body.deviceId);
+    }
+    const refused = await call('POST', '/v1/devices', { token, body: { name: 'one too many' } });
+    expectError(refused, 403, 'DEVICE_LIMIT_REACHED');
+    expect(refused.body.error.details).toEqual({ limit: 3 });
+    await call('DELETE', `/v1/devices/${ids[0]}`, { token });
+    expect((await call('POST', '/v1/devices', { token, body: { name: 'replacement' } })).status).toBe(201);
+  });
+});
+
 describe('hostile strings (SQL is parameterised)', () => {
   const hostile = [
     "'; DROP TABLE events; --",
@@ -511,6 +689,8 @@ describe('secrets', () => {
   it('test hooks are inert in production', () => {
     const fetch = (_: Request) => new Response('x');
     expect(withTestHooks(fetch, { SATCHEL_TEST_HOOKS: '1', NODE_ENV: 'production' })).toBe(fetch);
+    expect(withTestHooks(fetch, { SATCHEL_TEST_HOOKS: '1', SATCHEL_ENV: 'production' })).toBe(fetch);
+    expect(withTestHooks(fetch, { SATCHEL_TEST_HOOKS: '1', SATCHEL_ENV: 'development' })).not.toBe(fetch);
     expect(withTestHooks(fetch, {})).toBe(fetch);
   });
 
@@ -519,11 +699,11 @@ describe('secrets', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'satchel-sec-'));
     try {
       const run = (env: Record<string, string>) => {
-        const { SATCHEL_TOKEN_SECRET: _, ...rest } = process.env;
+        const { SATCHEL_TOKEN_SECRET: _, SATCHEL_ENV: __, NODE_ENV: ___, ...rest } = process.env;
         return spawnSync(process.execPath, [bundle], {
           env: {
             ...rest,
-            NODE_ENV: 'production',
+            SATCHEL_ENV: 'production',
             PORT: '0',
             HOST: '127.0.0.1',
             SATCHEL_DATA_DIR: dataDir,
@@ -537,9 +717,113 @@ describe('secrets', () => {
       const unset = run({});
       expect(unset.status).toBe(1);
       expect(unset.stderr).toContain('SATCHEL_TOKEN_SECRET');
-      expect(run({ SATCHEL_TOKEN_SECRET: DEVELOPMENT_TOKEN_SECRET }).status).toBe(1);
-      expect(run({ SATCHEL_TOKEN_SECRET: 'short' }).status).toBe(1);
+      for (const weak of [
+        DEVELOPMENT_TOKEN_SECRET,
+        'short',
+        'a'.repeat(16),
+        'a'.repeat(64),
+        'passwordpasswordpasswordpassword',
+        '0123456789abcdef0123456789abcdef',
+      ]) {
+        const refused = run({ SATCHEL_TOKEN_SECRET: weak });
+        expect(refused.status, weak).toBe(1);
+        expect(refused.stderr, weak).toContain('SATCHEL_TOKEN_SECRET');
+      }
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('fail closed: SATCHEL_ENV and production mode', () => {
+  const strong = 'q8V1xN3kZr7TbW2mYc5LpJ0hGf4Ds9Ae6Ku-Io_PzQw';
+
+  function start(env: Record<string, string | undefined>, dataDir: string) {
+    return buildSyncServer().then((bundle) => {
+      const { SATCHEL_TOKEN_SECRET: _, SATCHEL_ENV: __, NODE_ENV: ___, ...rest } = process.env;
+      const merged: Record<string, string> = {
+        ...(rest as Record<string, string>),
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SATCHEL_DATA_DIR: dataDir,
+        LOG_LEVEL: 'info',
+      };
+      for (const [k, v] of Object.entries(env)) if (v !== undefined) merged[k] = v;
+      return spawnSync(process.execPath, [bundle], { env: merged, encoding: 'utf8', timeout: 30_000 });
+    });
+  }
+
+  it.each([
+    ['unset', undefined],
+    ['Production', 'Production'],
+    ['prod', 'prod'],
+    ['production with a trailing space', 'production '],
+    ['test', 'test'],
+    ['empty', ''],
+  ])(
+    'refuses to start when SATCHEL_ENV is %s, whatever NODE_ENV says',
+    async (_name, value) => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'satchel-env-'));
+      try {
+        for (const NODE_ENV of [undefined, 'production']) {
+          const res = await start({ SATCHEL_ENV: value, NODE_ENV, SATCHEL_TOKEN_SECRET: strong }, dataDir);
+          expect(res.status, res.stderr).toBe(1);
+          expect(res.stderr).toContain('SATCHEL_ENV');
+        }
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  it('the production secret check: length and estimated entropy, not the development secret', () => {
+    expect(productionSecretProblem(strong)).toBeNull();
+    expect(productionSecretProblem(undefined)).toContain('not set');
+    expect(productionSecretProblem(DEVELOPMENT_TOKEN_SECRET)).toContain('development');
+    expect(productionSecretProblem('a'.repeat(16))).toContain('fewer than');
+    expect(productionSecretProblem('a'.repeat(100))).toContain('guessable');
+    expect(estimatedEntropyBits('a'.repeat(100))).toBe(0);
+    expect(estimatedEntropyBits(strong)).toBeGreaterThan(128);
+  });
+
+  it('production seeds nothing and prints no token', async () => {
+    const bundle = await buildSyncServer();
+    const dataDir = mkdtempSync(join(tmpdir(), 'satchel-prod-'));
+    const { SATCHEL_TOKEN_SECRET: _, SATCHEL_ENV: __, NODE_ENV: ___, ...rest } = process.env;
+    const child = spawn(process.execPath, [bundle], {
+      env: {
+        ...rest,
+        SATCHEL_ENV: 'production',
+        SATCHEL_TOKEN_SECRET: strong,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        SATCHEL_DATA_DIR: dataDir,
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!output.includes('listening') && Date.now() < deadline) await sleep(100);
+      expect(output).toContain('listening');
+      expect(output).toContain('(production)');
+      expect(output).not.toMatch(/eyJ[\w-]+\.[\w-]+\.[\w-]+/);
+      expect(output.toLowerCase()).not.toContain('enrolment token');
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const db = await pgliteDatabase(dataDir);
+    try {
+      expect(await db.query('SELECT account_id FROM accounts')).toEqual([]);
+      expect(await db.query('SELECT title_id FROM catalogue_titles')).toEqual([]);
+    } finally {
+      await db.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);

@@ -25,7 +25,13 @@ consoleBuild.on('exit', (code) => {
 const server = spawn(
   'tsx',
   ['--tsconfig', 'apps/sync-server/tsconfig.json', 'apps/sync-server/src/main.ts', ...process.argv.slice(2)],
-  { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+    // `pnpm start` is the development command; production sets SATCHEL_ENV=production itself.
+    env: { ...process.env, SATCHEL_ENV: process.env.SATCHEL_ENV ?? 'development' },
+  },
 );
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

@@ -1,11 +1,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEVELOPMENT_TOKEN_SECRET } from '@satchel/server';
+import { DEVELOPMENT_TOKEN_SECRET, productionSecretProblem } from '@satchel/server';
 import { type CorsOrigins, readCorsOrigins } from './cors.js';
+
+/** The two modes the reference server runs in; `SATCHEL_ENV` must name one of them exactly. */
+export const SATCHEL_ENVS = ['development', 'production'] as const;
+export type SatchelEnv = (typeof SATCHEL_ENVS)[number];
 
 /** The reference server's settings, from the environment (docs/operations.md lists them). */
 export interface Config {
+  env: SatchelEnv;
   port: number;
   host: string;
   databaseUrl: string | undefined;
@@ -21,15 +26,36 @@ export interface Config {
   corsOrigins: CorsOrigins;
 }
 
-/** Reads the configuration. Throws with a readable message when a value is invalid or unsafe. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const production = env.NODE_ENV === 'production';
-  const tokenSecret = env.SATCHEL_TOKEN_SECRET ?? DEVELOPMENT_TOKEN_SECRET;
-  if (production && tokenSecret === DEVELOPMENT_TOKEN_SECRET) {
-    throw new Error(
-      'NODE_ENV=production but SATCHEL_TOKEN_SECRET is not set: refusing to sign tokens with the development secret.',
-    );
+/**
+ * Reads `SATCHEL_ENV`: exactly `development` or `production`. Unset is refused too unless
+ * `defaultEnv` is given (the CLI, which serves nothing, defaults to development). Throws otherwise.
+ */
+export function readSatchelEnv(env: NodeJS.ProcessEnv, defaultEnv?: SatchelEnv): SatchelEnv {
+  const value = env.SATCHEL_ENV ?? defaultEnv;
+  if (value === 'development' || value === 'production') return value;
+  throw new Error(
+    value === undefined
+      ? "SATCHEL_ENV is not set: set it to 'development' or 'production' (pnpm start sets 'development')."
+      : `SATCHEL_ENV must be exactly 'development' or 'production', got ${JSON.stringify(value)}: refusing to start.`,
+  );
+}
+
+/**
+ * Reads the configuration. Throws with a readable message when a value is invalid or unsafe: an unknown
+ * `SATCHEL_ENV`, or in production a missing, development or guessable `SATCHEL_TOKEN_SECRET`
+ * (see `productionSecretProblem`).
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { defaultEnv?: SatchelEnv } = {},
+): Config {
+  const mode = readSatchelEnv(env, options.defaultEnv);
+  const production = mode === 'production';
+  if (production) {
+    const problem = productionSecretProblem(env.SATCHEL_TOKEN_SECRET);
+    if (problem) throw new Error(`SATCHEL_ENV=production: ${problem}; refusing to start.`);
   }
+  const tokenSecret = env.SATCHEL_TOKEN_SECRET || DEVELOPMENT_TOKEN_SECRET;
   const port = Number(env.PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be a port number, got ${env.PORT}`);
@@ -40,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ? resolve(env.SATCHEL_DATA_DIR)
     : fileURLToPath(new URL('../../../.satchel-data', import.meta.url));
   return {
+    env: mode,
     port,
     host: env.HOST ?? '0.0.0.0',
     databaseUrl: env.DATABASE_URL || undefined,

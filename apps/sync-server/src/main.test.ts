@@ -23,6 +23,7 @@ function run(script: string, env: Record<string, string>, args: string[] = []): 
   delete clean.DATABASE_URL;
   delete clean.NODE_ENV;
   delete clean.SATCHEL_TOKEN_SECRET;
+  delete clean.SATCHEL_ENV;
   return spawn(
     tsx,
     ['--tsconfig', 'apps/sync-server/tsconfig.json', `apps/sync-server/src/${script}`, ...args],
@@ -48,7 +49,11 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
   it('serves /healthz within 20 s on a fresh PGlite directory, becomes ready, and stops on SIGTERM', async () => {
     const port = await freePort();
     const started = Date.now();
-    const child = run('main.ts', { PORT: String(port), SATCHEL_DATA_DIR: dataDir });
+    const child = run('main.ts', {
+      SATCHEL_ENV: 'development',
+      PORT: String(port),
+      SATCHEL_DATA_DIR: dataDir,
+    });
     const done = exited(child);
     let healthyAfter = Number.POSITIVE_INFINITY;
     while (Date.now() - started < 20_000) {
@@ -100,7 +105,7 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
 
   it('refuses to start in production with the development signing secret', async () => {
     const { code, out } = await exited(
-      run('main.ts', { NODE_ENV: 'production', PORT: '0', SATCHEL_DATA_DIR: dataDir }),
+      run('main.ts', { SATCHEL_ENV: 'production', PORT: '0', SATCHEL_DATA_DIR: dataDir }),
     );
     expect(code).toBe(1);
     expect(out).toContain('SATCHEL_TOKEN_SECRET');

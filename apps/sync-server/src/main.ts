@@ -84,17 +84,23 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 // The sample media (ffmpeg test patterns, ClearKey-encrypted) is generated in the background the first
 // time; until it is ready a /media request and the licence proxy wait for it.
 const catalogue = demoCatalogue(Date.now());
-const media: Promise<MediaLibrary> = ensureMedia(
-  config.mediaDir,
-  catalogue.map((t) => t.titleId),
-);
+// Production generates none: it serves no demo titles.
+const media: Promise<MediaLibrary> = config.production
+  ? Promise.reject(new Error('no sample media in production'))
+  : ensureMedia(
+      config.mediaDir,
+      catalogue.map((t) => t.titleId),
+    );
 media.then(
   (library) => logger.info({ dir: library.dir, titles: library.keys.size }, 'sample media ready'),
-  (err) => logger.warn({ err }, 'no sample media: is ffmpeg installed? The API runs without it'),
+  (err) => {
+    if (!config.production)
+      logger.warn({ err }, 'no sample media: is ffmpeg installed? The API runs without it');
+  },
 );
 
 let server: Awaited<ReturnType<typeof createSatchelServer>>;
-let created: boolean;
+let created = false;
 try {
   db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   server = await createSatchelServer({
@@ -110,8 +116,11 @@ try {
     },
     corsOrigin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
   });
-  await server.service.catalogue.put(catalogue);
-  ({ created } = await server.service.createAccount(config.demoAccountId, 'Demo household'));
+  // Production seeds nothing: the catalogue and the accounts are the operator's.
+  if (!config.production) {
+    await server.service.catalogue.put(catalogue);
+    ({ created } = await server.service.createAccount(config.demoAccountId, 'Demo household'));
+  }
 } catch (e) {
   logger.fatal({ err: e }, 'cannot open the database');
   await listener.close();
@@ -131,35 +140,46 @@ handler = withConsole(
   ),
 );
 
-logger.info(
-  {
-    port: listener.port,
-    database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
-    demoAccount: config.demoAccountId,
-    demoAccountCreated: created,
-    corsOrigins:
-      config.corsOrigins === '*'
-        ? '*'
-        : config.corsOrigins.length === 0
-          ? 'same origin only'
-          : config.corsOrigins,
-    startupMs: Math.round(performance.now() - started),
-  },
-  'satchel sync server listening',
-);
 const base = `http://localhost:${listener.port}`;
-process.stdout.write(
-  [
-    '',
-    `Satchel sync server on ${base} (player: ${base}/${playerBuilt() ? '' : ' once built'}, operator console: ${base}/console${consoleBuilt() ? '' : ' once built'}, health: ${base}/healthz, API: ${base}/openapi.json)`,
-    `Operator console token (admin, 12 h): pnpm satchel token operator you@example.com --role admin`,
-    `Demo player (opens enrolled in the demo account): ${base}/#enrol=${token}`,
-    `Demo account '${config.demoAccountId}' enrolment token (valid 30 days):`,
-    `  ${token}`,
-    'Register a device and get its token:',
-    `  curl -s -X POST ${base}/v1/devices -H 'authorization: Bearer ${token}' \\`,
-    `       -H 'content-type: application/json' -d '{"name":"My laptop"}'`,
-    `  (or: pnpm satchel token account ${config.demoAccountId}; pnpm satchel token device ${config.demoAccountId} <deviceId>)`,
-    '',
-  ].join('\n'),
-);
+const where = `Satchel sync server (${config.env}) on ${base} (player: ${base}/${playerBuilt() ? '' : ' once built'}, operator console: ${base}/console${consoleBuilt() ? '' : ' once built'}, health: ${base}/healthz, API: ${base}/openapi.json)`;
+
+if (config.production) {
+  // Production prints no token: operators mint them with 'pnpm satchel token …' (docs/operations.md).
+  logger.info(
+    {
+      env: config.env,
+      port: listener.port,
+      database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
+      startupMs: Math.round(performance.now() - started),
+    },
+    'satchel sync server listening',
+  );
+  process.stdout.write(`\n${where}\n`);
+} else {
+  logger.info(
+    {
+      env: config.env,
+      port: listener.port,
+      database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
+      demoAccount: config.demoAccountId,
+      demoAccountCreated: created,
+      startupMs: Math.round(performance.now() - started),
+    },
+    'satchel sync server listening',
+  );
+  process.stdout.write(
+    [
+      '',
+      where,
+      `Operator console token (admin, 12 h): pnpm satchel token operator you@example.com --role admin`,
+      `Demo player (opens enrolled in the demo account): ${base}/#enrol=${token}`,
+      `Demo account '${config.demoAccountId}' enrolment token (valid 30 days):`,
+      `  ${token}`,
+      'Register a device and get its token:',
+      `  curl -s -X POST ${base}/v1/devices -H 'authorization: Bearer ${token}' \\`,
+      `       -H 'content-type: application/json' -d '{"name":"My laptop"}'`,
+      `  (or: pnpm satchel token account ${config.demoAccountId}; pnpm satchel token device ${config.demoAccountId} <deviceId>)`,
+      '',
+    ].join('\n'),
+  );
+}

@@ -2,7 +2,7 @@ type Fetch = (request: Request) => Response | Promise<Response>;
 
 /**
  * Fault-injection hooks for the crash tests (test/faults), active only when `SATCHEL_TEST_HOOKS=1` and
- * `NODE_ENV` is not `production`; otherwise `fetch` is returned unchanged.
+ * neither `SATCHEL_ENV` nor `NODE_ENV` is `production`; otherwise `fetch` is returned unchanged.
  *
  * With hooks on, a fraction `SATCHEL_TEST_COMMIT_DELAY_RATE` (default 0.25) of successful `POST /v1/sync`
  * answers is held for `SATCHEL_TEST_COMMIT_DELAY_MS` (default 200) after the merge committed, and
@@ -10,7 +10,8 @@ type Fetch = (request: Request) => Response | Promise<Response>;
  * kills it between the database commit and the HTTP response.
  */
 export function withTestHooks(fetch: Fetch, env: NodeJS.ProcessEnv = process.env): Fetch {
-  if (env.SATCHEL_TEST_HOOKS !== '1' || env.NODE_ENV === 'production') return fetch;
+  if (env.SATCHEL_TEST_HOOKS !== '1' || env.SATCHEL_ENV !== 'development' || env.NODE_ENV === 'production')
+    return fetch;
   const delayMs = Number(env.SATCHEL_TEST_COMMIT_DELAY_MS ?? 200);
   const rate = Number(env.SATCHEL_TEST_COMMIT_DELAY_RATE ?? 0.25);
   return async (request) => {

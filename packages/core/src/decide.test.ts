@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Command, decide, devicesHoldingDownloads, downloadAllowance } from './decide.js';
-import { policy } from './policy.js';
+import { DEFAULT_MAX_REGISTERED_DEVICES, policy } from './policy.js';
 import { initialState } from './state.js';
 import { Account, accepted, MARCH_1, plan, rejected, utc } from './testing.js';
 import { DAY_MS, MONTH_WINDOW_MS, YEAR_WINDOW_MS } from './time.js';
@@ -380,6 +380,25 @@ describe('R8 deactivated device', () => {
     account.ok({ type: 'RegisterDevice', deviceId: 'd1', name: 'again', now: MARCH_1 + 2 });
     expect(account.state.devices.d1).toMatchObject({ status: 'active', deactivatedAt: null, name: 'again' });
     accepted(account.issue('l1', 'd1', 't1', MARCH_1 + 3));
+  });
+});
+
+describe('R24 registered devices per plan', () => {
+  it('R24 registering beyond maxRegisteredDevices active devices is refused; deactivating one frees a place', () => {
+    const account = Account.open({ plan: plan({ maxRegisteredDevices: 2 }), devices: ['d1', 'd2'] });
+    expect(
+      rejected(account.decide({ type: 'RegisterDevice', deviceId: 'd3', name: 'x', now: MARCH_1 })),
+    ).toMatchObject({ code: 'DEVICE_LIMIT', limit: 2, used: 2, remaining: 0 });
+    account.ok({ type: 'DeactivateDevice', deviceId: 'd1', now: MARCH_1 + 1 });
+    account.ok({ type: 'RegisterDevice', deviceId: 'd3', name: 'x', now: MARCH_1 + 2 });
+  });
+
+  it('R24 without maxRegisteredDevices the plan allows DEFAULT_MAX_REGISTERED_DEVICES', () => {
+    const devices = Array.from({ length: DEFAULT_MAX_REGISTERED_DEVICES }, (_, i) => `d${i}`);
+    const account = Account.open({ devices });
+    expect(
+      rejected(account.decide({ type: 'RegisterDevice', deviceId: 'dx', name: 'x', now: MARCH_1 })).code,
+    ).toBe('DEVICE_LIMIT');
   });
 });
 

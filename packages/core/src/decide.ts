@@ -1,5 +1,5 @@
 import { type DeviceEvent, type DomainEvent, type EventOf, event, type RevocationReason } from './events.js';
-import type { Plan, Policy } from './policy.js';
+import { DEFAULT_MAX_REGISTERED_DEVICES, type Plan, type Policy } from './policy.js';
 import { type AccountState, hardExpiry, isActive, type License, own, REFUSAL_WINDOW_MS } from './state.js';
 import { MONTH_WINDOW_MS, YEAR_WINDOW_MS } from './time.js';
 
@@ -288,6 +288,15 @@ export function decide(state: AccountState, command: Command): Decision {
       if (device?.status === 'active') {
         return reject('DEVICE_ALREADY_REGISTERED', 'This device is already registered.');
       }
+      const limit = state.plan.maxRegisteredDevices ?? DEFAULT_MAX_REGISTERED_DEVICES;
+      const used = Object.values(state.devices).filter((d) => d.status === 'active').length;
+      if (used >= limit) {
+        return reject('DEVICE_LIMIT', `An account can have ${limit} active devices.`, {
+          limit,
+          used,
+          remaining: 0,
+        });
+      }
       return accept(event('DeviceRegistered', { deviceId: command.deviceId, name: command.name, at: now }));
     }
 
@@ -452,22 +461,20 @@ export function decideDeviceEvent(
   }
   const device = own(state.devices, context.deviceId);
   if (device === undefined) return reject('DEVICE_NOT_REGISTERED', 'This device is not registered.');
-  const latest = device.deactivatedAt ?? context.receivedAt;
+  // Authorisation rests on the server's state and time only: a deactivated device is refused whatever
+  // date its events carry (R8), and a playback start is judged at receipt (R21).
+  if (device.status === 'deactivated') return reject('DEVICE_DEACTIVATED', 'This device was deactivated.');
 
   if (incoming.type === 'ClockRollbackDetected') {
     return accept({
       ...incoming,
-      data: { ...incoming.data, at: clamp(incoming.data.at, device.registeredAt, latest) },
+      data: { ...incoming.data, at: clamp(incoming.data.at, device.registeredAt, context.receivedAt) },
     });
   }
 
   const license = licenseOf(state, incoming.data.licenseId, context.deviceId);
   if (isDecision(license)) return license;
   const at = clamp(incoming.data.at, license.firstIssuedAt, context.receivedAt);
-  const ended = license.endedAt !== null && at >= license.endedAt;
-  if (device.status === 'deactivated' && at >= (device.deactivatedAt ?? Infinity)) {
-    return reject('DEVICE_DEACTIVATED', 'This device was deactivated.');
-  }
 
   switch (incoming.type) {
     case 'DownloadCompleted':
@@ -485,8 +492,8 @@ export function decideDeviceEvent(
           licenseId: license.licenseId,
         });
       }
-      if (ended || at >= hardExpiry(license).expiresAt) {
-        return reject('LICENSE_NOT_ACTIVE', 'Playback started after the licence ended.', {
+      if (isFinal(license) || context.receivedAt >= hardExpiry(license).expiresAt) {
+        return reject('LICENSE_NOT_ACTIVE', 'The licence has ended.', {
           licenseId: license.licenseId,
         });
       }

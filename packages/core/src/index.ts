@@ -77,6 +77,7 @@ export {
   type SlotsExplanation,
 } from './explain.js';
 export {
+  DEFAULT_MAX_REGISTERED_DEVICES,
   DEFAULT_PLAN,
   DEFAULT_POLICY,
   type Plan,

@@ -88,7 +88,7 @@ describe('R19 device times are clamped to [firstIssuedAt, receivedAt]', () => {
     expect(accepted(decision)[0]?.data.at).toBe(MARCH_1 + DAY_MS);
   });
 
-  it('R19 a clock rollback is clamped into [registeredAt, receivedAt], or up to the deactivation', () => {
+  it('R19 a clock rollback is clamped into [registeredAt, receivedAt]; a deactivated device is refused (R8)', () => {
     const account = withLicence();
     const rollback = (at: number): DeviceEvent => ({
       type: 'ClockRollbackDetected',
@@ -97,8 +97,8 @@ describe('R19 device times are clamped to [firstIssuedAt, receivedAt]', () => {
     expect(accepted(account.device(rollback(MARCH_1 - DAY_MS), context))[0]?.data.at).toBe(MARCH_1);
     expect(accepted(account.device(rollback(receivedAt + DAY_MS), context))[0]?.data.at).toBe(receivedAt);
     account.ok({ type: 'DeactivateDevice', deviceId: 'd1', now: MARCH_1 + DAY_MS });
-    expect(accepted(account.device(rollback(receivedAt), context))[0]?.data.at).toBe(MARCH_1 + DAY_MS);
-    expect(account.state.clockRollbacks).toBe(3);
+    expect(rejected(account.device(rollback(MARCH_1 + 1), context)).code).toBe('DEVICE_DEACTIVATED');
+    expect(account.state.clockRollbacks).toBe(2);
   });
 });
 
@@ -155,36 +155,48 @@ describe('R21 playback started', () => {
   it('R21 the first start opens the window; later starts only move the position', () => {
     const account = Account.open();
     account.download('l1', 'd1', 'film', MARCH_1);
-    accepted(account.play('l1', 'd1', MARCH_1 + HOUR_MS, receivedAt));
+    accepted(account.play('l1', 'd1', MARCH_1 + HOUR_MS, MARCH_1 + 3 * HOUR_MS));
     accepted(
       account.device(
         {
           type: 'PlaybackStarted',
           data: { licenseId: 'l1', deviceId: 'd1', at: MARCH_1 + 2 * HOUR_MS, positionMs: 5000 },
         },
-        context,
+        { deviceId: 'd1', receivedAt: MARCH_1 + 3 * HOUR_MS },
       ),
     );
     expect(account.license('l1')).toMatchObject({ firstPlayedAt: MARCH_1 + HOUR_MS, lastPositionMs: 5000 });
   });
 
-  it('R21 a start at or after the hard expiry is refused; 1 ms before it is accepted', () => {
+  it('R21 a start received at or after the hard expiry is refused; one received 1 ms before it is accepted', () => {
     const account = Account.open();
     account.download('l1', 'd1', 'film', MARCH_1, policy({ rentalDurationSec: 3600 }));
     const end = MARCH_1 + HOUR_MS;
-    expect(rejected(account.play('l1', 'd1', end, receivedAt))).toMatchObject({
+    expect(rejected(account.play('l1', 'd1', end - 1, end))).toMatchObject({
       code: 'LICENSE_NOT_ACTIVE',
       licenseId: 'l1',
     });
-    accepted(account.play('l1', 'd1', end - 1, receivedAt));
+    accepted(account.play('l1', 'd1', end - 1, end - 1));
   });
 
-  it('R21 a start after the licence ended (released) is refused; one dated before the end is accepted', () => {
+  it('R21 a start on a licence that has ended (released) is refused, whatever date the device gives it', () => {
     const account = Account.open();
     account.download('l1', 'd1', 'film', MARCH_1);
     account.ok({ type: 'ReleaseLicense', licenseId: 'l1', deviceId: 'd1', now: MARCH_1 + DAY_MS });
     expect(rejected(account.play('l1', 'd1', MARCH_1 + DAY_MS, receivedAt)).code).toBe('LICENSE_NOT_ACTIVE');
-    accepted(account.play('l1', 'd1', MARCH_1 + DAY_MS - 1, receivedAt));
+    expect(rejected(account.play('l1', 'd1', MARCH_1 + DAY_MS - 1, receivedAt)).code).toBe(
+      'LICENSE_NOT_ACTIVE',
+    );
+    expect(rejected(account.play('l1', 'd1', MARCH_1, receivedAt)).code).toBe('LICENSE_NOT_ACTIVE');
+  });
+
+  it('R21 a start received after the hard expiry is refused even when dated before it', () => {
+    const account = Account.open();
+    account.download('l1', 'd1', 'film', MARCH_1, policy({ licenseDurationSec: 86_400 }));
+    expect(rejected(account.play('l1', 'd1', MARCH_1 + HOUR_MS, MARCH_1 + 2 * DAY_MS)).code).toBe(
+      'LICENSE_NOT_ACTIVE',
+    );
+    accepted(account.play('l1', 'd1', MARCH_1 + HOUR_MS, MARCH_1 + 2 * HOUR_MS));
   });
 
   it('R21 playback after an expiry observed by the server is refused', () => {
@@ -326,9 +338,33 @@ describe('R8 deactivated device: its recorded events', () => {
     },
   );
 
-  it('R8 events dated before the deactivation are still merged', () => {
-    const account = deactivated();
-    accepted(account.play('l1', 'd1', MARCH_1 + DAY_MS - 1, receivedAt));
-    expect(account.license('l1')).toMatchObject({ status: 'revoked', firstPlayedAt: MARCH_1 + DAY_MS - 1 });
-  });
+  it.each([
+    [
+      'PlaybackStarted',
+      { type: 'PlaybackStarted', data: { licenseId: 'l1', deviceId: 'd1', at: MARCH_1 + 1, positionMs: 0 } },
+    ],
+    [
+      'PlaybackStopped',
+      { type: 'PlaybackStopped', data: { licenseId: 'l1', deviceId: 'd1', at: MARCH_1 + 1, positionMs: 5 } },
+    ],
+    [
+      'LicenseExpiryObserved',
+      { type: 'LicenseExpiryObserved', data: { licenseId: 'l1', deviceId: 'd1', at: MARCH_1 + 1 } },
+    ],
+    ['DownloadDeleted', { type: 'DownloadDeleted', data: { licenseId: 'l1', deviceId: 'd1', at: MARCH_1 } }],
+    [
+      'ClockRollbackDetected',
+      {
+        type: 'ClockRollbackDetected',
+        data: { deviceId: 'd1', at: MARCH_1 + 1, wallClockAt: MARCH_1 - DAY_MS, behindMs: DAY_MS },
+      },
+    ],
+  ] as Array<[string, DeviceEvent]>)(
+    'R8 %s back-dated to before the deactivation is refused too',
+    (_name, incoming) => {
+      const account = deactivated();
+      expect(rejected(account.device(incoming, context)).code).toBe('DEVICE_DEACTIVATED');
+      expect(account.license('l1')).toMatchObject({ status: 'revoked', firstPlayedAt: null });
+    },
+  );
 });

@@ -24,9 +24,12 @@ const EXPECTED_STATUS: Record<ProtocolErrorCode, number> = {
   TOKEN_EXPIRED: 401,
   FORBIDDEN: 403,
   DEVICE_DEACTIVATED: 403,
+  DEVICE_LIMIT_REACHED: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   SEQ_GAP: 409,
+  DEVICE_ALREADY_REGISTERED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PROTOCOL_VERSION_UNSUPPORTED: 426,
@@ -37,6 +40,7 @@ const EXPECTED_STATUS: Record<ProtocolErrorCode, number> = {
 };
 
 const RETRYABLE = new Set<ProtocolErrorCode>([
+  'REQUEST_TIMEOUT',
   'RATE_LIMITED',
   'CONCURRENCY_CONFLICT',
   'UNAVAILABLE',
@@ -53,15 +57,21 @@ const EXAMPLES: { [C in ProtocolErrorCode]: ProtocolError & { code: C } } = {
   TOKEN_EXPIRED: protocolError('TOKEN_EXPIRED', 'Token expired'),
   FORBIDDEN: protocolError('FORBIDDEN', 'Not your device'),
   DEVICE_DEACTIVATED: protocolError('DEVICE_DEACTIVATED', 'Device was deactivated'),
+  DEVICE_LIMIT_REACHED: protocolError('DEVICE_LIMIT_REACHED', 'Too many devices', { details: { limit: 10 } }),
   NOT_FOUND: protocolError('NOT_FOUND', 'No such licence'),
   METHOD_NOT_ALLOWED: protocolError('METHOD_NOT_ALLOWED', 'Use POST'),
+  REQUEST_TIMEOUT: protocolError('REQUEST_TIMEOUT', 'The body arrived too slowly'),
   SEQ_GAP: protocolError('SEQ_GAP', 'Expected seq 4', { details: { expectedSeq: 4, receivedSeq: 6 } }),
+  DEVICE_ALREADY_REGISTERED: protocolError('DEVICE_ALREADY_REGISTERED', 'Prove you are that device'),
   PAYLOAD_TOO_LARGE: protocolError('PAYLOAD_TOO_LARGE', 'Too large', { details: { limitBytes: 1_048_576 } }),
   UNSUPPORTED_MEDIA_TYPE: protocolError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json'),
   PROTOCOL_VERSION_UNSUPPORTED: protocolError('PROTOCOL_VERSION_UNSUPPORTED', 'Too old', {
     details: { minVersion: 2, maxVersion: 3, clientVersion: 1 },
   }),
-  RATE_LIMITED: protocolError('RATE_LIMITED', 'Slow down', { retryAfterMs: 2500 }),
+  RATE_LIMITED: protocolError('RATE_LIMITED', 'Slow down', {
+    retryAfterMs: 2500,
+    details: { scope: 'events', limit: 5000, windowSec: 3600 },
+  }),
   CONCURRENCY_CONFLICT: protocolError('CONCURRENCY_CONFLICT', 'Try again'),
   UNAVAILABLE: protocolError('UNAVAILABLE', 'Database unreachable'),
   INTERNAL: protocolError('INTERNAL', 'Unexpected', { requestId: 'req-2', retryAfterMs: 5000 }),

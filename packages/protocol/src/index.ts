@@ -65,10 +65,12 @@ export type {
 export type { CatalogueResponse, CatalogueTitle } from './schemas/catalogue.js';
 export type { DevicesResponse, RegisterDeviceRequest, RegisterDeviceResponse } from './schemas/devices.js';
 export type {
+  DeviceLimitDetails,
   ErrorResponse,
   PayloadTooLargeDetails,
   ProtocolError,
   ProtocolVersionDetails,
+  RateLimitDetails,
   SeqGapDetails,
   ValidationIssue,
 } from './schemas/errors.js';

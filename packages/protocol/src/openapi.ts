@@ -154,10 +154,12 @@ const ERROR_RESPONSES: ReadonlyArray<{ name: string; status: number; codes: read
   [
     { name: 'BadRequest', status: 400, codes: ['BAD_REQUEST', 'VALIDATION_FAILED'] },
     { name: 'Unauthenticated', status: 401, codes: ['UNAUTHENTICATED', 'TOKEN_EXPIRED'] },
-    { name: 'Forbidden', status: 403, codes: ['FORBIDDEN', 'DEVICE_DEACTIVATED'] },
+    { name: 'Forbidden', status: 403, codes: ['FORBIDDEN', 'DEVICE_DEACTIVATED', 'DEVICE_LIMIT_REACHED'] },
     { name: 'NotFound', status: 404, codes: ['NOT_FOUND'] },
     { name: 'MethodNotAllowed', status: 405, codes: ['METHOD_NOT_ALLOWED'] },
+    { name: 'RequestTimeout', status: 408, codes: ['REQUEST_TIMEOUT'] },
     { name: 'SeqGap', status: 409, codes: ['SEQ_GAP'] },
+    { name: 'DeviceAlreadyRegistered', status: 409, codes: ['DEVICE_ALREADY_REGISTERED'] },
     { name: 'PayloadTooLarge', status: 413, codes: ['PAYLOAD_TOO_LARGE'] },
     { name: 'UnsupportedMediaType', status: 415, codes: ['UNSUPPORTED_MEDIA_TYPE'] },
     { name: 'ProtocolVersionUnsupported', status: 426, codes: ['PROTOCOL_VERSION_UNSUPPORTED'] },
@@ -190,7 +192,7 @@ function errors(...names: string[]): Record<string, JsonObject> {
   return out;
 }
 
-const JSON_ERRORS = ['BadRequest', 'UnsupportedMediaType', 'PayloadTooLarge'];
+const JSON_ERRORS = ['BadRequest', 'RequestTimeout', 'UnsupportedMediaType', 'PayloadTooLarge'];
 const COMMON_ERRORS = [
   'Unauthenticated',
   'Forbidden',
@@ -313,7 +315,7 @@ export function openApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
           requestBody: jsonBody('RegisterDeviceRequest'),
           responses: {
             '201': ok("The device's id, token and first snapshot", 'RegisterDeviceResponse'),
-            ...errors(...JSON_ERRORS, ...COMMON_ERRORS),
+            ...errors(...JSON_ERRORS, 'DeviceAlreadyRegistered', ...COMMON_ERRORS),
           },
         },
         get: {

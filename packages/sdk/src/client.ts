@@ -20,6 +20,7 @@ import {
   PROTOCOL_VERSION,
   type Refusal,
 } from '@satchel/protocol';
+import { newDeviceSecret } from './device-secret.js';
 import { ClientError } from './errors.js';
 import { type SatchelLogger, safeLogger } from './logger.js';
 import { overlayLicenses } from './overlay.js';
@@ -537,16 +538,25 @@ class Client implements SatchelClient {
       );
     }
     const deviceId = meta.identity?.deviceId ?? this.options.deviceId ?? uuidv7(this.#clock.now());
-    if (meta.identity === null) {
-      // The chosen id is stored before it is sent: a retry after a lost answer registers the same device
-      // (the server answers a known id idempotently) instead of a second one.
+    const secret = meta.identity?.secret ?? newDeviceSecret();
+    if (meta.identity === null || meta.identity.secret === undefined) {
+      // The chosen id and the device secret are stored before they are sent: a retry after a lost answer
+      // registers the same device (the server knows it by its secret) instead of a second one.
       await this.#storage.commit(null, {
-        identity: { deviceId, token: null, tokenExpiresAt: null, accountId: null, name: device.name },
+        identity: {
+          deviceId,
+          token: null,
+          tokenExpiresAt: null,
+          accountId: null,
+          name: device.name,
+          secret,
+        },
       });
     }
     const response = await this.#transport.register(enrolmentToken, {
       deviceId,
       name: device.name,
+      deviceSecret: secret,
       ...(device.platform === undefined ? {} : { platform: device.platform }),
     });
     const reading = this.#reading();
@@ -557,6 +567,7 @@ class Client implements SatchelClient {
         tokenExpiresAt: response.tokenExpiresAt,
         accountId: response.snapshot.accountId,
         name: device.name,
+        secret,
       },
       snapshot: response.snapshot,
       clock: anchor(meta.clock, response.snapshot.serverTime, reading),

@@ -1,14 +1,22 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { errors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { ServerError } from './errors.js';
 import { isOperatorRole, type OperatorPrincipal } from './operators.js';
 import { VerifiedTokenCache } from './token-cache.js';
 
 /**
  * Who a request speaks for: a device of an account, the account itself (enrolment), or an operator of
- * the service (`support` reads, `admin` also changes; docs/operations.md).
+ * the service (`support` reads, `admin` also changes; docs/operations.md). A device principal carries its
+ * credential `generation` (0 when not given): a device token is honoured only while it names the
+ * device's current generation, and its device is not deactivated (`credentials.ts`, checked on every
+ * request). A new kind is a member here and a branch in `principalFromClaims`.
  */
 export type Principal =
-  | { readonly kind: 'device'; readonly accountId: string; readonly deviceId: string }
+  | {
+      readonly kind: 'device';
+      readonly accountId: string;
+      readonly deviceId: string;
+      readonly generation?: number;
+    }
   | { readonly kind: 'account'; readonly accountId: string }
   | OperatorPrincipal;
 
@@ -18,7 +26,7 @@ export type MemberPrincipal = Exclude<Principal, OperatorPrincipal>;
 /** The signing secret used when none is configured: accepted in development only. */
 export const DEVELOPMENT_TOKEN_SECRET = 'satchel-development-secret-change-me';
 
-/** A token was missing, malformed, forged or expired (`code`: UNAUTHENTICATED or TOKEN_EXPIRED). */
+/** A token was missing, malformed, forged, revoked or expired (`code`: UNAUTHENTICATED or TOKEN_EXPIRED). */
 export class AuthError extends ServerError {
   constructor(code: 'UNAUTHENTICATED' | 'TOKEN_EXPIRED', message: string) {
     super(code, message);
@@ -40,10 +48,72 @@ export interface TokenOptions {
   cache?: VerifiedTokenCache<Principal> | false;
 }
 
+/** The fewest characters a production signing secret may have. */
+export const MIN_PRODUCTION_SECRET_CHARS = 32;
+/** The least estimated entropy, in bits, of a production signing secret. */
+export const MIN_PRODUCTION_SECRET_BITS = 128;
+
+/**
+ * An estimate of a secret's entropy in bits: its length times the Shannon entropy of its own character
+ * frequencies. It cannot prove a secret random, but it catches what people type or repeat: `aaaa…` is 0,
+ * `passwordpassword…` about 2.8 bits a character, while `openssl rand -base64 32` gives about 200.
+ */
+export function estimatedEntropyBits(secret: string): number {
+  const chars = [...secret];
+  const counts = new Map<string, number>();
+  for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let perChar = 0;
+  for (const n of counts.values()) {
+    const p = n / chars.length;
+    perChar -= p * Math.log2(p);
+  }
+  return perChar * chars.length;
+}
+
+/**
+ * Why `secret` is not fit to sign production tokens, or null when it is: it must not be the development
+ * secret, must have at least {@link MIN_PRODUCTION_SECRET_CHARS} characters, must not be one piece
+ * repeated, and must have an
+ * {@link estimatedEntropyBits} of at least {@link MIN_PRODUCTION_SECRET_BITS}. Never throws.
+ */
+export function productionSecretProblem(secret: string | undefined): string | null {
+  if (secret === undefined || secret === '') return 'SATCHEL_TOKEN_SECRET is not set';
+  if (secret === DEVELOPMENT_TOKEN_SECRET) return 'SATCHEL_TOKEN_SECRET is the public development secret';
+  if ([...secret].length < MIN_PRODUCTION_SECRET_CHARS)
+    return `SATCHEL_TOKEN_SECRET has fewer than ${MIN_PRODUCTION_SECRET_CHARS} characters`;
+  if (/^(.+?)\1+$/su.test(secret)) return 'SATCHEL_TOKEN_SECRET is one piece repeated: it looks guessable';
+  const bits = estimatedEntropyBits(secret);
+  if (bits < MIN_PRODUCTION_SECRET_BITS) {
+    return `SATCHEL_TOKEN_SECRET looks guessable (about ${Math.floor(bits)} bits, at least ${MIN_PRODUCTION_SECRET_BITS} needed): generate one with 'openssl rand -base64 32'`;
+  }
+  return null;
+}
+
 const ISSUER = 'satchel';
 const AUDIENCE = 'satchel-sync';
 
-/** Mints and verifies HS256 JWTs bound to an account (and, for device tokens, to one device). */
+const malformed = () => new AuthError('UNAUTHENTICATED', 'Malformed token');
+
+function principalFromClaims(payload: JWTPayload): Principal {
+  const { acc, sub, kind, gen } = payload;
+  if (kind === 'operator' && typeof sub === 'string' && acc === undefined) {
+    if (isOperatorRole(payload.role)) return { kind: 'operator', operatorId: sub, role: payload.role };
+    throw malformed();
+  }
+  if (typeof acc !== 'string' || typeof sub !== 'string') throw malformed();
+  if (kind === 'device') {
+    if (gen !== undefined && !(Number.isSafeInteger(gen) && (gen as number) >= 0)) throw malformed();
+    return { kind: 'device', accountId: acc, deviceId: sub, generation: (gen as number | undefined) ?? 0 };
+  }
+  if (kind === 'account' && sub === acc) return { kind: 'account', accountId: acc };
+  throw malformed();
+}
+
+/**
+ * Mints and verifies HS256 JWTs bound to an account (and, for device tokens, to one device and its
+ * credential generation). Every token carries `iss`, `aud`, `sub`, `iat` and `exp`; one without any of
+ * them is refused.
+ */
 export class Tokens {
   // Imported once: given the raw bytes, jose imports a WebCrypto key at every call (~2.7× the CPU of a
   // verify with the key already imported, measured).
@@ -71,7 +141,7 @@ export class Tokens {
     this.cache = options.cache === false ? null : (options.cache ?? new VerifiedTokenCache());
   }
 
-  /** A token for `principal`, valid `ttlSec` from `now` (epoch ms). */
+  /** A token for `principal`, valid `ttlSec` from `now` (epoch ms); `expiresAt` is epoch ms. */
   async mint(
     principal: Principal,
     now = Date.now(),
@@ -86,10 +156,11 @@ export class Tokens {
           : this.accountTokenTtlSec);
     const iat = Math.floor(now / 1000);
     const exp = iat + ttl;
-    const claims =
+    const claims: JWTPayload =
       principal.kind === 'operator'
         ? { kind: principal.kind, role: principal.role }
         : { kind: principal.kind, acc: principal.accountId };
+    if (principal.kind === 'device') claims.gen = principal.generation ?? 0;
     const subject =
       principal.kind === 'device'
         ? principal.deviceId
@@ -107,7 +178,11 @@ export class Tokens {
     return { token, expiresAt: exp * 1000 };
   }
 
-  /** The principal of a valid token. Throws {@link AuthError} otherwise. */
+  /**
+   * The principal of a token whose signature, issuer, audience and `exp` hold at `now`. Throws
+   * {@link AuthError} otherwise (`TOKEN_EXPIRED` past `exp`). Says nothing of revocation: the HTTP layer
+   * checks a device principal against its credential on every request.
+   */
   async verify(token: string, now = Date.now()): Promise<Principal> {
     const cached = this.cache?.get(token, now);
     if (cached !== undefined) return cached;
@@ -127,22 +202,10 @@ export class Tokens {
         audience: AUDIENCE,
         algorithms: ['HS256'],
         currentDate: new Date(now),
+        requiredClaims: ['exp', 'iat', 'sub'],
       });
-      const acc = payload.acc;
-      const sub = payload.sub;
       const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : now;
-      if (payload.kind === 'operator' && typeof sub === 'string' && acc === undefined) {
-        if (isOperatorRole(payload.role))
-          return { principal: { kind: 'operator', operatorId: sub, role: payload.role }, expiresAt };
-        throw new AuthError('UNAUTHENTICATED', 'Malformed token');
-      }
-      if (typeof acc !== 'string' || typeof sub !== 'string')
-        throw new AuthError('UNAUTHENTICATED', 'Malformed token');
-      if (payload.kind === 'device')
-        return { principal: { kind: 'device', accountId: acc, deviceId: sub }, expiresAt };
-      if (payload.kind === 'account' && sub === acc)
-        return { principal: { kind: 'account', accountId: acc }, expiresAt };
-      throw new AuthError('UNAUTHENTICATED', 'Malformed token');
+      return { principal: principalFromClaims(payload), expiresAt };
     } catch (e) {
       if (e instanceof AuthError) throw e;
       if (e instanceof errors.JWTExpired) throw new AuthError('TOKEN_EXPIRED', 'The token has expired');

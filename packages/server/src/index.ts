@@ -1,6 +1,22 @@
 export { AccountRepository, type AccountUnit, accountFold } from './accounts.js';
-export { AuthError, DEVELOPMENT_TOKEN_SECRET, type Principal, type TokenOptions, Tokens } from './auth.js';
+export {
+  AuthError,
+  DEVELOPMENT_TOKEN_SECRET,
+  estimatedEntropyBits,
+  MIN_PRODUCTION_SECRET_BITS,
+  MIN_PRODUCTION_SECRET_CHARS,
+  type Principal,
+  productionSecretProblem,
+  type TokenOptions,
+  Tokens,
+} from './auth.js';
 export { Catalogue, demoCatalogue, type Title } from './catalogue.js';
+export {
+  type CredentialStatus,
+  credentialStatus,
+  currentCredential,
+  DeviceAlreadyRegisteredError,
+} from './credentials.js';
 export type { Database, Queryable } from './db/database.js';
 export { pgliteDatabase } from './db/pglite.js';
 export { postgresDatabase } from './db/postgres.js';
@@ -64,7 +80,7 @@ export {
   serveFetch,
   startingUpFetch,
 } from './server.js';
-export { ForbiddenError, NotFoundError, SatchelService, SeqGapError } from './service.js';
+export { DeviceLimitError, ForbiddenError, NotFoundError, SatchelService, SeqGapError } from './service.js';
 export {
   type DeviceCursor,
   type DeviceReceipt,

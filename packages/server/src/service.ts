@@ -31,6 +31,15 @@ import { PROTOCOL_VERSION } from '@satchel/protocol';
 import { uuidv7 } from 'uuidv7';
 import { type AccountRepository, type AccountUnit, countBy } from './accounts.js';
 import type { Catalogue } from './catalogue.js';
+import {
+  DeviceAlreadyRegisteredError,
+  hashDeviceSecret,
+  lockCredential,
+  newDeviceSecret,
+  revokeCredential,
+  saveCredential,
+  secretMatches,
+} from './credentials.js';
 import { ServerError } from './errors.js';
 import { mergeBatch } from './merge.js';
 import type { Metrics } from './metrics.js';
@@ -61,6 +70,16 @@ export class ForbiddenError extends ServerError {
   constructor(code: 'FORBIDDEN' | 'DEVICE_DEACTIVATED', message: string) {
     super(code, message);
     this.name = 'SatchelForbiddenError';
+  }
+}
+
+/** The account's plan allows no more active devices (R24; wire: 403 DEVICE_LIMIT_REACHED). */
+export class DeviceLimitError extends ServerError {
+  readonly limit: number;
+  constructor(limit: number) {
+    super('DEVICE_LIMIT_REACHED', `This account may have ${limit} active devices: deactivate one first`);
+    this.name = 'SatchelDeviceLimitError';
+    this.limit = limit;
   }
 }
 
@@ -139,31 +158,69 @@ export class SatchelService {
   }
 
   /**
-   * Registers a device (idempotent for a device that is already active: nothing is appended).
-   * Throws {@link NotFoundError} when the account does not exist, {@link ForbiddenError} when the rules refuse.
+   * Registers a device, or registers a known one again. A new `deviceId` is registered (R24 may refuse:
+   * {@link DeviceLimitError}) with `deviceSecret`'s hash, or a generated secret answered once as
+   * `generatedSecret`. A known `deviceId` (active or deactivated) needs the secret it registered with,
+   * else {@link DeviceAlreadyRegisteredError} and nothing changes; with it, a deactivated device is
+   * registered again, and an active one keeps its registration (nothing is appended). Either way the
+   * device's credential `generation` moves on, so every token minted before stops working; mint the new
+   * one with the returned `generation`. Throws {@link NotFoundError} when the account does not exist.
+   * Resolves once the registration and the credential are durable (one transaction).
    */
   async registerDevice(
     accountId: string,
-    request: { deviceId?: string | undefined; name: string },
-  ): Promise<{ deviceId: string; snapshot: LicenseSnapshot }> {
+    request: { deviceId?: string | undefined; name: string; deviceSecret?: string | undefined },
+  ): Promise<{
+    deviceId: string;
+    snapshot: LicenseSnapshot;
+    generation: number;
+    generatedSecret?: string;
+  }> {
     const deviceId = request.deviceId ?? uuidv7();
     const now = this.now();
     const limited = await this.limitedTitles();
     return this.accounts.execute(accountId, async (unit) => {
       if (!unit.state.opened) throw new NotFoundError('No such account');
-      const existing = unit.state.devices[deviceId];
+      const existing = Object.hasOwn(unit.state.devices, deviceId) ? unit.state.devices[deviceId] : undefined;
+      const credential = await lockCredential(unit.tx, accountId, deviceId);
+      const known = credential !== null || existing !== undefined;
+      let secretHash: Uint8Array | null;
+      let generatedSecret: string | undefined;
+      if (known && credential?.secretHash) {
+        // Only the device holds its secret: an enrolment token alone cannot take a device over.
+        if (!secretMatches(request.deviceSecret, credential.secretHash))
+          throw new DeviceAlreadyRegisteredError();
+        secretHash = credential.secretHash;
+      } else if (known && existing?.status === 'active') {
+        // Registered before device secrets existed and still active: nothing proves who is asking.
+        throw new DeviceAlreadyRegisteredError();
+      } else {
+        generatedSecret = request.deviceSecret === undefined ? newDeviceSecret() : undefined;
+        secretHash = hashDeviceSecret(request.deviceSecret ?? generatedSecret ?? '');
+      }
       if (existing?.status !== 'active') {
         const d = decide(unit.state, { type: 'RegisterDevice', deviceId, name: request.name, now });
-        if (!d.ok) throw new ForbiddenError('FORBIDDEN', d.rejection.message);
+        if (!d.ok) {
+          if (d.rejection.code === 'DEVICE_LIMIT') throw new DeviceLimitError(d.rejection.limit ?? 0);
+          throw new ForbiddenError('FORBIDDEN', d.rejection.message);
+        }
         unit.emit(d.events);
       }
-      return { deviceId, snapshot: this.snapshotOf(unit.state, deviceId, now, limited) };
+      const generation = credential === null ? 0 : credential.generation + 1;
+      await saveCredential(unit.tx, accountId, deviceId, { secretHash, generation });
+      return {
+        deviceId,
+        snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+        generation,
+        ...(generatedSecret === undefined ? {} : { generatedSecret }),
+      };
     });
   }
 
   /**
-   * Deactivates a device: frees its slot and revokes its licences. Idempotent for a device already
-   * deactivated. Throws {@link NotFoundError} for a device the account does not have.
+   * Deactivates a device: frees its slot, revokes its licences, and revokes every token it holds (in the
+   * same transaction: the next request with one is refused `DEVICE_DEACTIVATED`). Idempotent for a device
+   * already deactivated. Throws {@link NotFoundError} for a device the account does not have.
    */
   async deactivateDevice(accountId: string, deviceId: string): Promise<DeviceView[]> {
     const now = this.now();
@@ -176,6 +233,7 @@ export class SatchelService {
         if (!d.ok) throw new ForbiddenError('FORBIDDEN', d.rejection.message);
         unit.emit(d.events);
       }
+      await revokeCredential(unit.tx, accountId, deviceId);
       return Object.values(unit.state.devices).map(deviceView);
     });
   }
@@ -515,7 +573,8 @@ export class SatchelService {
   ): LicenseSnapshot {
     const snap = deviceSnapshot(state, deviceId, now, limited);
     if (!snap) throw new ForbiddenError('FORBIDDEN', 'Unknown device');
-    return snap;
+    // A deactivated device learns its own end, and nothing more about the account.
+    return snap.device.status === 'active' ? snap : { ...snap, devices: [snap.device] };
   }
 }
 

@@ -68,6 +68,7 @@ export class ServerProcess {
       env: {
         ...process.env,
         NODE_ENV: 'test',
+        SATCHEL_ENV: 'development',
         HOST: '127.0.0.1',
         PORT: String(this.options.port),
         LOG_LEVEL: 'warn',

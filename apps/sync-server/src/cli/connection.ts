@@ -79,7 +79,7 @@ async function call<T>(
  */
 export async function connect(options: ConnectOptions = {}): Promise<Api> {
   const env = options.env ?? process.env;
-  const config = loadConfig(env);
+  const config = loadConfig(env, { defaultEnv: 'development' });
   const mintAdmin = async () =>
     (
       await new Tokens(config.tokenSecret).mint({

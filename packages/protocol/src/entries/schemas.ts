@@ -37,17 +37,20 @@ export { CatalogueResponse, CatalogueTitle } from '../schemas/catalogue.js';
 export { DomainRejectionCode, EventRejectionCode } from '../schemas/codes.js';
 export {
   DevicePlatform,
+  DeviceSecret,
   DevicesResponse,
   RegisterDeviceRequest,
   RegisterDeviceResponse,
 } from '../schemas/devices.js';
 export {
+  DeviceLimitDetails,
   ErrorResponse,
   PayloadTooLargeDetails,
   ProtocolError,
   ProtocolErrorCode,
   ProtocolVersionDetails,
   parseErrorResponse,
+  RateLimitDetails,
   SeqGapDetails,
   ValidationIssue,
 } from '../schemas/errors.js';

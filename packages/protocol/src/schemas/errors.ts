@@ -36,6 +36,22 @@ export const ProtocolVersionDetails = z.object({
 });
 export type ProtocolVersionDetails = z.infer<typeof ProtocolVersionDetails>;
 
+/**
+ * `RATE_LIMITED` details: which limit refused the request. `device` and `account` count requests per
+ * `windowSec`; `events` counts a device's new sync events per `windowSec`; `concurrency` is the number of
+ * requests one device may have in flight at once (`windowSec` 0). `limit` is the limit in that unit.
+ */
+export const RateLimitDetails = z.object({
+  scope: z.enum(['device', 'account', 'events', 'concurrency']),
+  limit: NonNegativeInt,
+  windowSec: NonNegativeInt,
+});
+export type RateLimitDetails = z.infer<typeof RateLimitDetails>;
+
+/** `DEVICE_LIMIT_REACHED` details: how many active devices the account's plan allows. */
+export const DeviceLimitDetails = z.object({ limit: NonNegativeInt });
+export type DeviceLimitDetails = z.infer<typeof DeviceLimitDetails>;
+
 const RetryAfterMs = NonNegativeInt;
 
 const common = {
@@ -55,7 +71,8 @@ function withDetails<const C extends ProtocolErrorCode, D extends z.core.SomeTyp
 /**
  * A wire error, discriminated by `code`. `requestId` echoes the request's `x-request-id`; `retryAfterMs` is
  * a backoff hint (required for `RATE_LIMITED`); `details` exists, and is required, only for the codes that
- * define it (`VALIDATION_FAILED`, `SEQ_GAP`, `PAYLOAD_TOO_LARGE`, `PROTOCOL_VERSION_UNSUPPORTED`).
+ * define it (`VALIDATION_FAILED`, `SEQ_GAP`, `PAYLOAD_TOO_LARGE`, `PROTOCOL_VERSION_UNSUPPORTED`,
+ * `DEVICE_LIMIT_REACHED`; optional for `RATE_LIMITED`).
  */
 export const ProtocolError = z.discriminatedUnion('code', [
   plain('BAD_REQUEST'),
@@ -64,13 +81,21 @@ export const ProtocolError = z.discriminatedUnion('code', [
   plain('TOKEN_EXPIRED'),
   plain('FORBIDDEN'),
   plain('DEVICE_DEACTIVATED'),
+  withDetails('DEVICE_LIMIT_REACHED', DeviceLimitDetails),
   plain('NOT_FOUND'),
   plain('METHOD_NOT_ALLOWED'),
+  plain('REQUEST_TIMEOUT'),
   withDetails('SEQ_GAP', SeqGapDetails),
+  plain('DEVICE_ALREADY_REGISTERED'),
   withDetails('PAYLOAD_TOO_LARGE', PayloadTooLargeDetails),
   plain('UNSUPPORTED_MEDIA_TYPE'),
   withDetails('PROTOCOL_VERSION_UNSUPPORTED', ProtocolVersionDetails),
-  z.object({ code: z.literal('RATE_LIMITED'), ...common, retryAfterMs: RetryAfterMs }),
+  z.object({
+    code: z.literal('RATE_LIMITED'),
+    ...common,
+    retryAfterMs: RetryAfterMs,
+    details: z.optional(RateLimitDetails),
+  }),
   plain('CONCURRENCY_CONFLICT'),
   plain('UNAVAILABLE'),
   plain('INTERNAL'),

@@ -45,11 +45,15 @@ export const Policy = z.object({
 });
 export type Policy = z.infer<typeof Policy>;
 
-/** The account's subscription plan limits. `maxDownloadsPerMonth` null means no monthly limit. */
+/**
+ * The account's subscription plan limits. `maxDownloadsPerMonth` null means no monthly limit;
+ * `maxRegisteredDevices` absent means the server's default (10).
+ */
 export const Plan = z.object({
   planId: Id,
   maxDownloadDevices: NonNegativeInt,
   maxDownloadsPerDevice: NonNegativeInt,
   maxDownloadsPerMonth: z.nullable(NonNegativeInt),
+  maxRegisteredDevices: z.optional(NonNegativeInt),
 });
 export type Plan = z.infer<typeof Plan>;

@@ -14,6 +14,8 @@ export interface DeviceIdentity {
   tokenExpiresAt: number | null;
   accountId: string | null;
   name: string | null;
+  /** The device secret sent at registration (`device-secret.ts`); absent for identities given out of band. */
+  secret?: string;
 }
 
 /** The persisted secure clock (core's state; its monotonic reading names the session it belongs to). */

@@ -98,12 +98,16 @@ const snapshot = obj<Snapshot>({
   deviceId: nonEmpty,
   version: int,
   serverTime: epoch,
-  plan: obj<Snapshot['plan']>({
-    planId: nonEmpty,
-    maxDownloadDevices: int,
-    maxDownloadsPerDevice: int,
-    maxDownloadsPerMonth: nullable(int),
-  }),
+  plan: obj<Snapshot['plan']>(
+    {
+      planId: nonEmpty,
+      maxDownloadDevices: int,
+      maxDownloadsPerDevice: int,
+      maxDownloadsPerMonth: nullable(int),
+      maxRegisteredDevices: int as V<number | undefined>,
+    },
+    ['maxRegisteredDevices'],
+  ),
   device,
   devices: arr(device),
   licenses: arr(license),
@@ -163,12 +167,16 @@ const licenseResponse: V<LicenseResponse> = (v, p) => {
   return fail(`${p}.outcome`, 'granted|refused');
 };
 
-const registerResponse = obj<RegisterDeviceResponse>({
-  deviceId: nonEmpty,
-  token: nonEmpty,
-  tokenExpiresAt: epoch,
-  snapshot,
-});
+const registerResponse = obj<RegisterDeviceResponse>(
+  {
+    deviceId: nonEmpty,
+    token: nonEmpty,
+    tokenExpiresAt: epoch,
+    snapshot,
+    deviceSecret: nonEmpty as V<string | undefined>,
+  },
+  ['deviceSecret'],
+);
 
 /** A parser in the shape of zod's `safeParse`. */
 export interface Parser<T> {

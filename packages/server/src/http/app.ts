@@ -27,6 +27,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { AdminService } from '../admin.js';
 import type { MemberPrincipal, Principal, Tokens } from '../auth.js';
+import { credentialStatus } from '../credentials.js';
 import { type Database, dbError } from '../db/database.js';
 import { isConflictRetriesExhaustedError, ServerError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -107,12 +108,21 @@ function toProtocolError(
         headers: {},
       };
     }
+    if (code === 'DEVICE_LIMIT_REACHED') {
+      const limit = (e as ServerError & { limit?: number }).limit ?? 0;
+      return {
+        status: 403,
+        error: protocolError('DEVICE_LIMIT_REACHED', e.message, { details: { limit } }),
+        headers: {},
+      };
+    }
     if (
       code === 'UNAUTHENTICATED' ||
       code === 'TOKEN_EXPIRED' ||
       code === 'FORBIDDEN' ||
       code === 'DEVICE_DEACTIVATED' ||
       code === 'NOT_FOUND' ||
+      code === 'DEVICE_ALREADY_REGISTERED' ||
       code === 'VALIDATION_FAILED'
     ) {
       return { status: ERROR_CODES[code].status, error: protocolError(code, e.message), headers: {} };
@@ -247,6 +257,22 @@ export function createApp(options: AppOptions): Hono<Env> {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     if (!m?.[1]) fail(protocolError('UNAUTHENTICATED', 'A bearer token is required'));
     const principal = await tokens.verify(m?.[1] ?? '');
+    if (principal.kind === 'device') {
+      // One primary-key read per request: a deactivation or a newer registration takes effect at once.
+      // A deactivated device's token is refused everywhere but POST /v1/sync, whose answer is how the
+      // device learns it was deactivated: every event refused (R8), nothing appended, its own final
+      // snapshot (licences revoked, no other device listed).
+      const status = await credentialStatus(
+        db,
+        principal.accountId,
+        principal.deviceId,
+        principal.generation ?? 0,
+      );
+      if (status === 'revoked' && !(c.req.method === 'POST' && c.req.path === '/v1/sync'))
+        fail(protocolError('DEVICE_DEACTIVATED', 'This device was deactivated'));
+      if (status === 'superseded' || status === 'unknown')
+        fail(protocolError('UNAUTHENTICATED', 'This token has been revoked'));
+    }
     c.set('principal', principal);
     c.set('log', c.get('log').child(principal));
     const key =
@@ -311,12 +337,27 @@ export function createApp(options: AppOptions): Hono<Env> {
         }),
       );
     }
-    const { deviceId, snapshot } = await service.registerDevice(p.accountId, {
+    const { deviceId, snapshot, generation, generatedSecret } = await service.registerDevice(p.accountId, {
       deviceId: body.deviceId,
       name: body.name,
+      deviceSecret: body.deviceSecret,
     });
-    const { token, expiresAt } = await tokens.mint({ kind: 'device', accountId: p.accountId, deviceId });
-    return c.json({ deviceId, token, tokenExpiresAt: expiresAt, snapshot }, 201);
+    const { token, expiresAt } = await tokens.mint({
+      kind: 'device',
+      accountId: p.accountId,
+      deviceId,
+      generation,
+    });
+    return c.json(
+      {
+        deviceId,
+        token,
+        tokenExpiresAt: expiresAt,
+        snapshot,
+        ...(generatedSecret === undefined ? {} : { deviceSecret: generatedSecret }),
+      },
+      201,
+    );
   });
   v1.get('/devices', async (c) => {
     const p = member(c);

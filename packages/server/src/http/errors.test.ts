@@ -9,9 +9,12 @@ import type { SatchelService } from '../service.js';
 import { createApp } from './app.js';
 
 const tokens = new Tokens('unit-secret-0123456789abcdef');
+// The device's credential is current (generation 0, not revoked); every other query finds nothing.
+const rows = (text: string) =>
+  (text.includes('device_credentials') ? [{ generation: 0, revoked: false }] : []) as never[];
 const db: Database = {
   kind: 'pglite',
-  query: async () => [],
+  query: async (text: string) => rows(text),
   transaction: (fn) => fn({ query: async () => [] }),
   close: async () => {},
 };

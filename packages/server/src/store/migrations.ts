@@ -109,6 +109,29 @@ SELECT title_id, version, name, policy, updated_at FROM catalogue_titles;`,
   },
   // Projections over the global feed and studio accounting (packages/server/src/projections/).
   ...PROJECTION_MIGRATIONS.map((m, i) => ({ ...m, version: 5 + i })),
+  {
+    // Numbered apart from the projections' block (5, 6, …), which grows.
+    version: 50,
+    name: 'device credentials',
+    // A device's secret (hashed) and the generation its tokens must name; revoked_at is set by
+    // deactivation. Devices registered before this migration get a row without a secret.
+    sql: `
+CREATE TABLE device_credentials (
+  account_id  text        NOT NULL,
+  device_id   text        NOT NULL,
+  secret_hash bytea,
+  generation  int         NOT NULL DEFAULT 0,
+  revoked_at  timestamptz,
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT device_credentials_pkey PRIMARY KEY (account_id, device_id)
+);
+INSERT INTO device_credentials (account_id, device_id, revoked_at)
+SELECT DISTINCT ON (account_id, data->>'deviceId') account_id, data->>'deviceId',
+       CASE WHEN type = 'DeviceDeactivated' THEN recorded_at END
+  FROM events
+ WHERE type IN ('DeviceRegistered', 'DeviceDeactivated')
+ ORDER BY account_id, data->>'deviceId', stream_version DESC;`,
+  },
 ];
 
 const LOCK_KEY = 7_318_245_001;

@@ -82,12 +82,26 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       expect(body.tokenExpiresAt).toBeGreaterThan(Date.now());
       const devices = await h.call('GET', '/v1/devices', { token: body.token });
       expect(devices.body.devices.map((d: { deviceId: string }) => d.deviceId)).toEqual([body.deviceId]);
+      expect(body.deviceSecret).toMatch(/^[\w-]{43}$/);
+      // The enrolment token alone cannot register a known device id again: only the device's secret can.
+      expectError(
+        await h.call('POST', '/v1/devices', {
+          token: acct.token,
+          body: { name: 'Living room', deviceId: body.deviceId },
+        }),
+        409,
+        'DEVICE_ALREADY_REGISTERED',
+      );
       const again = await h.call('POST', '/v1/devices', {
         token: acct.token,
-        body: { name: 'Living room', deviceId: body.deviceId },
+        body: { name: 'Living room', deviceId: body.deviceId, deviceSecret: body.deviceSecret },
       });
       expect(again.status).toBe(201);
       expect(again.body.deviceId).toBe(body.deviceId);
+      expect(again.body.deviceSecret).toBeUndefined();
+      // The new token supersedes the old one.
+      expectError(await h.call('GET', '/v1/devices', { token: body.token }), 401, 'UNAUTHENTICATED');
+      expect((await h.call('GET', '/v1/devices', { token: again.body.token })).status).toBe(200);
       const dev = await h.device(acct.token);
       expectError(
         await h.call('POST', '/v1/devices', { token: dev.token, body: { name: 'x' } }),
@@ -352,10 +366,11 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
         401,
         'UNAUTHENTICATED',
       );
+      // A validly signed token naming a device this account does not have has no credential behind it.
       expectError(
         await h.call('POST', '/v1/sync', { token: forged.token, body: syncBody(stranger.dev.deviceId, []) }),
-        403,
-        'FORBIDDEN',
+        401,
+        'UNAUTHENTICATED',
       );
     });
 

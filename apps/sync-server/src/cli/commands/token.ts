@@ -43,7 +43,7 @@ export const tokenCommands: CliCommands = (program, ctx) => {
           return;
         }
         const out = ctx.output(command);
-        const t = await new Tokens(loadConfig().tokenSecret).mint(
+        const t = await new Tokens(loadConfig(process.env, { defaultEnv: 'development' }).tokenSecret).mint(
           { kind: 'operator', operatorId, role: opts.role },
           Date.now(),
           opts.ttl,
@@ -61,7 +61,7 @@ export const tokenCommands: CliCommands = (program, ctx) => {
     .option('--ttl <seconds>', 'lifetime (default 30 d)', integer)
     .action(async (accountId: string, opts: { ttl?: number }, command) => {
       const out = ctx.output(command);
-      const t = await new Tokens(loadConfig().tokenSecret).mint(
+      const t = await new Tokens(loadConfig(process.env, { defaultEnv: 'development' }).tokenSecret).mint(
         { kind: 'account', accountId },
         Date.now(),
         opts.ttl,
@@ -71,13 +71,15 @@ export const tokenCommands: CliCommands = (program, ctx) => {
     });
   token
     .command('device')
-    .description('a device token')
+    .description(
+      'a device token (credential generation 0: a device registered again since, with its secret, needs the token its registration answered)',
+    )
     .argument('<accountId>')
     .argument('<deviceId>')
     .option('--ttl <seconds>', 'lifetime (default 90 d)', integer)
     .action(async (accountId: string, deviceId: string, opts: { ttl?: number }, command) => {
       const out = ctx.output(command);
-      const t = await new Tokens(loadConfig().tokenSecret).mint(
+      const t = await new Tokens(loadConfig(process.env, { defaultEnv: 'development' }).tokenSecret).mint(
         { kind: 'device', accountId, deviceId },
         Date.now(),
         opts.ttl,
