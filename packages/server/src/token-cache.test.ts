@@ -4,7 +4,12 @@ import { type Principal, Tokens } from './auth.js';
 import { VerifiedTokenCache } from './token-cache.js';
 
 const T0 = Date.UTC(2026, 2, 1, 10);
-const device = (deviceId: string): Principal => ({ kind: 'device', accountId: 'acc', deviceId });
+const device = (deviceId: string): Principal => ({
+  kind: 'device',
+  accountId: 'acc',
+  deviceId,
+  generation: 0,
+});
 
 describe('VerifiedTokenCache', () => {
   it('answers a kept token until its expiry, and never at or after it', () => {
