@@ -16,7 +16,7 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   delete clean.SATCHEL_TOKEN_SECRET;
   delete clean.SATCHEL_SERVER;
   delete clean.SATCHEL_OPERATOR_TOKEN;
-  return { ...clean, LOG_LEVEL: 'warn', SATCHEL_DATA_DIR: dataDir, ...extra };
+  return { ...clean, LOG_LEVEL: 'warn', SATCHEL_ENV: 'development', SATCHEL_DATA_DIR: dataDir, ...extra };
 }
 
 /** Runs `pnpm satchel …` as the README does (tsx on the CLI), with stdout piped. */
