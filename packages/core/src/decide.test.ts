@@ -383,8 +383,8 @@ describe('R8 deactivated device', () => {
   });
 });
 
-describe('R24 registered devices per plan', () => {
-  it('R24 registering beyond maxRegisteredDevices active devices is refused; deactivating one frees a place', () => {
+describe('R26 registered devices per plan', () => {
+  it('R26 registering beyond maxRegisteredDevices active devices is refused; deactivating one frees a place', () => {
     const account = Account.open({ plan: plan({ maxRegisteredDevices: 2 }), devices: ['d1', 'd2'] });
     expect(
       rejected(account.decide({ type: 'RegisterDevice', deviceId: 'd3', name: 'x', now: MARCH_1 })),
@@ -393,7 +393,7 @@ describe('R24 registered devices per plan', () => {
     account.ok({ type: 'RegisterDevice', deviceId: 'd3', name: 'x', now: MARCH_1 + 2 });
   });
 
-  it('R24 without maxRegisteredDevices the plan allows DEFAULT_MAX_REGISTERED_DEVICES', () => {
+  it('R26 without maxRegisteredDevices the plan allows DEFAULT_MAX_REGISTERED_DEVICES', () => {
     const devices = Array.from({ length: DEFAULT_MAX_REGISTERED_DEVICES }, (_, i) => `d${i}`);
     const account = Account.open({ devices });
     expect(

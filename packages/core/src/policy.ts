@@ -12,7 +12,7 @@ export type Policy = z.infer<typeof PolicySchema>;
 /** An account's plan: how many devices may hold downloads, and how many downloads. */
 export type Plan = z.infer<typeof PlanSchema>;
 
-/** Active registered devices per account when the plan does not say (R24). */
+/** Active registered devices per account when the plan does not say (R26). */
 export const DEFAULT_MAX_REGISTERED_DEVICES = 10;
 
 /** The defaults of DESIGN.md: 30 d licence, 30 d to start, 48 h once started, check in every 30 d. */

@@ -73,7 +73,7 @@ export class ForbiddenError extends ServerError {
   }
 }
 
-/** The account's plan allows no more active devices (R24; wire: 403 DEVICE_LIMIT_REACHED). */
+/** The account's plan allows no more active devices (R26; wire: 403 DEVICE_LIMIT_REACHED). */
 export class DeviceLimitError extends ServerError {
   readonly limit: number;
   constructor(limit: number) {
@@ -158,7 +158,7 @@ export class SatchelService {
   }
 
   /**
-   * Registers a device, or registers a known one again. A new `deviceId` is registered (R24 may refuse:
+   * Registers a device, or registers a known one again. A new `deviceId` is registered (R26 may refuse:
    * {@link DeviceLimitError}) with `deviceSecret`'s hash, or a generated secret answered once as
    * `generatedSecret`. A known `deviceId` (active or deactivated) needs the secret it registered with,
    * else {@link DeviceAlreadyRegisteredError} and nothing changes; with it, a deactivated device is

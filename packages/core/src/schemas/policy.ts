@@ -24,6 +24,6 @@ export const PlanSchema = z.object({
   maxDownloadDevices: positiveInt(),
   maxDownloadsPerDevice: positiveInt(),
   maxDownloadsPerMonth: z.nullable(positiveInt()),
-  /** Devices the account may have registered (active) at once; DEFAULT_MAX_REGISTERED_DEVICES (10) when absent (R24). */
+  /** Devices the account may have registered (active) at once; DEFAULT_MAX_REGISTERED_DEVICES (10) when absent (R26). */
   maxRegisteredDevices: z.optional(positiveInt()),
 });
