@@ -15,6 +15,11 @@ export interface RecordedEvent {
   readonly recordedAt: number;
   /** The device whose sync carried it, or `null` for an event the server decided. */
   readonly deviceId: string | null;
+  /**
+   * For an event a device recorded: the server's instant when the merge received and judged it (epoch ms),
+   * when the store has it. `recordedAt` is the database's clock, which may differ from the server's.
+   */
+  readonly receivedAt?: number;
 }
 
 /** A pointer to one event, enough for a person to find it in the history. */

@@ -150,6 +150,27 @@ describe('R25 what-if replay', () => {
     expect(outcome.refusedGrants).toEqual([]);
   });
 
+  it('R25 a device event is judged at its stored receipt, not at the recording time nor at its own date', () => {
+    const account = Account.open();
+    account.download('l1', 'd1', 'night', MARCH_1, policy({ rentalDurationSec: 86_400 }));
+    accepted(account.play('l1', 'd1', MARCH_1 + HOUR_MS, MARCH_1 + 2 * HOUR_MS));
+    // Recorded (database clock) long after the rental window; received by the server within it.
+    const late = MARCH_1 + 30 * DAY_MS;
+    const history = account.events.map((event) =>
+      event.type === 'PlaybackStarted'
+        ? { event, recordedAt: late, receivedAt: MARCH_1 + 2 * HOUR_MS }
+        : { event, recordedAt: event.data.at },
+    );
+    expect(replayDiffers(replayAccount('acc', history, {}))).toBe(false);
+    // Received after the rental window: refused on replay whatever date the device gave the start.
+    const received = history.map((h) =>
+      h.event.type === 'PlaybackStarted' ? { ...h, receivedAt: MARCH_1 + DAY_MS } : h,
+    );
+    expect(replayAccount('acc', received, {}).expiryChanges).toMatchObject([
+      { licenseId: 'l1', actualExpiresAt: MARCH_1 + 49 * HOUR_MS, proposedExpiresAt: MARCH_1 + DAY_MS },
+    ]);
+  });
+
   it('R25 a smaller plan refuses the grants beyond it, and what followed them is dropped', () => {
     const account = Account.open({ devices: ['d1', 'd2'] });
     account.download('l1', 'd1', 't1', MARCH_1);

@@ -4,8 +4,11 @@ import type { RecordedEvent } from './explain.js';
 import type { Plan, Policy } from './policy.js';
 import { type AccountState, evolve, fold, hardExpiry, initialState, own } from './state.js';
 
-/** What a replay reads of a stored event: the domain event and when the server recorded it (epoch ms). */
-export type ReplayInput = Pick<RecordedEvent, 'event' | 'recordedAt'>;
+/**
+ * What a replay reads of a stored event: the domain event, when the server recorded it (epoch ms) and,
+ * for an event a device recorded, when the server received it (the instant the merge judged it at).
+ */
+export type ReplayInput = Pick<RecordedEvent, 'event' | 'recordedAt' | 'receivedAt'>;
 
 /**
  * A proposed rule change: fields of a title's policy (by title id) and of a plan (by plan id) that would
@@ -181,7 +184,7 @@ export function replayAccount(
     if (timelines) proposedLine.push({ at, type: 'Refused', licenseId, titleId, detail: code });
   };
 
-  for (const { event: e, recordedAt } of history) {
+  for (const { event: e, recordedAt, receivedAt: received } of history) {
     const before = actual;
     actual = evolve(actual, e);
     note(actualExpiry, actual, licencesTouched(actual, e));
@@ -298,9 +301,10 @@ export function replayAccount(
           if (own(proposed.licenses, (e.data as { licenseId?: string }).licenseId ?? '') === undefined) {
             if (e.type !== 'ClockRollbackDetected') break;
           }
-          // The stored instant was already clamped to when the server received it; the recording time
-          // is a lower bound of that (the database clock may differ from the service's).
-          const receivedAt = Math.max(recordedAt, at);
+          // Judged, as the merge did, at the server's instant of receipt (R19, R21), never at the device's
+          // date. Events stored without it fall back to the recording time (the database's clock), no
+          // earlier than the stored instant, which was already clamped to the receipt.
+          const receivedAt = received ?? Math.max(recordedAt, at);
           const d = decideDeviceEvent(proposed, e, { deviceId: e.data.deviceId, receivedAt });
           if (d.ok) emit(d.events);
           else if (timelines) {

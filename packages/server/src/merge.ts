@@ -164,6 +164,7 @@ export function mergeBatch(input: MergeInput): MergeOutcome | MergeRefusal {
       seq: e.seq,
       deviceTime: e.occurredAt,
       trustedTime: e.trustedAt,
+      receivedAt: now,
       ...(requestId ? { requestId } : {}),
     };
     append(

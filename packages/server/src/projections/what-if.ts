@@ -65,7 +65,8 @@ const AFFECTED_SQL = `SELECT DISTINCT account_id FROM events
   ORDER BY account_id`;
 
 const HISTORIES_SQL = `SELECT account_id, stream_version, event_id::text AS event_id, type, schema_version,
-    data::text AS data, metadata->>'deviceId' AS device_id, recorded_at FROM events
+    data::text AS data, metadata->>'deviceId' AS device_id,
+    (metadata->>'receivedAt')::bigint AS received_at, recorded_at FROM events
   WHERE account_id IN (SELECT jsonb_array_elements_text($1::text::jsonb))
   ORDER BY account_id, stream_version`;
 
@@ -74,6 +75,7 @@ type HistoryRow = {
   stream_version: string | number;
   event_id: string;
   device_id: string | null;
+  received_at: string | number | null;
   type: string;
   schema_version: number;
   data: string;
@@ -103,6 +105,7 @@ export async function readHistories(
       version: Number(r.stream_version),
       recordedAt: new Date(r.recorded_at).getTime(),
       deviceId: r.device_id,
+      ...(r.received_at === null ? {} : { receivedAt: Number(r.received_at) }),
     });
   }
   return out;

@@ -4,6 +4,8 @@ export interface EventMetadata {
   seq?: number;
   deviceTime?: number;
   trustedTime?: number;
+  /** For an event a device recorded: the server's instant when the merge received and judged it (epoch ms). */
+  receivedAt?: number;
   requestId?: string;
 }
 
