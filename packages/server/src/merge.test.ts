@@ -121,6 +121,7 @@ describe('mergeBatch', () => {
       seq: 2,
       deviceTime: T0 + 2000,
       trustedTime: T0 + 2000,
+      receivedAt: T0 + DAY_MS,
       requestId: 'req-1',
     });
     expect(out.ackSeq).toBe(3);
