@@ -1,6 +1,7 @@
 import { ApiError, deactivateDevice, fetchCatalogue } from '../api.js';
 import type { PlayerApp } from '../app.js';
 import { DeviceSession } from '../device.js';
+import { h } from '../dom.js';
 import {
   CATALOGUE_CACHE,
   configFor,
@@ -75,6 +76,16 @@ export async function startOver(app: PlayerApp): Promise<void> {
     'Start over',
   );
   if (!sure) return;
+  // The panels go first: until the page reloads, nothing on it may act for a device whose credentials
+  // the server is revoking (a Sync now would be refused), nor look as if it were still enrolled.
+  app.panels.clear();
+  app.devicesEl.replaceChildren(
+    h(
+      'p',
+      { role: 'status', 'data-test': 'starting-over' },
+      'Starting over: deactivating this page’s devices…',
+    ),
+  );
   const token = app.settings.enrolmentToken;
   for (const d of app.devices) {
     const deviceId = d.view?.status.registered ? d.view.status.deviceId : null;
