@@ -154,6 +154,46 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
     expect(change.stderr).toMatch(/satchel: FORBIDDEN: This needs the admin role/);
   });
 
+  it('exits 2 on a policy value that is not of its field, naming it, and changes nothing', async () => {
+    for (const value of ['-5', '1.5', '12-01']) {
+      const r = await satchel(['set-policy', 'cli-film', `playbackDurationSec=${value}`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/playbackDurationSec must be a non-negative integer/);
+    }
+    const versions = JSON.parse((await satchel(['title-versions', 'cli-film', '--json'])).stdout).versions;
+    expect(versions.at(-1).policy.playbackDurationSec).toBe(21600);
+  });
+
+  it('exits 2 on an unknown policy key, naming it and the known ones', async () => {
+    const r = await satchel(['put-title', 'x-1', '--name', 'X', 'bogusKey=1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown policy field bogusKey \(known: .*playbackDurationSec/);
+    const titles = await satchel(['titles', '--json']);
+    expect(titles.stdout).not.toContain('"x-1"');
+  });
+
+  it('ends quietly with 0 when the reader closes the pipe', async () => {
+    const child = spawn(
+      tsx,
+      [
+        '--tsconfig',
+        'apps/sync-server/tsconfig.json',
+        'apps/sync-server/src/cli.ts',
+        'history',
+        'demo',
+        '--json',
+      ],
+      { cwd: root, env: env(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    // The reader is gone before the CLI writes anything, as `| head -c …` is once it has enough.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+    expect(code).toBe(0);
+  });
+
   it('exits 2 with the usage on a bad argument', async () => {
     const r = await satchel(['state', 'household-42', '--at', 'yesterday']);
     expect(r.code).toBe(2);

@@ -1,3 +1,4 @@
+import type { Policy } from '@satchel/protocol';
 import { InvalidArgumentError } from 'commander';
 
 /** An instant on the command line: ISO-8601 or epoch milliseconds. */
@@ -13,19 +14,48 @@ export function integer(text: string): number {
   return Number(text);
 }
 
+/** How each policy field is written on the command line (`none` only where the field may be null). */
+const POLICY_FIELDS = {
+  licenseDurationSec: 'integer',
+  rentalDurationSec: 'integer',
+  playbackDurationSec: 'integer',
+  offlineCheckInSec: 'integer',
+  maxDownloadsPerYear: 'integer-or-none',
+  maxRenewals: 'integer-or-none',
+  availableUntil: 'instant-or-none',
+} as const satisfies Record<keyof Policy, string>;
+
 /** Policy fields as `key=value` pairs (`playbackDurationSec=21600 maxDownloadsPerYear=none`). */
 export function policyFields(pairs: readonly string[]): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const pair of pairs) {
     const m = /^(\w+)=(.*)$/.exec(pair);
     if (!m?.[1] || m[2] === undefined) throw new InvalidArgumentError(`expected key=value, got ${pair}`);
-    const value =
-      m[2] === 'none' || m[2] === 'null' ? null : /^\d+$/.test(m[2]) ? Number(m[2]) : instantOrFail(m[2]);
-    out[m[1]] = value;
+    const [, key, text] = m;
+    if (!Object.hasOwn(POLICY_FIELDS, key)) {
+      throw new InvalidArgumentError(
+        `unknown policy field ${key} (known: ${Object.keys(POLICY_FIELDS).join(', ')})`,
+      );
+    }
+    const kind = POLICY_FIELDS[key as keyof Policy];
+    if (kind !== 'integer' && (text === 'none' || text === 'null')) out[key] = null;
+    else if (/^\d+$/.test(text)) out[key] = Number(text);
+    else if (kind === 'instant-or-none' && Number.isFinite(Date.parse(text))) out[key] = Date.parse(text);
+    else {
+      const expected =
+        kind === 'integer'
+          ? 'a non-negative integer'
+          : kind === 'integer-or-none'
+            ? 'a non-negative integer or none'
+            : 'an ISO-8601 instant, epoch ms or none';
+      throw new InvalidArgumentError(`${key} must be ${expected}, got ${text}`);
+    }
   }
   return out;
 }
 
-function instantOrFail(text: string): number {
-  return instant(text);
-}
+/** Commander's parser for a variadic `[policy...]` argument: checked before anything connects. */
+export const policyArgument = (
+  pair: string,
+  previous: Record<string, number | null> | undefined,
+): Record<string, number | null> => ({ ...previous, ...policyFields([pair]) });

@@ -6,7 +6,7 @@ import type {
 } from '@satchel/protocol';
 import type { CliCommands } from '../context.js';
 import { iso } from '../output.js';
-import { instant, policyFields } from '../parse.js';
+import { instant, policyArgument } from '../parse.js';
 
 const policyText = (p: Record<string, unknown>) =>
   Object.entries(p)
@@ -66,23 +66,33 @@ export const catalogueCommands: CliCommands = (program, ctx) => {
     )
     .argument('<titleId>')
     .requiredOption('--name <name>', "the title's name")
-    .argument('[policy...]', 'e.g. playbackDurationSec=21600 maxDownloadsPerYear=3 availableUntil=none')
-    .action(async (titleId: string, policy: string[], opts: { name: string }, command) =>
-      ctx.run(command, async (api, out) => {
-        const r: PutTitleResponse = await api.request(
-          'PUT',
-          `/v1/admin/catalogue/${encodeURIComponent(titleId)}`,
-          {
-            name: opts.name,
-            policy: policyFields(policy),
-          },
-        );
-        out.result(r, () =>
-          out.line(
-            `${r.created ? 'created' : 'updated'} ${titleId}: version ${r.title.version}, ${policyText(r.title.policy)}`,
-          ),
-        );
-      }),
+    .argument(
+      '[policy...]',
+      'e.g. playbackDurationSec=21600 maxDownloadsPerYear=3 availableUntil=none',
+      policyArgument,
+    )
+    .action(
+      async (
+        titleId: string,
+        policy: Record<string, number | null> | undefined,
+        opts: { name: string },
+        command,
+      ) =>
+        ctx.run(command, async (api, out) => {
+          const r: PutTitleResponse = await api.request(
+            'PUT',
+            `/v1/admin/catalogue/${encodeURIComponent(titleId)}`,
+            {
+              name: opts.name,
+              policy: policy ?? {},
+            },
+          );
+          out.result(r, () =>
+            out.line(
+              `${r.created ? 'created' : 'updated'} ${titleId}: version ${r.title.version}, ${policyText(r.title.policy)}`,
+            ),
+          );
+        }),
     );
   program
     .command('set-policy')
@@ -90,14 +100,14 @@ export const catalogueCommands: CliCommands = (program, ctx) => {
       "change some of a title's policy fields (a new version; licences already issued keep theirs)",
     )
     .argument('<titleId>')
-    .argument('<policy...>', 'key=value pairs, e.g. playbackDurationSec=21600')
-    .action(async (titleId: string, policy: string[], _opts, command) =>
+    .argument('<policy...>', 'key=value pairs, e.g. playbackDurationSec=21600', policyArgument)
+    .action(async (titleId: string, policy: Record<string, number | null>, _opts, command) =>
       ctx.run(command, async (api, out) => {
         const r: PutTitleResponse = await api.request(
           'PATCH',
           `/v1/admin/catalogue/${encodeURIComponent(titleId)}`,
           {
-            policy: policyFields(policy),
+            policy,
           },
         );
         out.result(r, () =>
