@@ -12,6 +12,8 @@ export const ROOMY_PLAN: Plan = {
   maxDownloadDevices: 1000,
   maxDownloadsPerDevice: 1000,
   maxDownloadsPerMonth: null,
+  // Registered devices are limited too (R26, 10 by default): the fuzz test alone registers 17 on one account.
+  maxRegisteredDevices: 1000,
 };
 
 export interface SeededDevice {
