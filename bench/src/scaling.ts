@@ -79,6 +79,14 @@ async function seedInSql(url: string, accounts: number, now: number): Promise<vo
           [from, to],
         ),
       );
+      // Each device's credential row, as registration writes it: the server checks it on every request.
+      jobs.push(
+        sql.unsafe(
+          `INSERT INTO device_credentials (account_id, device_id)
+           SELECT 'bench-' || i, 'dev-' || i FROM generate_series($1::int, $2::int) i`,
+          [from, to],
+        ),
+      );
       templates.forEach((t, k) => {
         jobs.push(
           sql.unsafe(
@@ -144,7 +152,11 @@ export async function benchScaling(o: {
           const i = Math.floor(Math.random() * accounts);
           const known = devices.get(i);
           if (known?.busy) continue;
-          if (known) return known;
+          // Taken here, before the caller's await resumes: two lanes must never sync one device at once.
+          if (known) {
+            known.busy = true;
+            return known;
+          }
           // Registered busy before the token is minted, so no other lane takes the same device meanwhile.
           const d: Device = {
             accountId: `bench-${i}`,
