@@ -301,23 +301,32 @@ const syncFuzz: fc.Arbitrary<Fuzzed> = fc
   .map(([d, n, mutations, skip]) => {
     const device = ctx.fuzzDevices[d] ?? { deviceId: ctx.d1, token: ctx.tokenD1, cursor: ctx.cursorD1 };
     const at = Date.now();
-    const body: Record<string, unknown> = {
+    const fresh = (): Record<string, unknown> => ({
       protocolVersion: 1,
       deviceId: device.deviceId,
       snapshotVersion: null,
       events: Array.from({ length: n }, (_, i) => validEvent(device.cursor + 1 + i, at, device.deviceId)),
-    };
+    });
+    const body = fresh();
     for (const m of mutations) {
       try {
         m(body);
       } catch {}
+    }
+    let text: string;
+    try {
+      text = Array.isArray(body.events) ? neverWrites(body, skip, device.cursor) : JSON.stringify(body);
+    } catch {
+      // The mutations made the body refer to itself, which no JSON text (so no device) can send: the
+      // unmutated batch goes instead, still made unable to write.
+      text = neverWrites(fresh(), skip, device.cursor);
     }
     return {
       family: 'sync-body',
       method: 'POST',
       path: '/v1/sync',
       headers: { ...json, ...auth(device.token) },
-      body: Array.isArray(body.events) ? neverWrites(body, skip, device.cursor) : JSON.stringify(body),
+      body: text,
     };
   });
 
