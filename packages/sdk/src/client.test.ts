@@ -1,8 +1,9 @@
 import 'fake-indexeddb/auto';
 import { isSatchelError, policy } from '@satchel/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createSatchel, type SatchelClient, type SatchelOptions } from './client.js';
-import { FakeLocks, FakeServer, VirtualClock } from './fake-server.testkit.js';
+import type { SatchelClient, SatchelOptions } from './client.js';
+import { clientFixture } from './client-fixture.testkit.js';
+import { FakeLocks } from './fake-server.testkit.js';
 import { idbStorage } from './storage/idb.js';
 import type { SatchelStorage } from './storage/types.js';
 import { DAY, T0 } from './testkit.js';
@@ -28,25 +29,7 @@ const CATALOGUE = new Map([
 ]);
 
 function setup(overrides: Partial<SatchelOptions> = {}, catalogue = CATALOGUE) {
-  const clock = new VirtualClock(T0);
-  const server = new FakeServer(clock.now, 'account-1', undefined, catalogue);
-  const name = `client-test-${++counter}`;
-  const make = (extra: Partial<SatchelOptions> = {}) => {
-    const client = createSatchel({
-      baseUrl: 'https://sync.test/',
-      fetch: server.fetch,
-      clock,
-      storage: idbStorage({ name }),
-      autoSync: false,
-      tabGroup: name,
-      locks: null,
-      ...overrides,
-      ...extra,
-    });
-    clients.push(client);
-    return client;
-  };
-  return { clock, server, client: make(), make, name };
+  return clientFixture('client-test', clients, catalogue, overrides);
 }
 
 async function registered(overrides: Partial<SatchelOptions> = {}) {

@@ -3,15 +3,15 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isSatchelError, policy } from '@satchel/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSatchel, type SatchelClient, type SatchelOptions } from './client.js';
-import { FakeLocks, FakeServer, VirtualClock } from './fake-server.testkit.js';
+import type { SatchelClient, SatchelOptions } from './client.js';
+import { clientFixture } from './client-fixture.testkit.js';
+import { FakeLocks } from './fake-server.testkit.js';
 import { idbStorage } from './storage/idb.js';
 import { DAY, T0 } from './testkit.js';
 
 // The eight ways the sync engine broke its promise ("record offline, and it reaches the server —
 // nothing lost, nothing stuck"), one named test each; docs/protocol.md has the state machine they check.
 
-let counter = 0;
 const clients: SatchelClient[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -23,25 +23,7 @@ const CATALOGUE = new Map([
 ]);
 
 function setup(overrides: Partial<SatchelOptions> = {}) {
-  const clock = new VirtualClock(T0);
-  const server = new FakeServer(clock.now, 'account-1', undefined, CATALOGUE);
-  const name = `engine-test-${++counter}`;
-  const make = (extra: Partial<SatchelOptions> = {}) => {
-    const client = createSatchel({
-      baseUrl: 'https://sync.test/',
-      fetch: server.fetch,
-      clock,
-      storage: idbStorage({ name }),
-      autoSync: false,
-      tabGroup: name,
-      locks: null,
-      ...overrides,
-      ...extra,
-    });
-    clients.push(client);
-    return client;
-  };
-  return { clock, server, client: make(), make, name };
+  return clientFixture('engine-test', clients, CATALOGUE, overrides);
 }
 
 async function registered(overrides: Partial<SatchelOptions> = {}) {
