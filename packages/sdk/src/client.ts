@@ -107,7 +107,10 @@ export interface SatchelOptions {
    * the default offline check-in period, and at most 500 events). Beyond it, such a server re-bases.
    */
   retention?: { maxAgeMs?: number; maxEvents?: number };
-  /** Receives every sync transition and every error the SDK handles without throwing (default: silent). */
+  /**
+   * Receives every sync transition and every error the SDK handles without throwing (default: silent),
+   * including the storage adapter's (handed to `storage.useLogger`).
+   */
   logger?: SatchelLogger;
   /** The timers of the sync loop and of request deadlines (default: `setTimeout`, `performance.now`). */
   timers?: SatchelTimers;
@@ -315,6 +318,7 @@ class Client implements SatchelClient {
     this.#random = options.random ?? Math.random;
     this.#tolerance = options.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
     this.#logger = safeLogger(options.logger);
+    if (options.logger !== undefined) this.#storage.useLogger?.(this.#logger);
     this.#timers = options.timers ?? defaultTimers();
     this.#budget = new RequestBudget(this.#timers);
     this.#transport = httpTransport({

@@ -1,6 +1,7 @@
 import { isHeldStatus } from '@satchel/core';
 import type { LicenseView } from '@satchel/protocol';
 import type { LicenseRequestResult, PlaybackResult, SatchelClient } from '../client.js';
+import { type SatchelLogger, safeLogger } from '../logger.js';
 import { type KeySource, MediaError } from './keys.js';
 import type { ShakaNamespace, ShakaPlayer, ShakaStorage, ShakaStoredContent } from './types.js';
 
@@ -20,6 +21,8 @@ export interface ShakaDownloadsOptions {
   keys?: KeySource;
   /** Extra Shaka configuration for storing a licence's media (e.g. `{ drm: { servers: … } }` for Widevine). */
   drmConfig?: (license: LicenseView) => object;
+  /** Receives the errors handled without throwing (releasing Shaka's storage or player failed). Default: silent. */
+  logger?: SatchelLogger;
 }
 
 /** A licence's media as stored by Shaka on this device. */
@@ -111,6 +114,7 @@ const metaOf = (content: ShakaStoredContent): Meta | null => {
  */
 export function createShakaDownloads(options: ShakaDownloadsOptions): ShakaDownloads {
   const { satchel, shaka } = options;
+  const logger = safeLogger(options.logger);
   let current: (Playback & { player: ShakaPlayer; timer: ReturnType<typeof setTimeout> | null }) | null =
     null;
   let reconciling: Promise<unknown> = Promise.resolve();
@@ -126,7 +130,11 @@ export function createShakaDownloads(options: ShakaDownloadsOptions): ShakaDownl
     try {
       return await use(storage);
     } finally {
-      await storage.destroy().catch(() => undefined);
+      await storage
+        .destroy()
+        .catch((error: unknown) =>
+          logger.log('warn', 'shaka: releasing the offline storage failed', { error }),
+        );
     }
   };
 
@@ -168,7 +176,9 @@ export function createShakaDownloads(options: ShakaDownloadsOptions): ShakaDownl
     if (p.timer !== null) clearTimeout(p.timer);
     const positionMs = Math.max(0, Math.round(p.video.currentTime * 1000));
     p.video.pause();
-    await p.player.destroy().catch(() => undefined);
+    await p.player
+      .destroy()
+      .catch((error: unknown) => logger.log('warn', 'shaka: releasing the player failed', { error }));
     await satchel.stopPlayback(p.licenseId, positionMs);
   };
 

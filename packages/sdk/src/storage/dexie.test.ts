@@ -45,3 +45,37 @@ describe('dexie adapter', () => {
     db.close();
   });
 });
+
+describe('dexie errors it handles without throwing', () => {
+  it('reports a lost connection it reopened to the logger', async () => {
+    const entries: Array<{ level: string; message: string }> = [];
+    const db = playerDb(`player-lost-${++counter}`);
+    const storage = dexieStorage(db);
+    storage.useLogger?.({ log: (level, message) => entries.push({ level, message }) });
+    await storage.append([deviceEvent(1)]);
+    const close = db.close.bind(db);
+    const outbox = db.table('satchel_outbox');
+    const count = outbox.count.bind(outbox);
+    let lost = true;
+    // The connection dies under the next read (as when the browser closes it).
+    (outbox as unknown as { count: unknown }).count = () => {
+      if (!lost) return count();
+      lost = false;
+      return Promise.reject(new Dexie.DatabaseClosedError('Database has been closed'));
+    };
+    (db as unknown as { close: unknown }).close = () => {
+      throw new Error('close failed');
+    };
+    try {
+      expect(await storage.pendingCount()).toBe(1);
+    } finally {
+      (db as unknown as { close: unknown }).close = close;
+    }
+    expect(entries).toContainEqual({
+      level: 'warn',
+      message: 'storage: the Dexie connection was lost; reopening it',
+    });
+    expect(entries).toContainEqual({ level: 'debug', message: 'storage: closing a lost connection failed' });
+    db.close();
+  });
+});

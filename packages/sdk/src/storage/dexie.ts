@@ -1,5 +1,6 @@
 import type { Dexie, Table } from 'dexie';
 import { StorageError } from '../errors.js';
+import { type SatchelLogger, safeLogger, silentLogger } from '../logger.js';
 import {
   assignEntries,
   classifyStorageError,
@@ -48,6 +49,7 @@ class DexieStorage implements SatchelStorage {
   readonly kind = 'dexie';
   #closed = false;
   #checked: Promise<void> | null = null;
+  #logger: SatchelLogger = silentLogger;
   readonly #outbox: Table<OutboxEntry, number>;
   readonly #meta: Table<unknown, string>;
 
@@ -86,11 +88,18 @@ class DexieStorage implements SatchelStorage {
         const kind = classifyStorageError(error);
         if (kind !== 'lost') throw kind;
         if (attempt > 0) throw unavailable(error);
+        this.#logger.log('warn', 'storage: the Dexie connection was lost; reopening it', { error });
         try {
           this.db.close({ disableAutoOpen: false });
-        } catch {}
+        } catch (closing) {
+          this.#logger.log('debug', 'storage: closing a lost connection failed', { error: closing });
+        }
       }
     }
+  }
+
+  useLogger(logger: SatchelLogger): void {
+    this.#logger = safeLogger(logger);
   }
 
   open(): Promise<void> {

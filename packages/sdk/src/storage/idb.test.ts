@@ -72,3 +72,65 @@ describe('idb schema versions', () => {
     newer.close();
   });
 });
+
+describe('idb errors it handles without throwing', () => {
+  type Entry = { level: string; message: string };
+  const logger = (entries: Entry[]) => ({
+    log: (level: string, message: string) => entries.push({ level, message }),
+  });
+
+  it('reports a lost connection it reopened, and a close of it that failed, to the logger', async () => {
+    const entries: Entry[] = [];
+    const storage = idbStorage({ name: freshName(), logger: logger(entries) });
+    await storage.append([deviceEvent(1)]);
+    const transaction = IDBDatabase.prototype.transaction;
+    const close = IDBDatabase.prototype.close;
+    let lost = true;
+    IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: unknown[]) {
+      if (lost) {
+        lost = false;
+        throw new DOMException('The database connection is closing.', 'InvalidStateError');
+      }
+      return (transaction as (...a: unknown[]) => IDBTransaction).apply(this, args);
+    } as typeof transaction;
+    IDBDatabase.prototype.close = () => {
+      throw new DOMException('close failed', 'UnknownError');
+    };
+    try {
+      expect(await storage.pendingCount()).toBe(1);
+    } finally {
+      IDBDatabase.prototype.transaction = transaction;
+      IDBDatabase.prototype.close = close;
+    }
+    expect(entries).toContainEqual({
+      level: 'warn',
+      message: 'storage: the IndexedDB connection was lost; reopening it',
+    });
+    expect(entries).toContainEqual({ level: 'debug', message: 'storage: closing a lost connection failed' });
+    await storage.close();
+  });
+
+  it('reports an abort that failed after a failed record to the logger, and rejects with the failure', async () => {
+    const entries: Entry[] = [];
+    const storage = idbStorage({ name: freshName(), logger: logger(entries) });
+    await storage.open();
+    const abort = IDBTransaction.prototype.abort;
+    IDBTransaction.prototype.abort = () => {
+      throw new DOMException('already finished', 'InvalidStateError');
+    };
+    try {
+      const error = await storage
+        .record?.({}, () => {
+          throw new Error('build failed');
+        })
+        .catch((e: unknown) => e);
+      expect(String(error)).toMatch(/build failed/);
+    } finally {
+      IDBTransaction.prototype.abort = abort;
+    }
+    expect(entries.map((e) => e.message)).toContain(
+      'storage: could not abort a failed transaction (it had already ended)',
+    );
+    await storage.close();
+  });
+});

@@ -1,5 +1,6 @@
 import { type IDBPDatabase, type IDBPTransaction, openDB, unwrap } from 'idb';
 import { StorageError } from '../errors.js';
+import { type SatchelLogger, safeLogger, silentLogger } from '../logger.js';
 import { uuidv7 } from '../uuid.js';
 import {
   assignEntries,
@@ -34,6 +35,7 @@ const noop = () => {};
  */
 async function inTransaction<T>(
   tx: { abort(): void; done: Promise<void> },
+  logger: SatchelLogger,
   body: (track: <P>(p: Promise<P>) => Promise<P>) => Promise<T>,
 ): Promise<T> {
   const track = <P>(p: Promise<P>): Promise<P> => {
@@ -46,10 +48,20 @@ async function inTransaction<T>(
     await tx.done;
     return result;
   } catch (error) {
-    try {
-      tx.abort();
-    } catch {}
+    abortQuietly(tx, logger, error);
     throw error;
+  }
+}
+
+// Aborting a transaction that already ended throws; the original failure is what the caller hears.
+function abortQuietly(tx: { abort(): void }, logger: SatchelLogger, cause: unknown): void {
+  try {
+    tx.abort();
+  } catch (error) {
+    logger.log('debug', 'storage: could not abort a failed transaction (it had already ended)', {
+      error,
+      cause,
+    });
   }
 }
 const META = 'meta';
@@ -83,6 +95,8 @@ export interface IdbStorageOptions {
    * `STORAGE_BLOCKED` (default 10 s).
    */
   blockedTimeoutMs?: number;
+  /** Receives the errors the adapter handles without throwing (default: silent; a client passes its own). */
+  logger?: SatchelLogger;
   /**
    * Durability of write transactions (default `strict`: the browser flushes to disk before the write
    * resolves, so a recorded event survives a power loss). `relaxed` is faster and survives a tab or
@@ -99,11 +113,13 @@ export interface IdbStorageOptions {
  * {@link StorageError}.
  */
 export function idbStorage(options: IdbStorageOptions = {}): SatchelStorage {
-  return new IdbStorage(
+  const storage = new IdbStorage(
     options.name ?? 'satchel',
     options.blockedTimeoutMs ?? 10_000,
     options.durability ?? 'strict',
   );
+  if (options.logger !== undefined) storage.useLogger(options.logger);
+  return storage;
 }
 
 class IdbStorage implements SatchelStorage {
@@ -114,12 +130,17 @@ class IdbStorage implements SatchelStorage {
   // so a new one would wait behind it without ever hearing `blocked`. The next attempt waits on it instead.
   #abandoned: Promise<IDBPDatabase> | null = null;
   #snapshot: { stamp: string; snapshot: RecordState['snapshot'] } | null = null;
+  #logger: SatchelLogger = silentLogger;
 
   constructor(
     private readonly name: string,
     private readonly blockedTimeoutMs: number,
     private readonly durability: 'strict' | 'relaxed' | 'default',
   ) {}
+
+  useLogger(logger: SatchelLogger): void {
+    this.#logger = safeLogger(logger);
+  }
 
   open(): Promise<void> {
     return this.#run(async () => undefined);
@@ -214,7 +235,10 @@ class IdbStorage implements SatchelStorage {
         if (this.#closed) throw new StorageError('STORAGE_CLOSED', 'The storage is closed', { cause: error });
         try {
           db.close();
-        } catch {}
+        } catch (closing) {
+          this.#logger.log('debug', 'storage: closing a lost connection failed', { error: closing });
+        }
+        this.#logger.log('warn', 'storage: the IndexedDB connection was lost; reopening it', { error });
         this.#db = null;
         if (attempt > 0) throw unavailable(error);
       }
@@ -226,7 +250,7 @@ class IdbStorage implements SatchelStorage {
       const tx = db.transaction([OUTBOX, META], 'readwrite', { durability: this.durability });
       const meta = tx.objectStore(META);
       const outbox = tx.objectStore(OUTBOX);
-      return inTransaction(tx, async (track) => {
+      return inTransaction(tx, this.#logger, async (track) => {
         const [lastSeq, clock, cursor] = await Promise.all([
           track(meta.get(META_KEYS.lastSeq) as Promise<number | undefined>),
           patch?.clock !== undefined
@@ -304,9 +328,7 @@ class IdbStorage implements SatchelStorage {
               tx.commit?.();
               done = { entries, result: plan.result };
             } catch (error) {
-              try {
-                tx.abort();
-              } catch {}
+              abortQuietly(tx, this.#logger, error);
               reject(error);
             }
           };
@@ -339,7 +361,7 @@ class IdbStorage implements SatchelStorage {
       const meta = tx.objectStore(META);
       const outbox = tx.objectStore(OUTBOX);
       const range = ackSeq !== null && ackSeq >= 1 ? IDBKeyRange.upperBound(ackSeq) : null;
-      return inTransaction(tx, async (track) => {
+      return inTransaction(tx, this.#logger, async (track) => {
         const [removed, clock, cursor, snapshot] = await Promise.all([
           range === null ? 0 : track(outbox.count(range)),
           track(meta.get(META_KEYS.clock) as Promise<StoredClock | undefined>),
@@ -382,7 +404,10 @@ class IdbStorage implements SatchelStorage {
     if (db !== null) {
       try {
         (await db).close();
-      } catch {}
+      } catch (error) {
+        // An open that failed has no connection to close; the failure was reported where it happened.
+        this.#logger.log('debug', 'storage: closing the connection failed', { error });
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { SecureClockState } from '@satchel/core';
 import type { DeviceEventEnvelope, LicenseSnapshot } from '@satchel/protocol';
+import type { SatchelLogger } from '../logger.js';
 
 /** A device event waiting in the outbox: exactly the wire envelope, `seq` and `eventId` assigned on write. */
 export type OutboxEntry = DeviceEventEnvelope;
@@ -173,6 +174,12 @@ export interface SatchelStorage {
   readMeta(): Promise<StoredMeta>;
   /** Closes the connection. Later calls reject with `STORAGE_CLOSED`. */
   close(): Promise<void>;
+  /**
+   * Optional: where the adapter reports the errors it handles without throwing (a failed abort of a
+   * transaction that already failed, a failed close of a lost connection). The client passes its
+   * `logger` here when it is created.
+   */
+  useLogger?(logger: SatchelLogger): void;
 }
 
 export const EMPTY_CURSOR: SyncCursor = {
