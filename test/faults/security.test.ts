@@ -481,6 +481,17 @@ describe('device credentials: revocation, takeover, expiry', () => {
     expect(again.status).toBe(201);
     expectError(await call('GET', '/v1/licenses', { token: first.body.token }), 401, 'UNAUTHENTICATED');
     expect((await call('GET', '/v1/licenses', { token: again.body.token })).status).toBe(200);
+    // POST /v1/sync checks the credential in its own read statement: the superseded token appends nothing.
+    const before = await streamVersion(h.accountId);
+    expectError(
+      await call('POST', '/v1/sync', {
+        token: first.body.token,
+        body: syncBody(first.body.deviceId, [event(1, first.body.deviceId)]),
+      }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    expect(await streamVersion(h.accountId)).toBe(before);
     // Deactivated, then back with its secret: a new token works, the one from before deactivation does not.
     await call('DELETE', `/v1/devices/${first.body.deviceId}`, { token: h.accountToken });
     expectError(

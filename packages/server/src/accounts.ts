@@ -184,6 +184,8 @@ export class AccountRepository {
       cursor: number;
       bySeq: ReadonlyMap<number, DeviceReceipt>;
       byEventId: ReadonlyMap<string, DeviceReceipt>;
+      /** The device's credential, read in the same statement (null when it has none). */
+      credential: { generation: number; revoked: boolean } | null;
     }) => DeviceBatchDecision<T>,
   ): Promise<T> {
     return this.retrying(accountId, async () => {
@@ -194,6 +196,7 @@ export class AccountRepository {
         cursor: read.cursor,
         bySeq: read.bySeq,
         byEventId: read.byEventId,
+        credential: read.credential,
       });
       await this.write(
         this.db,

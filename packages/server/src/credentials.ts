@@ -107,7 +107,14 @@ export async function credentialStatus(
   deviceId: string,
   generation: number,
 ): Promise<CredentialStatus> {
-  const row = await currentCredential(db, accountId, deviceId);
+  return statusOf(await currentCredential(db, accountId, deviceId), generation);
+}
+
+/** Where a token of `generation` stands against the device's credential `row` (null: it has none). */
+export function statusOf(
+  row: { generation: number; revoked: boolean } | null,
+  generation: number,
+): CredentialStatus {
   if (!row) return 'unknown';
   if (row.revoked) return 'revoked';
   return row.generation === generation ? 'active' : 'superseded';

@@ -30,6 +30,7 @@ import type {
 import { PROTOCOL_VERSION } from '@satchel/protocol';
 import { uuidv7 } from 'uuidv7';
 import { type AccountRepository, type AccountUnit, countBy } from './accounts.js';
+import { AuthError } from './auth.js';
 import type { Catalogue } from './catalogue.js';
 import {
   DeviceAlreadyRegisteredError,
@@ -39,6 +40,7 @@ import {
   revokeCredential,
   saveCredential,
   secretMatches,
+  statusOf,
 } from './credentials.js';
 import { ServerError } from './errors.js';
 import { mergeBatch } from './merge.js';
@@ -418,12 +420,18 @@ export class SatchelService {
    * the whole batch ({@link SeqGapError}, nothing written); every new event is upcast, decided by
    * core's `decideDeviceEvent` and appended (or acknowledged as rejected, never blocking the queue).
    * Resolves once everything is durable.
+   *
+   * With `token` (the HTTP route passes the device token's credential generation), the device's credential
+   * is checked in the same read statement: a superseded or unknown credential throws {@link AuthError}
+   * (`UNAUTHENTICATED`) and nothing is written; a revoked one (a deactivated device) is merged, and every
+   * event is refused because the device is deactivated.
    */
   async sync(
     accountId: string,
     deviceId: string,
     request: SyncRequest,
     requestId?: string,
+    token?: { readonly generation: number },
   ): Promise<SyncResponse> {
     const now = this.now();
     const limited = await this.limitedTitles();
@@ -431,7 +439,12 @@ export class SatchelService {
       accountId,
       deviceId,
       request.events,
-      ({ state, cursor, bySeq, byEventId }) => {
+      ({ state, cursor, bySeq, byEventId, credential }) => {
+        if (token !== undefined) {
+          const status = statusOf(credential, token.generation);
+          if (status === 'superseded' || status === 'unknown')
+            throw new AuthError('UNAUTHENTICATED', 'This token has been revoked');
+        }
         const merged = mergeBatch({
           state,
           deviceId,

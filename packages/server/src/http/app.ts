@@ -257,19 +257,19 @@ export function createApp(options: AppOptions): Hono<Env> {
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     if (!m?.[1]) fail(protocolError('UNAUTHENTICATED', 'A bearer token is required'));
     const principal = await tokens.verify(m?.[1] ?? '');
-    if (principal.kind === 'device') {
-      // One primary-key read per request: a deactivation or a newer registration takes effect at once.
-      // A deactivated device's token is refused everywhere but POST /v1/sync, whose answer is how the
-      // device learns it was deactivated: every event refused (R8), nothing appended, its own final
-      // snapshot (licences revoked, no other device listed).
+    // A device token's credential is checked on every request, so a deactivation or a newer registration
+    // takes effect at once: POST /v1/sync checks it in its own read statement (service.sync), every other
+    // route with one primary-key read here. A deactivated device's token is refused everywhere but
+    // POST /v1/sync, whose answer is how the device learns it was deactivated: every event refused (R8),
+    // nothing appended, its own final snapshot (licences revoked, no other device listed).
+    if (principal.kind === 'device' && !(c.req.method === 'POST' && c.req.path === '/v1/sync')) {
       const status = await credentialStatus(
         db,
         principal.accountId,
         principal.deviceId,
         principal.generation ?? 0,
       );
-      if (status === 'revoked' && !(c.req.method === 'POST' && c.req.path === '/v1/sync'))
-        fail(protocolError('DEVICE_DEACTIVATED', 'This device was deactivated'));
+      if (status === 'revoked') fail(protocolError('DEVICE_DEACTIVATED', 'This device was deactivated'));
       if (status === 'superseded' || status === 'unknown')
         fail(protocolError('UNAUTHENTICATED', 'This token has been revoked'));
     }
@@ -314,7 +314,11 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
     const n = negotiateProtocolVersion(body.protocolVersion);
     if (!n.ok) fail(n.error);
-    return c.json(await service.sync(p.accountId, p.deviceId, body, c.get('requestId')));
+    return c.json(
+      await service.sync(p.accountId, p.deviceId, body, c.get('requestId'), {
+        generation: p.generation ?? 0,
+      }),
+    );
   });
 
   v1.post('/sync/rebase', async (c) => {

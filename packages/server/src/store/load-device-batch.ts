@@ -7,13 +7,17 @@ import type { DeviceReceipt, Fold, LoadedStream } from './types.js';
 // batch event and never walks all the device's receipts (a join on the unnested batch, or `= ANY`, did in
 // the generic plan: a 500-event sync's read took 55–130 ms instead of a few).
 // Everything a device's sync decides from, from one statement snapshot: a first row with the device's
-// cursor and the receipts the batch needs (by seq for the events at or below the cursor, by event id —
+// cursor, its credential (generation in schema_version, 'active' or 'revoked' in type, both NULL when it
+// has none) and the receipts the batch needs (by seq for the events at or below the cursor, by event id —
 // any device of the account — for those above it), then the snapshot row (if any), then the tail.
 export const LOAD_DEVICE_BATCH_SQL = `WITH snap AS (
   SELECT version, state FROM snapshots WHERE account_id = $1 AND fold_version = $2
   ORDER BY version DESC LIMIT 1
 ), cur AS (
   SELECT coalesce((SELECT last_seq FROM device_cursors WHERE account_id = $1 AND device_id = $3), 0) AS last_seq
+), cred AS (
+  SELECT generation, CASE WHEN revoked_at IS NULL THEN 'active' ELSE 'revoked' END AS status
+  FROM device_credentials WHERE account_id = $1 AND device_id = $3
 ), batch AS (
   SELECT b.seq, b.event_id FROM unnest($4::bigint[], $5::uuid[]) AS b(seq, event_id)
 ), seen AS (
@@ -29,8 +33,8 @@ export const LOAD_DEVICE_BATCH_SQL = `WITH snap AS (
   ) r
   WHERE batch.seq > (SELECT last_seq FROM cur)
 )
-SELECT 0 AS kind, (SELECT last_seq FROM cur) AS stream_version, NULL::text AS event_id, NULL::text AS type,
-  NULL::int AS schema_version,
+SELECT 0 AS kind, (SELECT last_seq FROM cur) AS stream_version, NULL::text AS event_id,
+  (SELECT status FROM cred) AS type, (SELECT generation FROM cred)::int AS schema_version,
   coalesce((SELECT json_agg(seen)::text FROM seen), '[]') AS data,
   NULL::text AS metadata, NULL::timestamptz AS recorded_at, NULL::bigint AS global_position
 UNION ALL
@@ -50,6 +54,8 @@ export interface DeviceBatchRead<S> {
   bySeq: Map<number, DeviceReceipt>;
   /** Receipts (any device of the account) for the event ids of the batch's events above `cursor`. */
   byEventId: Map<string, DeviceReceipt>;
+  /** The device's credential as of the same snapshot (see `credentials.ts`), null when it has none. */
+  credential: { generation: number; revoked: boolean } | null;
 }
 
 /** Loads what a device's sync decides from, in one statement: see `EventStore.loadDeviceBatch`. */
@@ -87,6 +93,10 @@ export async function loadDeviceBatch<S>(
       snapshotVersion,
     },
     cursor: Number(head?.stream_version ?? 0),
+    credential:
+      head?.type === 'active' || head?.type === 'revoked'
+        ? { generation: Number(head.schema_version), revoked: head.type === 'revoked' }
+        : null,
     bySeq,
     byEventId,
   };
