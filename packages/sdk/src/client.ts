@@ -248,7 +248,8 @@ export interface SatchelClient {
    * Pushes the whole outbox and stores the authoritative snapshot. Exclusive across tabs (Web Locks).
    * Each acknowledged batch is committed (acknowledgement + snapshot + clock anchor, one transaction)
    * before the next is sent, so a failure half-way loses nothing and resends nothing acknowledged.
-   * Concurrent calls in one tab share one run.
+   * Concurrent calls in one tab share one run; a call resolves only once every event recorded before it
+   * was acknowledged (one that joins a run started before those events were recorded runs again).
    * @throws {ClientError} `NOT_REGISTERED`, `NETWORK`, `TIMEOUT`, `UNAUTHORIZED`, `SERVER`, `UPDATE_REQUIRED`,
    *   `INVALID_RESPONSE`, `CLOSED`; {@link StorageError}.
    */
@@ -578,6 +579,9 @@ class Client implements SatchelClient {
       cursor: { lastSyncAt: reading.wallNow, lastError: null, updateRequired: null },
     });
     this.#emit(['licenses', 'status']);
+    // A background run that failed for want of a registration waits in backoff: the server is reachable
+    // and the device has its token now, so the next run need not wait out the retry interval.
+    this.#loop.send({ type: 'online', now: this.#timers.now() });
     return {
       deviceId: response.deviceId,
       accountId: response.snapshot.accountId,
@@ -812,9 +816,33 @@ class Client implements SatchelClient {
     };
   }
 
-  sync(): Promise<SyncResult> {
-    if (this.#closed) return Promise.reject(new ClientError('CLOSED', 'The client is closed'));
-    return this.#loop.request() ?? Promise.reject(new ClientError('CLOSED', 'The client is closed'));
+  async sync(): Promise<SyncResult> {
+    if (this.#closed) throw new ClientError('CLOSED', 'The client is closed');
+    const closed = () => new ClientError('CLOSED', 'The client is closed');
+    const joined = this.#loop.current;
+    if (joined === null) return (await this.#loop.request()) ?? Promise.reject(closed());
+    // A run in progress read the outbox before this call: what was recorded since (the caller's last
+    // events) may not be in it. Its result answers this call only if nothing recorded before the call is
+    // still pending; otherwise a run of this call's own follows (each run drains what it read at start).
+    await this.#open();
+    const mark = (await this.#storage.readMeta()).lastSeq;
+    let result: SyncResult | null = null;
+    try {
+      result = await joined;
+    } catch (error) {
+      this.#logger.log('debug', 'sync: the run this call joined failed; running again', { error });
+    }
+    for (let runs = 0; ; runs++) {
+      if (result !== null) {
+        const [first] = await this.#storage.pending(1);
+        if (first === undefined || first.seq > mark) return result;
+      }
+      if (runs >= 3)
+        throw new ClientError('SERVER', 'The outbox did not drain in three runs', { retryable: true });
+      const run = this.#loop.request();
+      if (run === null) throw closed();
+      result = await run;
+    }
   }
 
   #pushSoon(): void {

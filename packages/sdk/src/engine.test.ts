@@ -324,6 +324,85 @@ describe('the sync engine never gets stuck, never storms, never loses an event',
     expect(Object.keys(s.server.state.devices)).toEqual([retry.deviceId]);
   });
 
+  it('sync() that joins a run in progress resolves only after the events recorded before it were sent', async () => {
+    const s = await registered();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started: () => void = () => {};
+    const inFlight = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let held = true;
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const request = new Request(input, init);
+      if (request.url.endsWith('/v1/sync') && held) {
+        held = false;
+        started();
+        await gate;
+      }
+      return s.server.fetch(request);
+    };
+    const client = s.make({ fetch });
+    await client.stopPlayback(s.licenseId, 100);
+    const first = client.sync();
+    await inFlight; // the run has read the outbox and sent it
+    await client.stopPlayback(s.licenseId, 200);
+    const second = client.sync();
+    release();
+    await first;
+    const result = await second;
+    expect(result.pending).toBe(0);
+    expect((await client.status()).pendingEvents).toBe(0);
+    expect(s.server.state.licenses[s.licenseId]?.lastPositionMs).toBe(200);
+  });
+
+  it('a background run that failed before registration does not delay the first push after it', async () => {
+    const s = setup({ autoSync: true, syncIntervalMs: 60_000, pushDelayMs: 10 });
+    for (let i = 0; i < 50 && (await s.client.status()).syncState !== 'backoff'; i++) await sleep(20);
+    expect((await s.client.status()).syncState).toBe('backoff');
+    await s.client.register(s.server.enrolmentToken, { name: 'Laptop', platform: 'web' });
+    const licence = await s.client.requestDownload('film');
+    if (!licence.ok) throw new Error(licence.refusal.message);
+    await s.client.downloadCompleted(licence.license.licenseId);
+    for (let i = 0; i < 50 && (await s.client.status()).pendingEvents > 0; i++) await sleep(100);
+    expect((await s.client.status()).pendingEvents).toBe(0);
+    expect(s.server.state.licenses[licence.license.licenseId]?.status).toBe('downloaded');
+  });
+
+  it('a 429 with Retry-After is honoured, whatever its code: no request before the hint, the events go after it', async () => {
+    for (const code of ['RATE_LIMITED', 'EVENT_QUOTA_EXCEEDED']) {
+      const s = await registered();
+      const syncs: number[] = [];
+      const fetch: typeof globalThis.fetch = async (input, init) => {
+        const request = new Request(input, init);
+        if (request.url.endsWith('/v1/sync')) {
+          syncs.push(Date.now());
+          if (syncs.length === 1) {
+            return new Response(JSON.stringify({ error: { code, message: 'too many events' } }), {
+              status: 429,
+              headers: { 'content-type': 'application/json', 'retry-after': '2' },
+            });
+          }
+        }
+        return s.server.fetch(request);
+      };
+      const client = s.make({ autoSync: true, fetch, pushDelayMs: 10, random: () => 0 });
+      await client.stopPlayback(s.licenseId, 4321);
+      for (let i = 0; i < 50 && syncs.length === 0; i++) await sleep(20);
+      for (let i = 0; i < 50 && (await client.status()).syncState !== 'backoff'; i++) await sleep(20);
+      const status = await client.status();
+      expect(status.lastError?.code, code).toBe(code);
+      expect(status.nextSyncAt ?? 0).toBeGreaterThanOrEqual(s.clock.now() + 1900);
+      for (let i = 0; i < 80 && (await client.status()).pendingEvents > 0; i++) await sleep(100);
+      expect((await client.status()).pendingEvents, code).toBe(0);
+      expect(syncs.length, code).toBeGreaterThanOrEqual(2);
+      expect((syncs[1] ?? 0) - (syncs[0] ?? 0), code).toBeGreaterThanOrEqual(1900);
+      await client.close();
+    }
+  });
+
   it('a logger hears every transition and every swallowed error (a listener that throws)', async () => {
     const entries: Array<{ level: string; message: string }> = [];
     const s = await registered({

@@ -36,7 +36,8 @@ export type SyncStateKind = SyncState['kind'];
  * What can happen to the lifecycle:
  * - `start` / `resign`: this tab took over / gave up background sync;
  * - `record`: an event was recorded (here or in another tab): push it within `delayMs`;
- * - `online`: the network came back: run now (still no earlier than `notBefore`);
+ * - `online`: the network came back, or the device was just registered: run now (still no earlier than
+ *   `notBefore`);
  * - `timer`: the armed timer fired;
  * - `request`: the app called `sync()`;
  * - `succeeded`: the run ended well; the next periodic run is due in `nextInMs`;
