@@ -696,9 +696,14 @@ function chunkedHuge(text: string): Promise<{ status: number; text: string }> {
     const write = async () => {
       for (let i = 0; i < bytes.length && !answered && !req.destroyed; i += 256 * 1024) {
         if (!req.write(bytes.subarray(i, i + 256 * 1024))) {
-          await new Promise((r) => {
-            req.once('drain', r);
-            req.once('close', r);
+          await new Promise<void>((r) => {
+            const go = () => {
+              req.off('drain', go);
+              req.off('close', go);
+              r();
+            };
+            req.once('drain', go);
+            req.once('close', go);
           });
         }
       }

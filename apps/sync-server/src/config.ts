@@ -1,7 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEVELOPMENT_TOKEN_SECRET, productionSecretProblem } from '@satchel/server';
+import {
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  DEVELOPMENT_TOKEN_SECRET,
+  productionSecretProblem,
+} from '@satchel/server';
 import { type CorsOrigins, readCorsOrigins } from './cors.js';
 
 /** The two modes the reference server runs in; `SATCHEL_ENV` must name one of them exactly. */
@@ -24,6 +29,31 @@ export interface Config {
   demoAccountId: string;
   /** `SATCHEL_CORS_ORIGINS`: see {@link readCorsOrigins}. */
   corsOrigins: CorsOrigins;
+  /** The HTTP listener's connection cap and timeouts (`SATCHEL_MAX_CONNECTIONS`, `SATCHEL_*_TIMEOUT_MS`). */
+  connections: Required<ConnectionLimits>;
+}
+
+const CONNECTION_SETTINGS = [
+  ['SATCHEL_MAX_CONNECTIONS', 'maxConnections'],
+  ['SATCHEL_HEADERS_TIMEOUT_MS', 'headersTimeoutMs'],
+  ['SATCHEL_REQUEST_TIMEOUT_MS', 'requestTimeoutMs'],
+  ['SATCHEL_KEEP_ALIVE_TIMEOUT_MS', 'keepAliveTimeoutMs'],
+] as const;
+
+/** Reads the listener's bounds; each must be a positive integer. Throws naming the variable otherwise. */
+export function readConnectionLimits(env: NodeJS.ProcessEnv): Required<ConnectionLimits> {
+  const limits = { ...DEFAULT_CONNECTION_LIMITS };
+  for (const [name, key] of CONNECTION_SETTINGS) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+    limits[key] = value;
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs)
+    throw new Error('SATCHEL_HEADERS_TIMEOUT_MS must not exceed SATCHEL_REQUEST_TIMEOUT_MS');
+  return limits;
 }
 
 /**
@@ -78,6 +108,7 @@ export function loadConfig(
     logLevel: env.LOG_LEVEL ?? 'info',
     demoAccountId: env.SATCHEL_DEMO_ACCOUNT ?? 'demo',
     corsOrigins: readCorsOrigins(env.SATCHEL_CORS_ORIGINS, production),
+    connections: readConnectionLimits(env),
   };
 }
 

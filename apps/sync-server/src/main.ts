@@ -44,7 +44,7 @@ if (!config.databaseUrl) {
 let handler: (request: Request) => Response | Promise<Response> = startingUpFetch;
 let listener: Awaited<ReturnType<typeof serveFetch>>;
 try {
-  listener = await serveFetch((request) => handler(request), config.port, config.host);
+  listener = await serveFetch((request) => handler(request), config.port, config.host, config.connections);
 } catch (e) {
   logger.fatal({ err: e, port: config.port }, 'cannot listen');
   if (pid) rmSync(pid, { force: true });

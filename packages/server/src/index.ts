@@ -29,6 +29,10 @@ export {
 } from './errors.js';
 export { type AppOptions, createApp } from './http/app.js';
 export {
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+} from './http/connections.js';
+export {
   type ClearKey,
   KEY_SYSTEMS,
   type KeySystem,

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { protocolError } from '@satchel/protocol';
@@ -11,6 +12,12 @@ import type { Database } from './db/database.js';
 import { pgliteDatabase } from './db/pglite.js';
 import { postgresDatabase } from './db/postgres.js';
 import { createApp } from './http/app.js';
+import {
+  applyConnectionLimits,
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  httpServerOptions,
+} from './http/connections.js';
 import type { LicenseProxyOptions } from './http/license-proxy.js';
 import { Metrics } from './metrics.js';
 import { ProjectionRunner } from './projections/runner.js';
@@ -71,10 +78,11 @@ export interface SatchelServer {
   /** The projection runner (started when `runProjections` is set; otherwise idle, usable for lag and rebuilds). */
   readonly projections: ProjectionRunner;
   /**
-   * Listens on `port` (0 = any free port). Resolves with the bound port once accepting connections;
-   * rejects when the port cannot be bound (e.g. EADDRINUSE).
+   * Listens on `port` (0 = any free port) with `limits` (defaults: {@link DEFAULT_CONNECTION_LIMITS}).
+   * Resolves with the bound port once accepting connections; rejects when the port cannot be bound
+   * (e.g. EADDRINUSE).
    */
-  listen(port: number, hostname?: string): Promise<Listener>;
+  listen(port: number, hostname?: string, limits?: ConnectionLimits): Promise<Listener>;
 }
 
 /**
@@ -124,7 +132,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     db: config.db,
     logger,
     projections,
-    listen: (port, hostname = '0.0.0.0') => serveFetch(app.fetch, port, hostname),
+    listen: (port, hostname = '0.0.0.0', limits = {}) => serveFetch(app.fetch, port, hostname, limits),
   };
 }
 
@@ -136,29 +144,39 @@ export interface Listener {
 }
 
 /**
- * Serves a fetch handler on Node's HTTP server. Resolves once accepting connections; rejects when the
- * port cannot be bound (e.g. EADDRINUSE).
+ * Serves a fetch handler on Node's HTTP server, bounded by `limits` (each unset one takes its default
+ * from {@link DEFAULT_CONNECTION_LIMITS}). Resolves once accepting connections; rejects when the port
+ * cannot be bound (e.g. EADDRINUSE).
  */
 export function serveFetch(
   fetch: (request: Request) => Response | Promise<Response>,
   port: number,
   hostname = '0.0.0.0',
+  limits: ConnectionLimits = {},
 ): Promise<Listener> {
+  const bounds = { ...DEFAULT_CONNECTION_LIMITS, ...definedOnly(limits) };
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port, hostname }, (info: AddressInfo) => {
-      server.off('error', reject);
-      resolve({
-        port: info.port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-          }),
-      });
-    });
+    const server = serve(
+      { fetch, port, hostname, serverOptions: httpServerOptions(bounds) },
+      (info: AddressInfo) => {
+        server.off('error', reject);
+        resolve({
+          port: info.port,
+          close: () =>
+            new Promise<void>((done) => {
+              server.close(() => done());
+              (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+            }),
+        });
+      },
+    );
+    applyConnectionLimits(server as Server, bounds);
     server.once('error', reject);
   });
 }
+
+const definedOnly = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /**
  * What a process answers while its database is still opening: `/healthz` is alive, everything else is
