@@ -75,6 +75,7 @@ function recordingStorage(inner: SatchelStorage, recorded: Map<number, OutboxEnt
     pending: (limit) => inner.pending(limit),
     pendingCount: () => inner.pendingCount(),
     commit: (ackSeq, patch) => inner.commit(ackSeq, patch),
+    renumber: (moved, afterSeq) => inner.renumber(moved, afterSeq),
     readMeta: () => inner.readMeta(),
     close: () => inner.close(),
   };

@@ -192,6 +192,13 @@ export function faultyStorage(
       }
       return inner.commit(ackSeq, patch);
     },
+    async renumber(moved, afterSeq) {
+      if (options.quota()) {
+        options.onQuota();
+        throw quotaExceeded();
+      }
+      return inner.renumber(moved, afterSeq);
+    },
     readMeta: () => inner.readMeta(),
     close: () => inner.close(),
   };

@@ -130,6 +130,7 @@ describe('createSatchel', () => {
       pending: (limit) => inner.pending(limit),
       pendingCount: () => inner.pendingCount(),
       commit: (ackSeq, patch) => inner.commit(ackSeq, patch),
+      renumber: (moved, afterSeq) => inner.renumber(moved, afterSeq),
       readMeta: () => inner.readMeta(),
       close: () => inner.close(),
     };

@@ -185,7 +185,9 @@ export interface SatchelStatus {
   /**
    * The last time the server had lost acknowledged events of this device (restored from a backup) and
    * how that was resolved: `refilled` from retained events, or `rebased` (the range is recorded in the
-   * account's history as `DeviceHistoryRebased`). Null if it never happened.
+   * account's history as `DeviceHistoryRebased`); or the device's storage was restored from an older
+   * backup and its new events reused acknowledged seqs: `renumbered` after the server's cursor. Null if
+   * it never happened.
    */
   recovery: SyncRecovery | null;
   /** Whether this tab runs background sync. */
@@ -866,6 +868,7 @@ class Client implements SatchelClient {
             maxBytes: limits.maxBytes,
             beforeRequest: () => this.#budget.take(),
             onGap: (gap) => this.#recoverGap(gap),
+            onReuse: (reuse) => this.#renumber(reuse),
             logger: this.#logger,
             retention: { ...DEFAULT_RETENTION, ...this.options.retention },
             now: () => this.#clock.now(),
@@ -928,6 +931,25 @@ class Client implements SatchelClient {
     );
     this.#emit(['status']);
     return refill;
+  }
+
+  // The device's storage is behind the server (restored from an older backup): the events the server
+  // refused as reusing its acknowledged seqs, and every pending one after its cursor, get the seqs after
+  // it (ids kept), and the recovery is reported like a refill or a re-base.
+  async #renumber(reuse: { reused: number[]; serverSeq: number }): Promise<void> {
+    const fromSeq = Math.min(...reuse.reused);
+    await this.#storage.renumber(reuse.reused, reuse.serverSeq);
+    const recovery: SyncRecovery = {
+      kind: 'renumbered',
+      fromSeq,
+      toSeq: reuse.serverSeq,
+      at: this.#clock.now(),
+    };
+    await this.#storage.commit(null, { cursor: { lastRecovery: recovery } });
+    this.#logger.log('warn', `sync: seqs ${fromSeq}…${reuse.serverSeq} were already taken; renumbered`, {
+      recovery,
+    });
+    this.#emit(['status', 'outbox']);
   }
 
   async #noteFailure(error: unknown): Promise<void> {

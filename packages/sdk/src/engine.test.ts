@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isSatchelError, policy } from '@satchel/core';
+import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SatchelClient, SatchelOptions } from './client.js';
 import { clientFixture } from './client-fixture.testkit.js';
@@ -54,6 +55,31 @@ async function within<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Every record of the SDK's IndexedDB database, as a backup of the device's storage would hold them. */
+async function dump(name: string): Promise<Record<string, Array<[IDBValidKey, unknown]>>> {
+  const db = await openDB(name);
+  const out: Record<string, Array<[IDBValidKey, unknown]>> = {};
+  for (const store of ['outbox', 'meta']) {
+    const keys = await db.getAllKeys(store);
+    out[store] = await Promise.all(
+      keys.map(async (k) => [k, await db.get(store, k)] as [IDBValidKey, unknown]),
+    );
+  }
+  db.close();
+  return out;
+}
+
+/** Restores a {@link dump} over the database. */
+async function load(name: string, backup: Record<string, Array<[IDBValidKey, unknown]>>): Promise<void> {
+  const db = await openDB(name);
+  for (const [store, rows] of Object.entries(backup)) {
+    await db.clear(store);
+    const keyed = store === 'outbox';
+    for (const [key, value] of rows) await (keyed ? db.put(store, value) : db.put(store, value, key));
+  }
+  db.close();
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -401,6 +427,41 @@ describe('the sync engine never gets stuck, never storms, never loses an event',
       expect((syncs[1] ?? 0) - (syncs[0] ?? 0), code).toBeGreaterThanOrEqual(1900);
       await client.close();
     }
+  });
+
+  it('device storage restored from an older backup reuses acknowledged seqs: renumbered, nothing lost, reported', async () => {
+    const s = await registered();
+    const deviceId = (await s.client.status()).deviceId ?? '';
+    await s.client.downloadCompleted(s.licenseId); // seq 1
+    await s.client.sync();
+    // The backup is taken here: seq 1 acknowledged, nothing pending.
+    const backup = await dump(s.name);
+    await s.client.stopPlayback(s.licenseId, 100); // seq 2
+    await s.client.stopPlayback(s.licenseId, 200); // seq 3
+    await s.client.sync();
+    expect(s.server.cursors.get(deviceId)).toBe(3);
+    await s.client.close();
+    await load(s.name, backup);
+    const restored = s.make();
+    await restored.stopPlayback(s.licenseId, 300); // seq 2 again, a new event
+    await restored.stopPlayback(s.licenseId, 400); // seq 3 again
+    await restored.stopPlayback(s.licenseId, 500); // seq 4
+    const storage = idbStorage({ name: s.name });
+    const ids = (await storage.pending()).map((e) => e.eventId);
+    await storage.close();
+    const result = await restored.sync();
+    expect(result.pending).toBe(0);
+    expect(result.rejected).toEqual([]);
+    expect(s.server.cursors.get(deviceId)).toBe(6);
+    // Each of the three reached the server once and was applied (seq 4 first, 2 and 3 renumbered 5 and 6).
+    expect(ids.map((id) => s.server.processed.get(id))).toEqual([1, 1, 1]);
+    expect(ids.filter((id) => s.server.rejected.has(id))).toEqual([]);
+    expect((await restored.status()).recovery).toMatchObject({ kind: 'renumbered', fromSeq: 2, toSeq: 4 });
+    // And the device records after the server's cursor from now on.
+    await restored.stopPlayback(s.licenseId, 600);
+    expect(await restored.sync()).toMatchObject({ pending: 0, rejected: [] });
+    expect(s.server.cursors.get(deviceId)).toBe(7);
+    expect(s.server.state.licenses[s.licenseId]?.lastPositionMs).toBe(600);
   });
 
   it('a logger hears every transition and every swallowed error (a listener that throws)', async () => {

@@ -7,6 +7,7 @@ import {
   META_KEYS,
   mergeClock,
   patchWrites,
+  renumbered,
   STORAGE_DATA_VERSION,
   toMeta,
   unavailable,
@@ -193,6 +194,21 @@ class DexieStorage implements SatchelStorage {
         for (const [key, value] of patchWrites(patch, clock ?? null, cursor, ackSeq, snapshot))
           await this.#meta.put(value, key);
         return removed;
+      }),
+    );
+  }
+
+  renumber(moved: readonly number[], afterSeq: number): Promise<OutboxEntry[]> {
+    return this.#run(() =>
+      this.db.transaction('rw', [this.#outbox, this.#meta], async () => {
+        const all = await this.#outbox.toArray();
+        const lastSeq = ((await this.#meta.get(META_KEYS.lastSeq)) as number | undefined) ?? 0;
+        const next = renumbered(all, moved, afterSeq);
+        const ids = new Set(next.map((e) => e.eventId));
+        await this.#outbox.bulkDelete(all.filter((e) => ids.has(e.eventId)).map((e) => e.seq));
+        await this.#outbox.bulkAdd(next);
+        await this.#meta.put(Math.max(lastSeq, afterSeq, next[next.length - 1]?.seq ?? 0), META_KEYS.lastSeq);
+        return next;
       }),
     );
   }

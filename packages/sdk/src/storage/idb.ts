@@ -8,6 +8,7 @@ import {
   META_KEYS,
   mergeClock,
   patchWrites,
+  renumbered,
   STORAGE_DATA_VERSION,
   toMeta,
   unavailable,
@@ -377,6 +378,31 @@ class IdbStorage implements SatchelStorage {
         }
         await Promise.all(writes);
         return removed;
+      });
+    });
+  }
+
+  renumber(moved: readonly number[], afterSeq: number): Promise<OutboxEntry[]> {
+    return this.#run(async (db) => {
+      const tx = db.transaction([OUTBOX, META], 'readwrite', { durability: this.durability });
+      const meta = tx.objectStore(META);
+      const outbox = tx.objectStore(OUTBOX);
+      return inTransaction(tx, this.#logger, async (track) => {
+        const [all, lastSeq] = await Promise.all([
+          track(outbox.getAll() as Promise<OutboxEntry[]>),
+          track(meta.get(META_KEYS.lastSeq) as Promise<number | undefined>),
+        ]);
+        const next = renumbered(all, moved, afterSeq);
+        const writes: Promise<unknown>[] = [];
+        for (const entry of next) {
+          const old = all.find((e) => e.eventId === entry.eventId);
+          if (old !== undefined) writes.push(track(outbox.delete(old.seq)));
+        }
+        await Promise.all(writes);
+        await Promise.all(next.map((entry) => track(outbox.add(entry))));
+        const last = Math.max(lastSeq ?? 0, afterSeq, next[next.length - 1]?.seq ?? 0);
+        await track(meta.put(last, META_KEYS.lastSeq));
+        return next;
       });
     });
   }

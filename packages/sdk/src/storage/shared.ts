@@ -183,3 +183,25 @@ export function unavailable(error: unknown): StorageError {
     },
   );
 }
+
+/** The entries {@link SatchelStorage.renumber} moves, in their new order, with their new seqs. */
+export function renumbered(
+  entries: readonly OutboxEntry[],
+  moved: readonly number[],
+  afterSeq: number,
+): OutboxEntry[] {
+  const bySeq = new Map(entries.map((e) => [e.seq, e]));
+  const order: OutboxEntry[] = [];
+  const taken = new Set<number>();
+  for (const seq of moved) {
+    const entry = bySeq.get(seq);
+    if (entry !== undefined && !taken.has(seq)) {
+      order.push(entry);
+      taken.add(seq);
+    }
+  }
+  for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
+    if (entry.seq > afterSeq && !taken.has(entry.seq)) order.push(entry);
+  }
+  return order.map((entry, i) => ({ ...entry, seq: afterSeq + 1 + i }));
+}

@@ -73,10 +73,14 @@ export interface RetainedEvent {
  * events (`SEQ_GAP` behind the outbox):
  * - `refilled`: the device still held `fromSeq`…`toSeq` (retained) and sent them again;
  * - `rebased`: it no longer held them; the server recorded `DeviceHistoryRebased` for that range in the
- *   account's history and moved on. Nothing is dropped silently: this is how the player learns of it.
+ *   account's history and moved on. Nothing is dropped silently: this is how the player learns of it;
+ * - `renumbered`: the other way round — the device's storage was restored from an older backup, so its
+ *   new events from `fromSeq` on reused seqs the server had already acknowledged for other events
+ *   (`EVENT_ID_REUSED`); they were renumbered after the server's cursor `toSeq` (ids unchanged) and sent
+ *   again. Events of the same batch the server accepted past its old cursor were applied before them.
  */
 export interface SyncRecovery {
-  kind: 'refilled' | 'rebased';
+  kind: 'refilled' | 'rebased' | 'renumbered';
   fromSeq: number;
   toSeq: number;
   at: number;
@@ -170,6 +174,14 @@ export interface SatchelStorage {
    * Resolves with the number of entries dropped.
    */
   commit(ackSeq: number | null, patch?: MetaPatch): Promise<number>;
+  /**
+   * In ONE transaction, gives the entries whose seq is in `moved` (in that order), then
+   * every entry above `afterSeq` (in seq order), the seqs `afterSeq + 1`, `afterSeq + 2`, … — `eventId`
+   * and content unchanged — and raises the last assigned seq to the last of them (at least `afterSeq`),
+   * so the next recorded event follows. Used when the server already holds those seqs from history this
+   * device lost (its storage was restored from an older backup). Resolves with the moved entries.
+   */
+  renumber(moved: readonly number[], afterSeq: number): Promise<OutboxEntry[]>;
   /** The identity, snapshot, clock, cursor and last assigned seq, read in one transaction. */
   readMeta(): Promise<StoredMeta>;
   /** Closes the connection. Later calls reject with `STORAGE_CLOSED`. */

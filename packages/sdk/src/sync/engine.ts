@@ -43,6 +43,14 @@ export interface SyncResult {
  */
 export type GapHandler = (gap: { expectedSeq: number; firstSeq: number }) => Promise<OutboxEntry[]>;
 
+/**
+ * The other disagreement: the server already acknowledged seqs this device assigns again (its storage
+ * was restored from an older backup), so it refused `reused` as `EVENT_ID_REUSED` and its cursor stands
+ * at `serverSeq`. The handler renumbers those events and every pending one after `serverSeq` (ids kept)
+ * and records the recovery; the run then sends them again.
+ */
+export type ReuseHandler = (reuse: { reused: number[]; serverSeq: number }) => Promise<void>;
+
 export interface EngineDeps {
   storage: SatchelStorage;
   transport: Transport;
@@ -54,6 +62,7 @@ export interface EngineDeps {
   /** Waits for the request budget (bounds the request rate whatever the answers). */
   beforeRequest: () => Promise<void>;
   onGap: GapHandler;
+  onReuse: ReuseHandler;
   logger: SatchelLogger;
   /** How long, and how many, acknowledged events are kept to refill a server restored from a backup. */
   retention: RetentionOptions;
@@ -190,6 +199,7 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
   // The highest seq this device ever had acknowledged: an answer below it means the server lost events.
   const deviceAck = meta.cursor.ackSeq;
   let recovered = false;
+  let renumbering = false;
   const husks = new Set<number>();
   for (let requests = 0; ; requests++) {
     const outbox = await deps.storage.pending(limit);
@@ -239,6 +249,24 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
       }
       throw error;
     }
+    // Seqs the server had already acknowledged for other events: this device's storage is behind the
+    // server (restored from an older backup). Those events were not applied; renumber them (and what
+    // follows) after the server's cursor before acknowledging anything, so none is dropped. Once per run:
+    // an event refused again at its new seq had really been applied under another seq.
+    const reused = renumbering
+      ? []
+      : response.results
+          .filter((r) => r.status === 'rejected' && r.code === 'EVENT_ID_REUSED' && r.seq <= response.ackSeq)
+          .map((r) => r.seq)
+          .filter((seq) => batch.some((e) => e.seq === seq) && !refill.some((e) => e.seq === seq));
+    if (reused.length > 0) {
+      renumbering = true;
+      deps.logger.log('warn', `sync: the server already holds seqs ${reused.join(', ')}; renumbering`, {
+        reused,
+        serverSeq: response.ackSeq,
+      });
+      await deps.onReuse({ reused, serverSeq: response.ackSeq });
+    }
     const reading = deps.reading();
     const clock = anchorSecureClock(
       meta.clock ?? initialSecureClock(reading.wallNow),
@@ -246,9 +274,10 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
       reading,
     );
     const before = retained;
+    const skipped = new Set(reused);
     retained = retain(
       retained,
-      batch.filter((e) => e.seq <= response.ackSeq),
+      batch.filter((e) => e.seq <= response.ackSeq && !skipped.has(e.seq)),
       deps.now(),
       deps.retention,
     );
@@ -268,7 +297,7 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
     result.snapshotVersion = response.snapshot.version;
     result.serverTime = response.serverTime;
     for (const r of response.results) {
-      if (r.status === 'rejected')
+      if (r.status === 'rejected' && !skipped.has(r.seq))
         result.rejected.push({ seq: r.seq, eventId: r.eventId, code: r.code, message: r.message });
     }
     if (response.ackSeq < deviceAck && !recovered && refill.length === 0) {
@@ -277,6 +306,7 @@ export async function drainOutbox(deps: EngineDeps): Promise<SyncResult> {
       refill = await deps.onGap({ expectedSeq: response.ackSeq + 1, firstSeq: deviceAck + 1 });
       continue;
     }
+    if (reused.length > 0) continue;
     const first = batch[0];
     const last = batch[batch.length - 1];
     if (first === undefined || last === undefined) break;

@@ -196,6 +196,44 @@ export function storageContract(fixture: StorageFixture): StorageContractCase[] 
     );
   });
 
+  test('renumbers reused seqs and what follows after a given seq, ids kept, in one transaction', async () => {
+    const { storage, reopen } = await fixture.fresh();
+    if (storage.renumber === undefined) return;
+    const before = await storage.append([deviceEvent(1), deviceEvent(2), deviceEvent(3), deviceEvent(4)]);
+    // The server already holds seqs up to 3: 2 and 3 were refused as reused, 1 was a duplicate.
+    const moved = await storage.renumber([2, 3], 3);
+    equal(
+      moved.map((e) => [e.seq, e.data.n]),
+      [
+        [4, 2],
+        [5, 3],
+        [6, 4],
+      ],
+      'moved.map((e) => [e.seq, e.data.n])',
+    );
+    equal(
+      moved.map((e) => e.eventId),
+      [before[1]?.eventId, before[2]?.eventId, before[3]?.eventId],
+      'moved.map((e) => e.eventId)',
+    );
+    const other = reopen();
+    equal(
+      (await other.pending()).map((e) => [e.seq, e.data.n]),
+      [
+        [1, 1],
+        [4, 2],
+        [5, 3],
+        [6, 4],
+      ],
+      '(await other.pending()).map((e) => [e.seq, e.data.n])',
+    );
+    const [next] = await other.append([deviceEvent(5)]);
+    equal(next?.seq, 7, 'next?.seq');
+    equal((await storage.renumber([], 10)).length, 0, '(await storage.renumber([], 10)).length');
+    equal((await other.append([deviceEvent(6)]))[0]?.seq, 11, 'seq after an empty renumber past the last');
+    await other.close();
+  });
+
   test('keeps the clock high-water mark from moving backwards', async () => {
     const { storage } = await fixture.fresh();
     const clock = { highWaterMark: T0 + 1000, offsetMs: 0, lastEstimate: T0 + 1000, monotonic: null };
