@@ -643,7 +643,8 @@ describe('rate limits', () => {
     });
     const listener = await limited.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${listener.port}`;
-    const [flooder, other] = [a.devices[0], a.devices[1]];
+    // Another account's device: the flooder's own account shares one limit (per account) with it.
+    const [flooder, other] = [a.devices[0], b.devices[0]];
     if (!flooder || !other) throw new Error('no devices');
     try {
       const get = async (token: string) => {

@@ -5,6 +5,7 @@ import {
   type ConnectionLimits,
   DEFAULT_CONNECTION_LIMITS,
   DEVELOPMENT_TOKEN_SECRET,
+  type Limits,
   productionSecretProblem,
 } from '@satchel/server';
 import { type CorsOrigins, readCorsOrigins } from './cors.js';
@@ -31,6 +32,33 @@ export interface Config {
   corsOrigins: CorsOrigins;
   /** The HTTP listener's connection cap and timeouts (`SATCHEL_MAX_CONNECTIONS`, `SATCHEL_*_TIMEOUT_MS`). */
   connections: Required<ConnectionLimits>;
+  /** `SATCHEL_RATE_DEVICE`, `SATCHEL_RATE_ACCOUNT`, `SATCHEL_RATE_OPERATOR`, `SATCHEL_EVENT_QUOTA`: see {@link readLimits}. */
+  limits: Partial<Limits>;
+}
+
+const LIMIT_VARIABLES = {
+  device: 'SATCHEL_RATE_DEVICE',
+  account: 'SATCHEL_RATE_ACCOUNT',
+  operator: 'SATCHEL_RATE_OPERATOR',
+  events: 'SATCHEL_EVENT_QUOTA',
+} as const;
+
+/**
+ * Reads the request limits and the event quota, each `<points>/<seconds>` (e.g. `SATCHEL_RATE_DEVICE=200/10`:
+ * 200 requests per device per 10 s; `SATCHEL_EVENT_QUOTA=10000/3600`). Unset ones keep the server's
+ * defaults. Throws for a value not of that form.
+ */
+export function readLimits(env: NodeJS.ProcessEnv): Partial<Limits> {
+  const limits: { -readonly [K in keyof Limits]?: Limits[K] } = {};
+  for (const [name, variable] of Object.entries(LIMIT_VARIABLES) as [keyof Limits, string][]) {
+    const value = env[variable]?.trim();
+    if (!value) continue;
+    const m = /^(\d+)\s*\/\s*(\d+)\s*s?$/.exec(value);
+    if (!m)
+      throw new Error(`${variable} must be <points>/<seconds> (e.g. 200/10), got ${JSON.stringify(value)}`);
+    limits[name] = { points: Number(m[1]), windowSec: Number(m[2]) };
+  }
+  return limits;
 }
 
 const CONNECTION_SETTINGS = [
@@ -109,6 +137,7 @@ export function loadConfig(
     demoAccountId: env.SATCHEL_DEMO_ACCOUNT ?? 'demo',
     corsOrigins: readCorsOrigins(env.SATCHEL_CORS_ORIGINS, production),
     connections: readConnectionLimits(env),
+    limits: readLimits(env),
   };
 }
 

@@ -108,6 +108,7 @@ try {
     tokenSecret: config.tokenSecret,
     snapshotEvery: config.snapshotEvery,
     logger,
+    limits: config.limits,
     licenseProxy: {
       clearKeys: async (titleId) => {
         const key = (await media.catch(() => null))?.keys.get(titleId);
@@ -151,6 +152,8 @@ if (config.production) {
       port: listener.port,
       database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
       corsOrigins: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
+      limits: server.limits.limits,
+      limitsStore: server.limits.store,
       startupMs: Math.round(performance.now() - started),
     },
     'satchel sync server listening',
@@ -163,6 +166,8 @@ if (config.production) {
       port: listener.port,
       database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
       corsOrigins: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
+      limits: server.limits.limits,
+      limitsStore: server.limits.store,
       demoAccount: config.demoAccountId,
       demoAccountCreated: created,
       startupMs: Math.round(performance.now() - started),

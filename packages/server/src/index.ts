@@ -41,6 +41,14 @@ export {
   type LicenseUpstream,
 } from './http/license-proxy.js';
 export {
+  DEFAULT_LIMITS,
+  type LimitRefusal,
+  type Limits,
+  type LimitWindow,
+  RequestLimits,
+  resolveLimits,
+} from './http/limits.js';
+export {
   type MergeAppend,
   type MergeInput,
   type MergeOutcome,

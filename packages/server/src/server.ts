@@ -19,6 +19,7 @@ import {
   httpServerOptions,
 } from './http/connections.js';
 import type { LicenseProxyOptions } from './http/license-proxy.js';
+import { type Limits, RequestLimits, resolveLimits } from './http/limits.js';
 import { Metrics } from './metrics.js';
 import { ProjectionRunner } from './projections/runner.js';
 import { studioAccounting } from './projections/studio-accounting.js';
@@ -56,7 +57,13 @@ export interface SatchelServerConfig {
   logger?: Logger;
   now?: () => number;
   maxBodyBytes?: number;
+  /** The older form of the per-device request limit (see `resolveLimits`); `limits` overrides it. */
   rateLimit?: { burst: number; perSecond: number };
+  /**
+   * Request limits per device, account and operator, and the event quota per device (default
+   * `DEFAULT_LIMITS`). Shared by every instance on one PostgreSQL; in memory on PGlite.
+   */
+  limits?: Partial<Limits>;
   corsOrigin?: string | string[];
   /** The licence proxy's key sources (see {@link LicenseProxyOptions}). */
   licenseProxy?: LicenseProxyOptions;
@@ -75,6 +82,8 @@ export interface SatchelServer {
   readonly metrics: Metrics;
   readonly db: Database;
   readonly logger: Logger;
+  /** The request limits and event quotas (shared in PostgreSQL, or this process's on PGlite). */
+  readonly limits: RequestLimits;
   /** The projection runner (started when `runProjections` is set; otherwise idle, usable for lag and rebuilds). */
   readonly projections: ProjectionRunner;
   /**
@@ -87,7 +96,8 @@ export interface SatchelServer {
 
 /**
  * Migrates the database (under an advisory lock; safe with several instances starting together) and
- * wires the store, the service and the HTTP app. Throws when the migrations fail.
+ * wires the store, the service and the HTTP app. Throws when the migrations fail, or a `RangeError` for
+ * invalid limits.
  */
 export async function createSatchelServer(config: SatchelServerConfig): Promise<SatchelServer> {
   const logger = config.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
@@ -112,6 +122,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
   });
   await projections.ensure();
   if (config.runProjections) projections.start();
+  const limits = new RequestLimits(config.db, resolveLimits(config.rateLimit, config.limits));
   const app = createApp({
     service,
     tokens,
@@ -119,7 +130,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     metrics,
     logger,
     ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
-    ...(config.rateLimit === undefined ? {} : { rateLimit: config.rateLimit }),
+    requestLimits: limits,
     ...(config.corsOrigin === undefined ? {} : { corsOrigin: config.corsOrigin }),
     ...(config.licenseProxy === undefined ? {} : { licenseProxy: config.licenseProxy }),
     projections,
@@ -131,6 +142,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     metrics,
     db: config.db,
     logger,
+    limits,
     projections,
     listen: (port, hostname = '0.0.0.0', limits = {}) => serveFetch(app.fetch, port, hostname, limits),
   };

@@ -37,12 +37,14 @@ export const ProtocolVersionDetails = z.object({
 export type ProtocolVersionDetails = z.infer<typeof ProtocolVersionDetails>;
 
 /**
- * `RATE_LIMITED` details: which limit refused the request. `device` and `account` count requests per
- * `windowSec`; `events` counts a device's new sync events per `windowSec`; `concurrency` is the number of
- * requests one device may have in flight at once (`windowSec` 0). `limit` is the limit in that unit.
+ * `RATE_LIMITED` details: which limit refused the request. `device`, `account` (every token of one
+ * account together) and `operator` count requests per `windowSec`; `events` is the event quota: the new
+ * events one device may have stored per `windowSec` (sync events that are not duplicates, and licence
+ * requests, whose grant or refusal is recorded); `concurrency` is the number of requests one device may
+ * have in flight at once (`windowSec` 0). `limit` is the limit in that unit.
  */
 export const RateLimitDetails = z.object({
-  scope: z.enum(['device', 'account', 'events', 'concurrency']),
+  scope: z.enum(['device', 'account', 'operator', 'events', 'concurrency']),
   limit: NonNegativeInt,
   windowSec: NonNegativeInt,
 });

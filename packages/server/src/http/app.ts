@@ -37,7 +37,7 @@ import { migrationsCurrent } from '../store/migrations.js';
 import { adminRoutes } from './admin-routes.js';
 import { licenseHistory } from './license-history.js';
 import { type LicenseProxyOptions, licenseProxy } from './license-proxy.js';
-import { RateLimiter } from './rate-limit.js';
+import { type LimitRefusal, type Limits, RequestLimits, resolveLimits } from './limits.js';
 import { fail, HttpError, readJson } from './request.js';
 
 export interface AppOptions {
@@ -48,8 +48,15 @@ export interface AppOptions {
   logger?: Logger;
   /** Largest accepted body in bytes (default: the protocol's MAX_SYNC_BODY_BYTES). */
   maxBodyBytes?: number;
-  /** Requests per principal: burst size and refill per second (default 60 and 20). */
+  /**
+   * The older form of the request limit: `burst` requests per device per `burst / perSecond` seconds
+   * (see {@link resolveLimits}). `limits` overrides it.
+   */
   rateLimit?: { burst: number; perSecond: number };
+  /** Request limits per device, account and operator, and the event quota per device (default {@link DEFAULT_LIMITS}). */
+  limits?: Partial<Limits>;
+  /** The counters to use (default: new ones on `db` from `rateLimit` and `limits`). */
+  requestLimits?: RequestLimits;
   /** CORS origins allowed (default `*`: browser players on any origin). */
   corsOrigin?: string | string[];
   /** Where `POST /v1/licenses/{licenseId}/drm/{keySystem}` finds content keys or licence servers (default: none). */
@@ -138,15 +145,28 @@ function toProtocolError(
   return null;
 }
 
+/** Ends the request with `429 RATE_LIMITED`, its `Retry-After` (whole seconds) and which limit refused. */
+const refuse = (r: LimitRefusal): never =>
+  fail(
+    protocolError(
+      'RATE_LIMITED',
+      r.details.scope === 'events' ? 'The event quota of this device is used up' : 'Too many requests',
+      { retryAfterMs: r.retryAfterMs, details: r.details },
+    ),
+    { 'retry-after': String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))) },
+  );
+
 /**
- * Builds the HTTP API (Hono). Stateless apart from per-process metrics and rate-limit buckets: any
- * number of instances can serve the same database.
+ * Builds the HTTP API (Hono). Stateless apart from per-process metrics: any number of instances can
+ * serve the same database, and on PostgreSQL they share the request limits and event quotas (see
+ * {@link RequestLimits}). Throws a `RangeError` for invalid limits.
  */
 export function createApp(options: AppOptions): Hono<Env> {
   const { service, tokens, db, metrics } = options;
   const logger = options.logger ?? pino({ level: 'info' });
   const maxBody = options.maxBodyBytes ?? MAX_SYNC_BODY_BYTES;
-  const limiter = new RateLimiter(options.rateLimit?.burst ?? 60, options.rateLimit?.perSecond ?? 20);
+  const limiter =
+    options.requestLimits ?? new RequestLimits(db, resolveLimits(options.rateLimit, options.limits));
   const app = new Hono<Env>();
 
   app.use('*', async (c, next) => {
@@ -262,31 +282,19 @@ export function createApp(options: AppOptions): Hono<Env> {
     // route with one primary-key read here. A deactivated device's token is refused everywhere but
     // POST /v1/sync, whose answer is how the device learns it was deactivated: every event refused (R8),
     // nothing appended, its own final snapshot (licences revoked, no other device listed).
-    if (principal.kind === 'device' && !(c.req.method === 'POST' && c.req.path === '/v1/sync')) {
-      const status = await credentialStatus(
-        db,
-        principal.accountId,
-        principal.deviceId,
-        principal.generation ?? 0,
-      );
-      if (status === 'revoked') fail(protocolError('DEVICE_DEACTIVATED', 'This device was deactivated'));
-      if (status === 'superseded' || status === 'unknown')
-        fail(protocolError('UNAUTHENTICATED', 'This token has been revoked'));
-    }
+    // The request is counted against its limits alongside that read (one round trip of latency).
+    const [status, limited] = await Promise.all([
+      principal.kind === 'device' && !(c.req.method === 'POST' && c.req.path === '/v1/sync')
+        ? credentialStatus(db, principal.accountId, principal.deviceId, principal.generation ?? 0)
+        : null,
+      limiter.request(principal),
+    ]);
+    if (status === 'revoked') fail(protocolError('DEVICE_DEACTIVATED', 'This device was deactivated'));
+    if (status === 'superseded' || status === 'unknown')
+      fail(protocolError('UNAUTHENTICATED', 'This token has been revoked'));
     c.set('principal', principal);
     c.set('log', c.get('log').child(principal));
-    const key =
-      principal.kind === 'device'
-        ? `d:${principal.accountId}:${principal.deviceId}`
-        : principal.kind === 'operator'
-          ? `o:${principal.operatorId}`
-          : `a:${principal.accountId}`;
-    const waitMs = limiter.take(key);
-    if (waitMs > 0) {
-      fail(protocolError('RATE_LIMITED', 'Too many requests', { retryAfterMs: waitMs }), {
-        'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
-      });
-    }
+    if (limited) refuse(limited);
     await next();
     c.header(PROTOCOL_VERSION_HEADER, String(PROTOCOL_VERSION));
   });
@@ -314,11 +322,15 @@ export function createApp(options: AppOptions): Hono<Env> {
     if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
     const n = negotiateProtocolVersion(body.protocolVersion);
     if (!n.ok) fail(n.error);
-    return c.json(
-      await service.sync(p.accountId, p.deviceId, body, c.get('requestId'), {
-        generation: p.generation ?? 0,
-      }),
-    );
+    // The quota counts the batch before it is stored and gives back what turned out to be duplicates.
+    const overQuota = await limiter.events(p.accountId, p.deviceId, body.events.length);
+    if (overQuota) refuse(overQuota);
+    const answer = await service.sync(p.accountId, p.deviceId, body, c.get('requestId'), {
+      generation: p.generation ?? 0,
+    });
+    const duplicates = answer.results.filter((r) => r.status === 'duplicate').length;
+    await limiter.refundEvents(p.accountId, p.deviceId, duplicates);
+    return c.json(answer);
   });
 
   v1.post('/sync/rebase', async (c) => {
@@ -394,6 +406,9 @@ export function createApp(options: AppOptions): Hono<Env> {
   v1.post('/licenses', async (c) => {
     const p = device(c);
     const body = await readJson(c, LicenseRequest);
+    // A grant or a refusal is recorded either way: every request counts towards the event quota.
+    const overQuota = await limiter.events(p.accountId, p.deviceId, 1);
+    if (overQuota) refuse(overQuota);
     return c.json(await service.requestLicense(p.accountId, p.deviceId, body));
   });
   v1.get('/licenses', async (c) => {
@@ -419,7 +434,10 @@ export function createApp(options: AppOptions): Hono<Env> {
     const body = (await c.req.json().catch(() => null)) as { fromRenewal?: unknown } | null;
     const from = body?.fromRenewal;
     const fromRenewal = Number.isSafeInteger(from) && (from as number) >= 0 ? (from as number) : undefined;
-    return c.json(await service.renewLicense(p.accountId, p.deviceId, licenseId(c), fromRenewal));
+    const id = licenseId(c);
+    const overQuota = await limiter.events(p.accountId, p.deviceId, 1);
+    if (overQuota) refuse(overQuota);
+    return c.json(await service.renewLicense(p.accountId, p.deviceId, id, fromRenewal));
   });
   v1.post('/licenses/:licenseId/release', async (c) => {
     const p = device(c);

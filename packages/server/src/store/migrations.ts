@@ -132,6 +132,20 @@ SELECT DISTINCT ON (account_id, data->>'deviceId') account_id, data->>'deviceId'
  WHERE type IN ('DeviceRegistered', 'DeviceDeactivated')
  ORDER BY account_id, data->>'deviceId', stream_version DESC;`,
   },
+  {
+    version: 60,
+    name: 'rate limits',
+    // The request and event-quota counters every instance shares (rate-limiter-flexible's PostgreSQL
+    // store; see http/limits.ts). Its columns, in this order, are the ones that store writes. The key is
+    // the limit's prefix and the counted ids, so it does not start with account_id.
+    sql: `
+CREATE TABLE rate_limits (
+  key    text    PRIMARY KEY,
+  points integer NOT NULL DEFAULT 0,
+  expire bigint
+);
+CREATE INDEX rate_limits_expire_idx ON rate_limits (expire);`,
+  },
 ];
 
 const LOCK_KEY = 7_318_245_001;

@@ -4,6 +4,7 @@ import { uuidv7 } from 'uuidv7';
 import { demoCatalogue } from '../catalogue.js';
 import type { Database } from '../db/database.js';
 import type { LicenseProxyOptions } from '../http/license-proxy.js';
+import type { Limits } from '../http/limits.js';
 import { createSatchelServer, type SatchelServer } from '../server.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
@@ -27,6 +28,7 @@ export async function harness(
   db: Database,
   options: {
     rateLimit?: { burst: number; perSecond: number };
+    limits?: Partial<Limits>;
     snapshotEvery?: number;
     maxBodyBytes?: number;
     licenseProxy?: LicenseProxyOptions;
@@ -39,6 +41,7 @@ export async function harness(
     logger: pino({ level: 'silent' }),
     now: () => clock.now,
     rateLimit: options.rateLimit ?? { burst: 10_000, perSecond: 10_000 },
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     ...(options.licenseProxy === undefined ? {} : { licenseProxy: options.licenseProxy }),

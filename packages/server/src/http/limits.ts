@@ -1,0 +1,203 @@
+import { MAX_SYNC_BATCH_EVENTS, type RateLimitDetails } from '@satchel/protocol';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
+import type { Database } from '../db/database.js';
+
+/** At most `points` in each fixed window of `windowSec` seconds (a whole number, at least 1). */
+export interface LimitWindow {
+  readonly points: number;
+  readonly windowSec: number;
+}
+
+/**
+ * The request rate limits and the event quota. Requests count per device token (`device`) and, together,
+ * per account: every device token and the enrolment token of one account share `account`, so an account
+ * registering more devices does not get more requests. `operator` counts per operator token. `events` is
+ * the quota of new events one device may add to the store per window: sync events that are not
+ * duplicates (accepted or rejected: both are stored) and licence requests (each records a grant or a
+ * refusal).
+ */
+export interface Limits {
+  readonly device: LimitWindow;
+  readonly account: LimitWindow;
+  readonly operator: LimitWindow;
+  readonly events: LimitWindow;
+}
+
+/** The defaults: 200 requests per device and 600 per account per 10 s; 10,000 events per device per hour. */
+export const DEFAULT_LIMITS: Limits = {
+  device: { points: 200, windowSec: 10 },
+  account: { points: 600, windowSec: 10 },
+  operator: { points: 600, windowSec: 10 },
+  events: { points: 10_000, windowSec: 3600 },
+};
+
+/**
+ * The limits from a server's options. `rateLimit` is the older token-bucket form, still accepted: `burst`
+ * requests per device in a window of `burst / perSecond` seconds (rounded up); the account then gets 3×
+ * that and the event quota 10× `burst` events per hour (at least the default). `limits` overrides any
+ * part. Throws a `RangeError` for a window that is not a positive whole number of seconds, a
+ * non-positive limit, or an event quota below one sync batch ({@link MAX_SYNC_BATCH_EVENTS}: a batch
+ * larger than the whole quota could never be accepted).
+ */
+export function resolveLimits(
+  rateLimit?: { burst: number; perSecond: number },
+  limits?: Partial<Limits>,
+): Limits {
+  let base = DEFAULT_LIMITS;
+  if (rateLimit) {
+    const points = Math.max(1, Math.floor(rateLimit.burst));
+    const windowSec = Math.max(1, Math.ceil(points / rateLimit.perSecond));
+    base = {
+      device: { points, windowSec },
+      account: { points: points * 3, windowSec },
+      operator: { points: points * 3, windowSec },
+      events: {
+        points: Math.min(2 ** 31 - 1, Math.max(DEFAULT_LIMITS.events.points, points * 10)),
+        windowSec: 3600,
+      },
+    };
+  }
+  const resolved: Limits = { ...base, ...limits };
+  for (const [name, w] of Object.entries(resolved) as [string, LimitWindow][]) {
+    if (!Number.isSafeInteger(w.windowSec) || w.windowSec < 1)
+      throw new RangeError(`limits.${name}.windowSec must be a whole number of seconds, at least 1`);
+    if (!Number.isSafeInteger(w.points) || w.points < 1 || w.points > 2 ** 31 - 1)
+      throw new RangeError(`limits.${name}.points must be a whole number from 1 to 2^31-1`);
+  }
+  if (resolved.events.points < MAX_SYNC_BATCH_EVENTS)
+    throw new RangeError(`limits.events.points must be at least one sync batch (${MAX_SYNC_BATCH_EVENTS})`);
+  return resolved;
+}
+
+/** Which limit refused, how long to wait (ms, at least 1), and the limit in its unit. */
+export interface LimitRefusal {
+  readonly retryAfterMs: number;
+  readonly details: RateLimitDetails;
+}
+
+/** The table the PostgreSQL store keeps its counters in (created by the migrations). */
+export const RATE_LIMIT_TABLE = 'rate_limits';
+
+/**
+ * The counters behind {@link Limits}.
+ *
+ * On PostgreSQL they live in the `rate_limits` table (rate-limiter-flexible's PostgreSQL store: one
+ * upsert per counter and request, atomic), so every instance on the database shares them: N instances
+ * allow the same rate as one. Once a key is over its limit, the instance that saw it refuses that key
+ * from memory until its window ends, without asking the database again. When the database does not
+ * answer, each instance falls back to its own counters in memory (the same limits per instance) until it
+ * answers again. Expired counters are deleted in the background (an hour after they expire). On embedded
+ * PGlite (one process owns the data directory) the counters are in memory.
+ *
+ * Windows are fixed (not sliding): a key may make up to twice its limit across a window boundary.
+ */
+export class RequestLimits {
+  readonly limits: Limits;
+  private readonly device: RateLimiterAbstract;
+  private readonly account: RateLimiterAbstract;
+  private readonly operator: RateLimiterAbstract;
+  private readonly eventQuota: RateLimiterAbstract;
+  /** `postgres` when the counters are shared in the database, `memory` when they are this process's. */
+  readonly store: 'postgres' | 'memory';
+
+  constructor(db: Database, limits: Limits) {
+    this.limits = limits;
+    this.store = db.kind === 'postgres' ? 'postgres' : 'memory';
+    const make = (keyPrefix: string, w: LimitWindow): RateLimiterAbstract => {
+      const opts = { keyPrefix, points: w.points, duration: w.windowSec };
+      if (db.kind !== 'postgres') return new RateLimiterMemory(opts);
+      return new RateLimiterPostgres({
+        ...opts,
+        storeClient: pgClient(db),
+        storeType: 'client',
+        tableName: RATE_LIMIT_TABLE,
+        tableCreated: true,
+        inMemoryBlockOnConsumed: w.points + 1,
+        insuranceLimiter: new RateLimiterMemory(opts),
+      });
+    };
+    this.device = make('rq-d', limits.device);
+    this.account = make('rq-a', limits.account);
+    this.operator = make('rq-o', limits.operator);
+    this.eventQuota = make('ev-d', limits.events);
+  }
+
+  /**
+   * Counts one request of a principal: against its device and its account, or its operator. Resolves
+   * null when allowed, else the refusal with the longer wait. Rejects only if the store and its
+   * fallback both fail.
+   */
+  async request(
+    principal:
+      | { kind: 'device'; accountId: string; deviceId: string }
+      | { kind: 'account'; accountId: string }
+      | { kind: 'operator'; operatorId: string },
+  ): Promise<LimitRefusal | null> {
+    if (principal.kind === 'operator') {
+      return take(this.operator, key(principal.operatorId), 1, 'operator', this.limits.operator);
+    }
+    const accountCount = take(this.account, key(principal.accountId), 1, 'account', this.limits.account);
+    if (principal.kind === 'account') return accountCount;
+    const [byDevice, byAccount] = await Promise.all([
+      take(this.device, key(principal.accountId, principal.deviceId), 1, 'device', this.limits.device),
+      accountCount,
+    ]);
+    return longer(byDevice, byAccount);
+  }
+
+  /**
+   * Counts `n` new events of a device against its quota before they are stored. Resolves null when they
+   * fit, else the refusal (the counted events stay counted: the device waits until the window ends).
+   * `n` 0 counts nothing and asks no store.
+   */
+  async events(accountId: string, deviceId: string, n: number): Promise<LimitRefusal | null> {
+    if (n <= 0) return null;
+    return take(this.eventQuota, key(accountId, deviceId), n, 'events', this.limits.events);
+  }
+
+  /** Gives back `n` events counted by {@link events} that were not stored (duplicates). Never rejects. */
+  async refundEvents(accountId: string, deviceId: string, n: number): Promise<void> {
+    if (n <= 0) return;
+    await this.eventQuota.reward(key(accountId, deviceId), n).catch(() => undefined);
+  }
+}
+
+// Ids may hold ':' themselves: JSON keeps the parts apart.
+const key = (...parts: string[]): string => JSON.stringify(parts);
+
+async function take(
+  limiter: RateLimiterAbstract,
+  k: string,
+  n: number,
+  scope: RateLimitDetails['scope'],
+  w: LimitWindow,
+): Promise<LimitRefusal | null> {
+  try {
+    await limiter.consume(k, n);
+    return null;
+  } catch (e) {
+    if (!(e instanceof RateLimiterRes)) throw e;
+    return {
+      retryAfterMs: Math.max(1, Math.ceil(e.msBeforeNext)),
+      details: { scope, limit: w.points, windowSec: w.windowSec },
+    };
+  }
+}
+
+const longer = (a: LimitRefusal | null, b: LimitRefusal | null): LimitRefusal | null =>
+  a === null ? b : b === null ? a : a.retryAfterMs >= b.retryAfterMs ? a : b;
+
+/** rate-limiter-flexible's PostgreSQL store asks a `pg`-like client: `query({ text, values })` → `{ rows, rowCount }`. */
+function pgClient(db: Database) {
+  return {
+    async query(q: { text: string; values?: unknown[] }) {
+      const rows = await db.query(q.text, q.values ?? []);
+      return { rows, rowCount: rows.length };
+    },
+  };
+}
