@@ -72,6 +72,11 @@ export class ServerProcess {
         HOST: '127.0.0.1',
         PORT: String(this.options.port),
         LOG_LEVEL: 'warn',
+        // Fault tests drive heavy traffic on purpose: limits that never refuse it (the limits are tested
+        // on their own), still counted on every request.
+        SATCHEL_RATE_DEVICE: '1000000000/60',
+        SATCHEL_RATE_ACCOUNT: '1000000000/60',
+        SATCHEL_EVENT_QUOTA: '1000000000/60',
         ...this.options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

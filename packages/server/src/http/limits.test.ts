@@ -90,3 +90,12 @@ describe('request limits in one process (PGlite)', () => {
     expect(await limits.events('a', 'other-device', 500)).toBeNull();
   });
 });
+
+describe('resolveLimits with a very large token bucket', () => {
+  it('caps every derived limit at 2^31-1 instead of refusing it', () => {
+    const l = resolveLimits({ burst: 1e9, perSecond: 1e9 });
+    expect(l.device).toEqual({ points: 1e9, windowSec: 1 });
+    expect(l.account.points).toBe(2 ** 31 - 1);
+    expect(l.events.points).toBe(2 ** 31 - 1);
+  });
+});

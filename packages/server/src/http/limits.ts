@@ -36,10 +36,13 @@ export const DEFAULT_LIMITS: Limits = {
   events: { points: 10_000, windowSec: 3600 },
 };
 
+/** The largest count a limit may have (the store's counters are 32-bit). */
+const MAX_POINTS = 2 ** 31 - 1;
+
 /**
  * The limits from a server's options. `rateLimit` is the older token-bucket form, still accepted: `burst`
  * requests per device in a window of `burst / perSecond` seconds (rounded up); the account then gets 3×
- * that and the event quota 10× `burst` events per hour (at least the default). `limits` overrides any
+ * that and the event quota 10× `burst` events per hour (at least the default), each at most 2^31-1. `limits` overrides any
  * part. Throws a `RangeError` for a window that is not a positive whole number of seconds, a
  * non-positive limit, or an event quota below one sync batch ({@link MAX_SYNC_BATCH_EVENTS}: a batch
  * larger than the whole quota could never be accepted).
@@ -50,23 +53,21 @@ export function resolveLimits(
 ): Limits {
   let base = DEFAULT_LIMITS;
   if (rateLimit) {
-    const points = Math.max(1, Math.floor(rateLimit.burst));
+    const cap = (n: number) => Math.min(MAX_POINTS, n);
+    const points = cap(Math.max(1, Math.floor(rateLimit.burst)));
     const windowSec = Math.max(1, Math.ceil(points / rateLimit.perSecond));
     base = {
       device: { points, windowSec },
-      account: { points: points * 3, windowSec },
-      operator: { points: points * 3, windowSec },
-      events: {
-        points: Math.min(2 ** 31 - 1, Math.max(DEFAULT_LIMITS.events.points, points * 10)),
-        windowSec: 3600,
-      },
+      account: { points: cap(points * 3), windowSec },
+      operator: { points: cap(points * 3), windowSec },
+      events: { points: cap(Math.max(DEFAULT_LIMITS.events.points, points * 10)), windowSec: 3600 },
     };
   }
   const resolved: Limits = { ...base, ...limits };
   for (const [name, w] of Object.entries(resolved) as [string, LimitWindow][]) {
     if (!Number.isSafeInteger(w.windowSec) || w.windowSec < 1)
       throw new RangeError(`limits.${name}.windowSec must be a whole number of seconds, at least 1`);
-    if (!Number.isSafeInteger(w.points) || w.points < 1 || w.points > 2 ** 31 - 1)
+    if (!Number.isSafeInteger(w.points) || w.points < 1 || w.points > MAX_POINTS)
       throw new RangeError(`limits.${name}.points must be a whole number from 1 to 2^31-1`);
   }
   if (resolved.events.points < MAX_SYNC_BATCH_EVENTS)
