@@ -124,7 +124,18 @@ export async function startSite(
     response.headers.forEach((value, key) => {
       res.setHeader(key, value);
     });
-    res.end(Buffer.from(await response.arrayBuffer()));
+    // Streamed as the handler produces it: the headers go at once, each chunk when it comes (a handler
+    // may send part of a body and stall).
+    res.flushHeaders();
+    if (response.body !== null) {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        res.write(Buffer.from(value));
+      }
+    }
+    res.end();
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
