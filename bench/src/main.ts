@@ -626,4 +626,6 @@ try {
 } finally {
   await dropAll();
 }
+// Exit once stdout has taken everything (piped to a slow reader, an immediate exit would cut it).
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
 process.exit(exitCode);

@@ -72,8 +72,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// Exits once stdout has taken everything (a pipe to a slow reader holds only 64 KiB; the rest would be
+// lost to an immediate exit).
 main().then(
-  (code) => process.exit(code),
+  (code) => process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
     process.stderr.write(
       `simulation failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataDirOwner } from './data-dir-lock.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const tsx = join(root, 'node_modules/.bin/tsx');
@@ -63,11 +64,12 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
       stdio: 'ignore',
     });
     const deadline = Date.now() + 120_000;
-    while (!existsSync(join(dataDir, 'server.url'))) {
-      if (Date.now() > deadline) throw new Error('the server did not record its URL');
+    let url = (await dataDirOwner(dataDir))?.url;
+    while (!url) {
+      if (Date.now() > deadline) throw new Error('the server did not announce its URL');
       await new Promise((r) => setTimeout(r, 250));
+      url = (await dataDirOwner(dataDir))?.url;
     }
-    const url = readFileSync(join(dataDir, 'server.url'), 'utf8');
     while (
       !(await fetch(`${url}/readyz`).then(
         (r) => r.ok,

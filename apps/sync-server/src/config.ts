@@ -1,4 +1,3 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -139,46 +138,4 @@ export function loadConfig(
     connections: readConnectionLimits(env),
     limits: readLimits(env),
   };
-}
-
-const pidFile = (dataDir: string) => resolve(dataDir, 'server.pid');
-
-/** Creates the PGlite data directory and records this process as its user. */
-export function claimDataDir(dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true });
-  return pidFile(dataDir);
-}
-
-/** The pid of a live server using this PGlite data directory, or null. */
-export function dataDirOwner(dataDir: string): number | null {
-  const file = pidFile(dataDir);
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid === process.pid) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
-}
-
-const urlFile = (dataDir: string) => resolve(dataDir, 'server.url');
-
-/** Records where the server using this PGlite directory listens, so the CLI can speak to it. */
-export function recordServerUrl(dataDir: string, url: string): string {
-  const file = urlFile(dataDir);
-  writeFileSync(file, url);
-  return file;
-}
-
-/**
- * The running server that owns this PGlite directory, or null when none runs: its pid and, once it
- * listens, its URL.
- */
-export function runningServer(dataDir: string): { pid: number; url: string | null } | null {
-  const pid = dataDirOwner(dataDir);
-  if (pid === null) return null;
-  const file = urlFile(dataDir);
-  return { pid, url: existsSync(file) ? readFileSync(file, 'utf8').trim() || null : null };
 }

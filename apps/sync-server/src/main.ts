@@ -1,4 +1,3 @@
-import { rmSync, writeFileSync } from 'node:fs';
 import {
   createSatchelServer,
   DEVELOPMENT_TOKEN_SECRET,
@@ -8,8 +7,9 @@ import {
   startingUpFetch,
 } from '@satchel/server';
 import { pino } from 'pino';
-import { claimDataDir, dataDirOwner, loadConfig, recordServerUrl } from './config.js';
+import { loadConfig } from './config.js';
 import { consoleBuilt, withConsole } from './console.js';
+import { type DataDirLock, DataDirLockedError, lockDataDir } from './data-dir-lock.js';
 import { withDevEnrolment } from './dev-enrolment.js';
 import { ensureMedia, type MediaLibrary } from './media/generate.js';
 import { withMedia } from './media/serve.js';
@@ -26,18 +26,17 @@ try {
 }
 const logger = pino({ level: config.logLevel });
 
-let pid: string | null = null;
+// One process per PGlite directory: a lock the kernel frees when this process ends, however it ends.
+let lock: DataDirLock | null = null;
 if (!config.databaseUrl) {
-  const owner = dataDirOwner(config.dataDir);
-  if (owner !== null) {
-    logger.fatal(
-      { dataDir: config.dataDir, pid: owner },
-      'another server is using this PGlite data directory',
-    );
+  try {
+    lock = await lockDataDir(config.dataDir);
+  } catch (e) {
+    if (!(e instanceof DataDirLockedError)) throw e;
+    logger.fatal({ dataDir: config.dataDir, owner: e.owner }, e.message);
+    console.error(`satchel sync server: ${e.message}`);
     process.exit(1);
   }
-  pid = claimDataDir(config.dataDir);
-  writeFileSync(pid, String(process.pid));
 }
 
 // Liveness answers at once; the API answers 503 until the database is open and migrated.
@@ -47,17 +46,13 @@ try {
   listener = await serveFetch((request) => handler(request), config.port, config.host, config.connections);
 } catch (e) {
   logger.fatal({ err: e, port: config.port }, 'cannot listen');
-  if (pid) rmSync(pid, { force: true });
   process.exit(1);
 }
 
-// The CLI finds the server that owns the PGlite directory here (docs/operations.md, "The CLI").
-const urlFile = config.databaseUrl
-  ? null
-  : recordServerUrl(
-      config.dataDir,
-      `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${listener.port}`,
-    );
+// The CLI asks the directory's lock where its server listens (docs/operations.md, "The CLI").
+lock?.setUrl(
+  `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${listener.port}`,
+);
 
 let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
 // Signals are handled from the moment the port is open, so a stop during start-up is graceful too.
@@ -73,8 +68,7 @@ async function shutdown(signal: string) {
   force.unref();
   await listener.close();
   await db?.close();
-  if (pid) rmSync(pid, { force: true });
-  if (urlFile) rmSync(urlFile, { force: true });
+  await lock?.release();
   logger.info('stopped');
   process.exit(0);
 }
@@ -125,7 +119,6 @@ try {
 } catch (e) {
   logger.fatal({ err: e }, 'cannot open the database');
   await listener.close();
-  if (pid) rmSync(pid, { force: true });
   process.exit(1);
 }
 const { token } = await server.tokens.mint({ kind: 'account', accountId: config.demoAccountId });

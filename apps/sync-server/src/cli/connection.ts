@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { createSatchelServer, openDatabase, Tokens } from '@satchel/server';
 import { pino } from 'pino';
-import { loadConfig, runningServer } from '../config.js';
+import { loadConfig } from '../config.js';
+import { dataDirOwner, lockDataDir } from '../data-dir-lock.js';
 
 /** A wire error the API answered with (`code` from the closed set, HTTP `status`). */
 export class ApiError extends Error {
@@ -89,11 +90,11 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
       })
     ).token;
   const explicit = options.server ?? env.SATCHEL_SERVER;
-  const running = explicit || config.databaseUrl ? null : runningServer(config.dataDir);
+  const running = explicit || config.databaseUrl ? null : await dataDirOwner(config.dataDir);
   const url = explicit ?? running?.url ?? null;
   if (running !== null && url === null) {
     throw new Error(
-      `The server (pid ${running.pid}) owns ${config.dataDir} but has not recorded its URL yet; retry, or pass --server.`,
+      `The server (pid ${running.pid}) owns ${config.dataDir} but does not listen yet; retry, or pass --server.`,
     );
   }
   if (url !== null) {
@@ -106,7 +107,16 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
       close: async () => {},
     };
   }
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // Local mode holds the PGlite directory's lock while it has the database open: a server started
+  // meanwhile refuses to open it too.
+  const lock = config.databaseUrl ? null : await lockDataDir(config.dataDir);
+  let db: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  } catch (e) {
+    await lock?.release();
+    throw e;
+  }
   try {
     const server = await createSatchelServer({
       db,
@@ -119,10 +129,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
       where: `local database ${config.databaseUrl ? 'DATABASE_URL' : config.dataDir} (no server running)`,
       request: (method, path, body) =>
         call(async (r) => server.app.fetch(r), 'http://satchel.local', token, method, path, body),
-      close: () => db.close(),
+      close: async () => {
+        await db.close();
+        await lock?.release();
+      },
     };
   } catch (e) {
     await db.close();
+    await lock?.release();
     throw e;
   }
 }
