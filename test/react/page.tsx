@@ -28,6 +28,7 @@ const client: SatchelClient = {
   renew: (id) => real.renew(id),
   sync: () => real.sync(),
   snapshot: () => real.snapshot(),
+  credential: () => real.credential(),
   close: () => real.close(),
   subscribe: (listener) => real.subscribe(listener),
   licenses: () => {

@@ -73,6 +73,23 @@ describe('createSatchel', () => {
     expect((await client.status()).registered).toBe(true);
   });
 
+  it('gives the device credential (id, account, bearer token) once registered, null before', async () => {
+    const { client, server } = setup();
+    expect(await client.credential()).toBeNull();
+    const reg = await client.register(server.enrolmentToken, { name: 'Laptop' });
+    const credential = await client.credential();
+    expect(credential).toEqual({
+      deviceId: reg.deviceId,
+      accountId: 'account-1',
+      token: `token-${reg.deviceId}`,
+    });
+  });
+
+  it('gives the token a getToken hook supplies as the credential', async () => {
+    const s = await registered({ getToken: () => 'from-the-hook' });
+    expect((await s.client.credential())?.token).toBe('from-the-hook');
+  });
+
   it('exposes the stored snapshot: plan, devices and allowances, without pending events applied', async () => {
     const s = await registered();
     const licenseId = await downloaded(s);

@@ -134,6 +134,19 @@ export interface Registration {
   tokenExpiresAt: number;
 }
 
+/**
+ * The credential this device presents to the server, for the calls a player makes beside the SDK (a
+ * licence proxy that releases content keys, the catalogue, a licence's history).
+ */
+export interface DeviceCredential {
+  /** The device's id (stable once registered). */
+  deviceId: string;
+  /** The account the device is enrolled in; null when the token comes from `token`/`getToken` and no registration stored one. */
+  accountId: string | null;
+  /** The bearer token to send as `Authorization: Bearer <token>`. */
+  token: string;
+}
+
 /** The answer to a licence request or renewal: granted, or refused by the rules with the reason. */
 export type LicenseRequestResult = { ok: true; license: LicenseView } | { ok: false; refusal: Refusal };
 
@@ -266,6 +279,13 @@ export interface SatchelClient {
   snapshot(): Promise<LicenseSnapshot | null>;
   /** The sync status. @throws {StorageError} */
   status(): Promise<SatchelStatus>;
+  /**
+   * The device's current credential (its id, account and bearer token — from `getToken`, `token` or what
+   * `register` stored), or `null` while the device is not registered. Reads storage only; the token may
+   * have been superseded on the server (a call with it then fails with 401, as the SDK's would).
+   * @throws {StorageError}
+   */
+  credential(): Promise<DeviceCredential | null>;
   /** Calls `listener` on every change, in this tab or another sharing the storage. Returns an unsubscribe function. */
   subscribe(listener: (change: SatchelChange) => void): () => void;
   /** Stops background sync, hands leadership to another tab, closes the storage. Idempotent. */
@@ -779,6 +799,21 @@ class Client implements SatchelClient {
         playback: { licenseId: license.licenseId, secureNow: now, clockRollback: rollback, ...decision },
       };
     });
+  }
+
+  async credential(): Promise<DeviceCredential | null> {
+    await this.#open();
+    const meta = await this.#storage.readMeta();
+    const identity = meta.identity;
+    if (identity === null) return null;
+    let token: string;
+    try {
+      token = await this.#token(meta);
+    } catch (error) {
+      if (error instanceof ClientError && error.code === 'NOT_REGISTERED') return null;
+      throw error;
+    }
+    return { deviceId: identity.deviceId, accountId: identity.accountId, token };
   }
 
   async status(): Promise<SatchelStatus> {

@@ -1,6 +1,7 @@
 export { isSatchelError, SatchelError } from '@satchel/core';
 export {
   createSatchel,
+  type DeviceCredential,
   type LicenseRequestResult,
   type LicenseState,
   type PlaybackRefusal,
