@@ -1,3 +1,4 @@
+import { DEVELOPMENT_TOKEN_SECRET, Tokens } from '@satchel/server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -255,6 +256,75 @@ describe('the licence proxy hands the ClearKey key only to a device holding a va
     const afterRevoke = await key(a.token, valid);
     expect([401, 403]).toContain(afterRevoke.status);
     expect(afterRevoke.body.keys).toBeUndefined();
+  });
+});
+
+describe('the player is refused the ClearKey key once its licence is no longer valid, and says so', () => {
+  it('asks the licence proxy for the key of a licence revoked meanwhile: refused, nothing stored, nothing plays', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const { page, errors } = await openPlayer(context, `${server.url}/#enrol=${server.enrolmentToken}`);
+    const device = page.locator('#device-1');
+    await device.getByRole('button', { name: 'Sync now' }).waitFor({ timeout: 20_000 });
+    // Hold the player's key request until the server has revoked the licence.
+    let asked = (_url: string) => {};
+    const keyAsked = new Promise<string>((resolve) => {
+      asked = resolve;
+    });
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const failed: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+    });
+    await page.route('**/drm/org.w3.clearkey', async (route) => {
+      asked(route.request().url());
+      await gate;
+      await route.continue();
+    });
+    await device.getByRole('button', { name: /^Download Last Summer/ }).click();
+    const keyUrl = await keyAsked;
+    // The studio withdraws the title: the server revokes every licence of it, this one included.
+    const admin = (
+      await new Tokens(DEVELOPMENT_TOKEN_SECRET).mint({
+        kind: 'operator',
+        operatorId: 'admin@example.com',
+        role: 'admin',
+      })
+    ).token;
+    const withdrawn = await fetch(`${server.url}/v1/admin/catalogue/last-summer/withdraw`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(withdrawn.status).toBe(200);
+    expect(((await withdrawn.json()) as { revoked: number }).revoked).toBeGreaterThanOrEqual(1);
+    release();
+
+    const card = device.locator('li.license', { hasText: 'Last Summer' });
+    await expect
+      .poll(() => text(card.locator('[data-test=refusal]')), { timeout: 15_000 })
+      .toMatch(/^Could not download: the server refused the content key: this device holds no valid licence/);
+    expect(failed).toEqual([`403 ${keyUrl}`]);
+    expect(await text(page.locator('#log-list'))).toMatch(/Downloading Last Summer .*failed/);
+    expect((await shakaStored(page)).items.filter((i) => i.titleId === 'last-summer')).toEqual([]);
+    expect(await device.locator('video').count()).toBe(0);
+    expect(await device.getByRole('button', { name: /^Play Last Summer/ }).count()).toBe(0);
+    await shot(page, 'media-08-key-refused-in-the-player');
+
+    // Its next sync brings the revocation: the card ends, with the reason.
+    await device.getByRole('button', { name: 'Sync now' }).click();
+    await card.and(page.locator('[data-status="revoked"]')).waitFor({ timeout: 15_000 });
+    expect(await text(card)).toContain('Revoked: the studio withdrew the title.');
+    await shot(page, 'media-09-key-refused-then-revoked');
+    // The only console error is Chromium's line for the refused key request itself (the one failed
+    // answer the page got, checked above).
+    expect(failed).toEqual([`403 ${keyUrl}`]);
+    expect(errors).toEqual([
+      'console: Failed to load resource: the server responded with a status of 403 (Forbidden)',
+    ]);
+    await context.close();
   });
 });
 

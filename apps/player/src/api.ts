@@ -1,16 +1,13 @@
 import { type DeviceView, PROTOCOL_VERSION, PROTOCOL_VERSION_HEADER } from '@satchel/protocol';
-import { DevicesResponse, HistoryResponse, Policy, parseErrorResponse } from '@satchel/protocol/schemas';
-import * as z from 'zod/mini';
+import {
+  CatalogueResponse,
+  type CatalogueTitle,
+  DevicesResponse,
+  HistoryResponse,
+  parseErrorResponse,
+} from '@satchel/protocol/schemas';
 
-/** A catalogue title and its studio policy. */
-export interface CatalogueTitle {
-  titleId: string;
-  name: string;
-  policy: Policy;
-}
-
-const CatalogueTitle = z.object({ titleId: z.string(), name: z.string(), policy: Policy });
-const CatalogueAnswer = z.union([z.array(CatalogueTitle), z.object({ titles: z.array(CatalogueTitle) })]);
+export type { CatalogueTitle };
 
 /** A call the SDK does not make (catalogue, devices) failed; `message` is fit to show. */
 export class ApiError extends Error {
@@ -53,10 +50,12 @@ export async function fetchCatalogue(
   baseUrl: string,
   token: string,
 ): Promise<CatalogueTitle[]> {
-  const parsed = CatalogueAnswer.safeParse(await call(fetcher, new URL('v1/catalogue', baseUrl).href, token));
+  const parsed = CatalogueResponse.safeParse(
+    await call(fetcher, new URL('v1/catalogue', baseUrl).href, token),
+  );
   if (!parsed.success)
     throw new ApiError('INVALID_RESPONSE', 'The catalogue does not have the expected shape.', 200);
-  return Array.isArray(parsed.data) ? parsed.data : parsed.data.titles;
+  return parsed.data.titles;
 }
 
 /** `DELETE /v1/devices/{deviceId}` with the account's token: deactivates a device and revokes its licences. */
@@ -96,4 +95,19 @@ export async function fetchLicenseHistory(
   if (!parsed.success)
     throw new ApiError('INVALID_RESPONSE', 'The history does not have the expected shape.', 200);
   return parsed.data.events;
+}
+
+/**
+ * `GET /dev/enrolment`: the demo account's enrolment token, when the server is a development server that
+ * hands it out; null elsewhere (or unreachable). Lets the page at `/` enrol in one click.
+ */
+export async function fetchDevEnrolment(baseUrl: string): Promise<string | null> {
+  try {
+    const res = await globalThis.fetch(new URL('dev/enrolment', baseUrl).href);
+    if (!res.ok) return null;
+    const body = (await res.json()) as { token?: unknown };
+    return typeof body.token === 'string' ? body.token : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,7 +1,7 @@
 import { DEFAULT_POLICY } from '@satchel/core';
 import type { LicenseState, PlaybackResult } from '@satchel/sdk';
 import { describe, expect, it } from 'vitest';
-import { actions, cardState, stateLabel } from './card-state.js';
+import { actions, type CardContext, cardState, nextStepWords, stateLabel } from './card-state.js';
 
 const NOW = Date.UTC(2026, 10, 26, 12, 0);
 const allowed: PlaybackResult = {
@@ -41,8 +41,14 @@ const license = (over: Partial<LicenseState>): LicenseState => ({
   playback: allowed,
   ...over,
 });
-const facts = { transfer: undefined, stored: true, playing: false };
-const context = { online: true, renewalsLeft: null, downloadsLeft: null };
+const facts = { transfer: undefined, stored: true, playing: false, keyRefused: false };
+const context: CardContext = {
+  online: true,
+  renewalsLeft: null,
+  downloadsLeft: null,
+  nextDownloadOn: null,
+  titleAvailable: true,
+};
 
 describe('one state per licence card', () => {
   it('is "Time is up" — never "Downloaded" — once the offline decision refuses for time, and Play says why', () => {
@@ -94,5 +100,60 @@ describe('one state per licence card', () => {
       /No downloads of this title are left this year/,
     );
     expect(actions(state, { ...context, renewalsLeft: 1, downloadsLeft: 1 }).renew.enabled).toBe(true);
+  });
+
+  it('never advises renewing or downloading again when the yearly allowance is spent: it says when the next frees up', () => {
+    const state = cardState(license({ playback: refused('EXPIRED_PLAYBACK_WINDOW') }), facts);
+    const spent = { ...context, renewalsLeft: 2, downloadsLeft: 0, nextDownloadOn: '3 March' };
+    const can = actions(state, spent);
+    const words = [nextStepWords(spent), can.play.why, can.renew.why].join(' ');
+    expect(words).not.toMatch(/renew it|download it again|download the title again/i);
+    expect(can.play.why).toBe(
+      'Its time is up: no downloads of this title are left this year (a renewal counts as one); the next frees up on 3 March.',
+    );
+    expect(can.renew).toEqual({
+      enabled: false,
+      why: 'No downloads of this title are left this year (a renewal counts as one); the next frees up on 3 March.',
+    });
+    expect(can.remove.enabled).toBe(true);
+  });
+
+  it('advises deleting and downloading again only when no renewal is left but a download is', () => {
+    const state = cardState(license({ playback: refused('EXPIRED_PLAYBACK_WINDOW') }), facts);
+    const noRenewal = { ...context, renewalsLeft: 0, downloadsLeft: 2 };
+    expect(actions(state, noRenewal).play.why).toBe(
+      'Its time is up: it cannot be renewed again, so delete it and download the title again.',
+    );
+    expect(actions(state, noRenewal).renew.enabled).toBe(false);
+    expect(actions(state, { ...context, renewalsLeft: 1, downloadsLeft: 2 }).play.why).toBe(
+      'Its time is up: renew it to watch again.',
+    );
+  });
+
+  it('says a withdrawn title can be neither renewed nor downloaded again, on active and ended cards', () => {
+    const gone = { ...context, titleAvailable: false };
+    const timeUp = cardState(license({ playback: refused('EXPIRED_PLAYBACK_WINDOW') }), facts);
+    expect(actions(timeUp, gone).renew).toEqual({
+      enabled: false,
+      why: 'The title has left the catalogue, so it can be neither renewed nor downloaded again.',
+    });
+    const ended = cardState(license({ status: 'expired' }), facts);
+    expect(actions(ended, gone).renew.why).toBe(
+      'This licence has ended. The title has left the catalogue, so it can be neither renewed nor downloaded again.',
+    );
+    expect(actions(ended, { ...context, downloadsLeft: 0 }).renew.why).not.toMatch(
+      /download the title again/,
+    );
+  });
+
+  it('is "Key refused" once the licence proxy refused the key: nothing to resume, renew or play', () => {
+    const state = cardState(license({ status: 'issued' }), { ...facts, stored: false, keyRefused: true });
+    expect(stateLabel(state)).toBe('Key refused');
+    const can = actions(state, context);
+    expect(can.resume).toEqual({
+      enabled: false,
+      why: 'The server refused this licence’s key: a sync tells why.',
+    });
+    expect([can.play.enabled, can.renew.enabled, can.remove.enabled]).toEqual([false, false, true]);
   });
 });

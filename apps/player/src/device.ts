@@ -1,12 +1,4 @@
-import type { Allowance, DeviceView, LicenseSnapshot, Plan } from '@satchel/protocol';
-import {
-  createSatchel,
-  idbStorage,
-  type LicenseState,
-  type SatchelClient,
-  type SatchelStatus,
-  type SatchelStorage,
-} from '@satchel/sdk';
+import { createSatchel, idbStorage, type SatchelClient } from '@satchel/sdk';
 import {
   clearKeysFromLicenseProxy,
   createShakaDownloads,
@@ -15,6 +7,15 @@ import {
 } from '@satchel/sdk/shaka';
 import shaka from 'shaka-player';
 import type { DeviceConfig, DeviceSim } from './persist.js';
+import {
+  type DeviceAction,
+  type DeviceState,
+  deviceReducer,
+  initialDeviceState,
+  type PanelState,
+} from './state.js';
+
+export type { PanelState, Playing } from './state.js';
 
 shaka.polyfill.installAll();
 
@@ -29,23 +30,6 @@ export class OfflineError extends TypeError {
   }
 }
 
-/** What a device panel shows, read from the SDK after every change. */
-export interface PanelState {
-  status: SatchelStatus;
-  licenses: LicenseState[];
-  plan: Plan | null;
-  devices: DeviceView[];
-  allowances: Allowance[];
-  accountId: string | null;
-  snapshotTime: number | null;
-}
-
-/** Playback in progress on a device, in its `<video>`. */
-export interface Playing {
-  licenseId: string;
-  expiresAt: number;
-}
-
 /**
  * One simulated device: its own SDK client and IndexedDB database, its own network switch and clock.
  * Several live side by side in one page, as separate devices of one account would.
@@ -53,37 +37,49 @@ export interface Playing {
 export class DeviceSession {
   readonly config: DeviceConfig;
   readonly client: SatchelClient;
-  readonly storage: SatchelStorage;
   readonly baseUrl: string;
-  sim: DeviceSim;
-  view: PanelState | null = null;
-  playing: Playing | null = null;
   /** The device's screen: one `<video>` kept across renders, so that a re-render never interrupts it. */
   readonly video: HTMLVideoElement;
   /** Shaka's offline storage, gated and recorded by this device's Satchel client. */
   readonly downloads: ShakaDownloads;
-  /** Licence id → the media stored for it on this device. */
-  media = new Map<string, StoredMedia>();
-  /** Licences whose timeline is open on their card. */
-  readonly openTimelines = new Set<string>();
-  /** Licence id → transfer progress (0..1) of a download in progress. */
-  readonly transfers = new Map<string, number>();
-  /** The refresh in flight, and whether another was asked for meanwhile. */
-  refreshing: Promise<void> | null = null;
-  dirty = false;
-  /** Countdowns already seen reaching zero (`licenceId@instant`), so each triggers one refresh. */
-  readonly crossed = new Set<string>();
-  /** Title id → message of the last refusal or failure of a download request. */
-  readonly notices = new Map<string, string>();
+  #state: DeviceState;
+  readonly #listeners = new Set<(state: DeviceState, action: DeviceAction) => void>();
+
+  /** The device's state: replaced, never changed in place, by {@link DeviceSession.dispatch}. */
+  get state(): DeviceState {
+    return this.#state;
+  }
+
+  /** Shorthands for the parts of the state read most. */
+  get view(): PanelState | null {
+    return this.#state.view;
+  }
+  get sim(): DeviceSim {
+    return this.#state.sim;
+  }
+
+  /** Runs the device's reducer and tells the listeners (the page renders, saves the simulation). */
+  dispatch(action: DeviceAction): DeviceState {
+    const next = deviceReducer(this.#state, action);
+    if (next === this.#state) return next;
+    this.#state = next;
+    for (const listener of this.#listeners) listener(next, action);
+    return next;
+  }
+
+  /** Calls `listener` after every state change. Returns an unsubscribe function. */
+  onChange(listener: (state: DeviceState, action: DeviceAction) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
 
   constructor(config: DeviceConfig, sim: DeviceSim, baseUrl: string) {
     this.config = config;
-    this.sim = sim;
+    this.#state = initialDeviceState(sim);
     this.baseUrl = baseUrl;
-    this.storage = idbStorage({ name: config.dbName });
     this.client = createSatchel({
       baseUrl,
-      storage: this.storage,
+      storage: idbStorage({ name: config.dbName }),
       fetch: this.fetch,
       clock: { now: () => this.now(), monotonicNow: () => performance.now() + (this.sim.advancedMs ?? 0) },
       tabGroup: config.dbName,
@@ -105,15 +101,9 @@ export class DeviceSession {
     });
   }
 
-  /**
-   * How far the SDK's secure clock is ahead of the wall clock, as last seen in a decision: it stays ahead
-   * after the clock was set back, which is why a rollback does not revive an expired licence.
-   */
-  trustedSkewMs = 0;
-
   /** The time the SDK decides at (the secure clock), as far as the page can tell. */
   trustedNow(): number {
-    return this.now() + this.trustedSkewMs;
+    return this.now() + this.#state.trustedSkewMs;
   }
 
   /** The device's wall clock: the real one moved by the simulated offset. */
@@ -133,39 +123,37 @@ export class DeviceSession {
     return globalThis.fetch(input, init);
   };
 
-  /** Reads what the panel shows. The snapshot's plan, devices and allowances come from the stored meta. */
+  /** Reads what the panel shows from the SDK's public API and the stored media, into the state. */
   async read(): Promise<PanelState> {
-    const wall = this.now();
-    const [status, licenses, meta, media] = await Promise.all([
+    const wallNow = this.now();
+    const [status, licenses, snapshot, credential, media] = await Promise.all([
       this.client.status(),
       this.client.licenses(),
-      this.storage.readMeta(),
+      this.client.snapshot(),
+      this.client.credential(),
       this.downloads.stored().catch(() => [] as StoredMedia[]),
     ]);
-    this.media = new Map(media.map((m) => [m.licenseId, m]));
-    const snapshot: LicenseSnapshot | null = meta.snapshot;
-    const reading = licenses[0]?.playback.secureNow;
-    if (reading !== undefined) this.trustedSkewMs = reading - wall;
-    this.view = {
+    const view: PanelState = {
       status,
       licenses,
       plan: snapshot?.plan ?? null,
       devices: snapshot?.devices ?? [],
       allowances: snapshot?.allowances ?? [],
-      accountId: meta.identity?.accountId ?? null,
+      accountId: credential?.accountId ?? null,
       snapshotTime: snapshot?.serverTime ?? null,
     };
-    return this.view;
+    this.dispatch({ type: 'read', view, media, wallNow });
+    return view;
   }
 
-  /** The device's own bearer token, as stored by the SDK at registration. */
+  /** The device's own bearer token (the SDK's public `credential()`), or null before registration. */
   async deviceToken(): Promise<string | null> {
-    return (await this.storage.readMeta()).identity?.token ?? null;
+    return (await this.client.credential())?.token ?? null;
   }
 
   /** Current playback position in ms. */
   position(): number {
-    return this.playing === null ? 0 : Math.round(this.video.currentTime * 1000);
+    return this.#state.playing === null ? 0 : Math.round(this.video.currentTime * 1000);
   }
 
   /** Removes stored media by its offline URI (Start over: the bytes go with the device). */
@@ -181,7 +169,7 @@ export class DeviceSession {
 
   /** How long a licence's stored media runs, in ms (0 when nothing is stored). */
   runtime(licenseId: string): number {
-    return this.media.get(licenseId)?.durationMs ?? 0;
+    return this.#state.media[licenseId]?.durationMs ?? 0;
   }
 
   close(): Promise<void> {

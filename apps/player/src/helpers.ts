@@ -1,6 +1,5 @@
 import type { LicenseStatus } from '@satchel/protocol';
 import { isSatchelError, type LicenseState } from '@satchel/sdk';
-import type { PanelState } from './device.js';
 import type { DeviceConfig, LogEntry } from './persist.js';
 import { countdown } from './words.js';
 
@@ -41,6 +40,10 @@ export const KIND_LABEL: Record<LogEntry['kind'], string> = {
 
 /** An SDK failure in words. */
 export function errorWords(error: unknown): string {
+  if (isSatchelError(error, 'KEY_REFUSED'))
+    return `the server refused the content key: this device holds no valid licence for it (${error.message}). Nothing was stored.`;
+  if (isSatchelError(error, 'KEY_UNAVAILABLE'))
+    return `the content key could not be fetched (${error.message}); try again online.`;
   if (isSatchelError(error)) return syncErrorWords(error.code, error.message);
   return error instanceof Error ? error.message : String(error);
 }
@@ -77,10 +80,6 @@ export function deleteDatabase(name: string): Promise<void> {
     const req = indexedDB.deleteDatabase(name);
     req.onsuccess = req.onerror = req.onblocked = () => resolve();
   });
-}
-
-export function isDeactivated(view: PanelState): boolean {
-  return view.devices.find((x) => x.deviceId === view.status.deviceId)?.status === 'deactivated';
 }
 
 /**

@@ -88,6 +88,18 @@ describe('refusals as a person reads them', () => {
     );
   });
 
+  it('advises downloading again after the renewal limit only while a download of the year is left', () => {
+    const limit = refusal({ code: 'RENEWAL_LIMIT', limit: 2 });
+    expect(refusalWords(limit, NOW, UTC, { downloadsLeft: 1 })).toBe(
+      'This download was already renewed 2 times, the most its studio allows. Delete it and download the title again.',
+    );
+    const spent = refusalWords(limit, NOW, UTC, { downloadsLeft: 0 });
+    expect(spent).not.toMatch(/delete it|download the title again/i);
+    expect(spent).toBe(
+      'This download was already renewed 2 times, the most its studio allows. No downloads of this title are left this year either, so it cannot be downloaded again for now.',
+    );
+  });
+
   it('names the plan’s device limit', () => {
     expect(refusalWords(refusal({ code: 'DEVICE_LIMIT', limit: 2, used: 2 }), NOW, UTC)).toBe(
       'Your plan allows downloads on 2 devices at once. Delete the downloads on another device to download here.',
@@ -138,7 +150,7 @@ describe('playback decisions in words', () => {
   it('says the 48-hour window ended, and when', () => {
     expect(
       playbackWords(refused('EXPIRED_PLAYBACK_WINDOW', Date.UTC(2026, 10, 26, 9, 30)), license, NOW, UTC),
-    ).toBe('The 48 hours to watch this title ended on 26 November, 09:30. Renew it or download it again.');
+    ).toBe('The 48 hours to watch this title ended on 26 November, 09:30.');
   });
 
   it('says until when an allowed title plays, and what opens the window for an unplayed one', () => {

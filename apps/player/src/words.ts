@@ -122,7 +122,13 @@ export function allowanceWords(
 }
 
 /** A refused download or renewal, as a person would want to read it. */
-export function refusalWords(refusal: Refusal, now: number, options: WordsOptions = {}): string {
+export function refusalWords(
+  refusal: Refusal,
+  now: number,
+  options: WordsOptions = {},
+  /** What else the rules leave, so that the advice never points at an action that can only be refused. */
+  left: { downloadsLeft: number | null } = { downloadsLeft: null },
+): string {
   const when = refusal.nextAvailableAt ?? refusal.retryAt;
   const again = when === undefined ? '' : ` You can download it again on ${day(when, now, options)}.`;
   switch (refusal.code) {
@@ -139,7 +145,11 @@ export function refusalWords(refusal: Refusal, now: number, options: WordsOption
     case 'DEVICE_LICENSE_LIMIT':
       return `This device already holds ${plural(refusal.limit ?? 0, 'download')}, the most it may. Delete one to make room.`;
     case 'RENEWAL_LIMIT':
-      return `This download was already renewed ${plural(refusal.limit ?? 0, 'time')}, the most its studio allows. Delete it and download the title again.`;
+      return `This download was already renewed ${plural(refusal.limit ?? 0, 'time')}, the most its studio allows. ${
+        left.downloadsLeft === 0
+          ? 'No downloads of this title are left this year either, so it cannot be downloaded again for now.'
+          : 'Delete it and download the title again.'
+      }`;
     case 'TITLE_UNAVAILABLE':
       return 'This title has left the catalogue and can no longer be downloaded.';
     case 'ALREADY_LICENSED':
@@ -215,10 +225,10 @@ export function playbackWords(
         license && license.policy.playbackDurationSec > 0
           ? duration(license.policy.playbackDurationSec)
           : 'viewing window';
-      return `The ${window} to watch this title ended${at ? ` on ${at}` : ''}. Renew it or download it again.`;
+      return `The ${window} to watch this title ended${at ? ` on ${at}` : ''}.`;
     }
     case 'EXPIRED_RENTAL':
-      return `The time to start watching ran out${at ? ` on ${at}` : ''}. Renew it or download it again.`;
+      return `The time to start watching ran out${at ? ` on ${at}` : ''}.`;
     case 'EXPIRED_LICENSE':
       return `This download reached the end of its licence${at ? ` on ${at}` : ''}.`;
     case 'CHECK_IN_REQUIRED':

@@ -1,67 +1,57 @@
-import { ApiError, deactivateDevice, fetchCatalogue } from '../api.js';
+import { ApiError, deactivateDevice, fetchCatalogue, fetchDevEnrolment } from '../api.js';
 import type { PlayerApp } from '../app.js';
 import { DeviceSession } from '../device.js';
 import { h } from '../dom.js';
-import {
-  CATALOGUE_CACHE,
-  configFor,
-  deleteDatabase,
-  errorWords,
-  isDeactivated,
-  offsetWords,
-} from '../helpers.js';
+import { CATALOGUE_CACHE, configFor, deleteDatabase, errorWords, offsetWords } from '../helpers.js';
 import { clearSettings, loadSettings, saveSettings } from '../persist.js';
+import { isDeactivated } from '../state.js';
 import { confirmAction } from '../views/confirm.js';
 import { countdown, moment } from '../words.js';
 
 /** Forgets the device's local state (its IndexedDB database) and registers it again as a new device. */
 export async function reset(app: PlayerApp, d: DeviceSession): Promise<void> {
-  const at = app.devices.indexOf(d);
   await d.close();
   await deleteDatabase(d.config.dbName);
   const fresh = new DeviceSession(d.config, d.sim, app.options.baseUrl);
-  app.devices.splice(at, 1, fresh);
-  fresh.client.subscribe(() => void app.refresh(fresh));
+  app.replaceSession(d, fresh);
   await app.record(fresh, 'info', 'Device reset', 'Its local database was deleted; registering it again.');
   await app.refresh(fresh);
   await autoRegister(app, fresh);
 }
 
 export async function register(app: PlayerApp, d: DeviceSession, token: string, name: string): Promise<void> {
-  d.notices.delete('register');
+  d.dispatch({ type: 'notice', key: 'register', text: null });
   if (token === '') {
-    d.notices.set('register', 'An enrolment token is needed to register.');
-    app.render(d);
+    d.dispatch({ type: 'notice', key: 'register', text: 'An enrolment token is needed to register.' });
     return;
   }
   try {
     const reg = await d.client.register(token, { name, platform: 'web' });
-    app.settings.enrolmentToken = token;
     d.config.name = name;
-    saveSettings(app.settings);
+    app.dispatchPage({ type: 'enrolment', token });
+    app.persist();
     await app.record(
       d,
       'info',
       `Registered as “${name}”`,
       `Device id ${reg.deviceId} on account ${reg.accountId}.`,
     );
-    if (app.catalogue.length === 0 || app.catalogueNote !== null) await loadCatalogue(app);
+    if (app.page.catalogue.length === 0 || app.page.catalogueNote !== null) await loadCatalogue(app);
     // A first sync now: background sync that failed before registration otherwise waits for its retry.
     void d.client.sync().catch(() => undefined);
   } catch (error) {
-    d.notices.set('register', `Registration failed: ${errorWords(error)}`);
+    d.dispatch({ type: 'notice', key: 'register', text: `Registration failed: ${errorWords(error)}` });
     await app.record(d, 'error', 'Registration failed', errorWords(error));
   }
   await app.refresh(d);
 }
 
 export async function autoRegister(app: PlayerApp, d: DeviceSession): Promise<void> {
-  if (app.settings.enrolmentToken === null && d.online) app.devEnrolment ??= await devEnrolment(app);
-  if (app.settings.enrolmentToken === null || !d.online) {
-    app.render(d);
-    return;
-  }
-  await register(app, d, app.settings.enrolmentToken, d.config.name);
+  if (app.page.enrolmentToken === null && d.online && app.page.devEnrolment === undefined)
+    app.dispatchPage({ type: 'dev-enrolment', token: await fetchDevEnrolment(app.options.baseUrl) });
+  const token = app.page.enrolmentToken;
+  if (token === null || !d.online) return;
+  await register(app, d, token, d.config.name);
 }
 
 /**
@@ -86,7 +76,7 @@ export async function startOver(app: PlayerApp): Promise<void> {
       'Starting over: deactivating this page’s devices…',
     ),
   );
-  const token = app.settings.enrolmentToken;
+  const token = app.page.enrolmentToken;
   for (const d of app.devices) {
     const deviceId = d.view?.status.registered ? d.view.status.deviceId : null;
     if (token !== null && deviceId !== null && d.view !== null && !isDeactivated(d.view)) {
@@ -108,16 +98,15 @@ export async function addDevice(app: PlayerApp): Promise<void> {
   const index = Math.max(0, ...app.settings.devices.map((x) => x.index)) + 1;
   const config = configFor(index);
   app.settings.devices.push(config);
-  saveSettings(app.settings);
   const d = app.addSession(config);
+  app.persist();
   await app.refresh(d);
   await autoRegister(app, d);
   document.getElementById(`device-${index}-name`)?.scrollIntoView({ block: 'start' });
 }
 
 export async function toggleNetwork(app: PlayerApp, d: DeviceSession): Promise<void> {
-  d.sim.networkOff = !d.sim.networkOff;
-  saveSettings(app.settings);
+  d.dispatch({ type: 'network', off: !d.sim.networkOff });
   await app.record(
     d,
     'network',
@@ -126,7 +115,6 @@ export async function toggleNetwork(app: PlayerApp, d: DeviceSession): Promise<v
       ? 'Every request of this device now fails as a dropped connection would.'
       : 'Syncing what waited.',
   );
-  app.render(d);
   if (!d.sim.networkOff && navigator.onLine) await sync(app, d);
 }
 
@@ -135,15 +123,13 @@ export async function browserChanged(app: PlayerApp, online: boolean): Promise<v
   await app.record(null, 'network', online ? 'The browser is back online' : 'The browser went offline', '');
   for (const d of app.devices) app.render(d);
   if (online) {
-    if (app.catalogueNote !== null) await loadCatalogue(app);
+    if (app.page.catalogueNote !== null) await loadCatalogue(app);
     for (const d of app.devices) if (d.online && d.view?.status.registered) void sync(app, d);
   }
 }
 
 export async function moveClock(app: PlayerApp, d: DeviceSession, ms: number): Promise<void> {
-  d.sim.clockOffsetMs += ms;
-  if (ms > 0) d.sim.advancedMs = (d.sim.advancedMs ?? 0) + ms;
-  saveSettings(app.settings);
+  d.dispatch({ type: 'clock', ms });
   await app.record(
     d,
     'clock',
@@ -167,7 +153,7 @@ export async function moveClock(app: PlayerApp, d: DeviceSession, ms: number): P
 }
 
 export async function sync(app: PlayerApp, d: DeviceSession): Promise<void> {
-  app.busy.add(d);
+  d.dispatch({ type: 'busy', busy: true });
   try {
     const result = await d.client.sync();
     const rejected = result.rejected.map((r) => `${r.code} (${r.message})`).join('; ');
@@ -185,7 +171,7 @@ export async function sync(app: PlayerApp, d: DeviceSession): Promise<void> {
     // Still busy while the failure reaches the panel: it is this call's, logged once above, not a
     // background sync's.
     await app.refresh(d);
-    app.busy.delete(d);
+    d.dispatch({ type: 'busy', busy: false });
   }
 }
 
@@ -195,17 +181,17 @@ export async function deactivate(
   deviceId: string,
   label: string,
 ): Promise<void> {
-  d.notices.delete('devices');
+  d.dispatch({ type: 'notice', key: 'devices', text: null });
   const sure = await confirmAction(
     `Deactivate ${label}?`,
     'The server revokes its licences now; that device removes its stored media at its next sync and needs enrolling again to download.',
     'Deactivate',
   );
   if (!sure) return;
-  const token = app.settings.enrolmentToken;
+  const token = app.page.enrolmentToken;
   if (token === null) {
-    d.notices.set('devices', 'Deactivating another device needs the account’s enrolment token.');
-    app.render(d);
+    const text = 'Deactivating another device needs the account’s enrolment token.';
+    d.dispatch({ type: 'notice', key: 'devices', text });
     return;
   }
   try {
@@ -219,49 +205,35 @@ export async function deactivate(
     await sync(app, d);
   } catch (error) {
     const words = error instanceof ApiError ? error.message : errorWords(error);
-    d.notices.set('devices', `Could not deactivate: ${words}`);
+    d.dispatch({ type: 'notice', key: 'devices', text: `Could not deactivate: ${words}` });
     await app.record(d, 'error', `Deactivating ${label} failed`, words);
-    app.render(d);
   }
 }
 
 export async function loadCatalogue(app: PlayerApp): Promise<void> {
   const d = app.devices.find((x) => x.online) ?? app.devices[0];
   if (d === undefined) return;
-  const token = app.settings.enrolmentToken ?? (await d.deviceToken());
+  const token = app.page.enrolmentToken ?? (await d.deviceToken());
+  const shown = app.page.catalogue;
   if (token === null) {
-    app.catalogueNote = app.catalogue.length > 0 ? null : 'Register a device to see the catalogue.';
+    const note = shown.length > 0 ? null : 'Register a device to see the catalogue.';
+    app.dispatchPage({ type: 'catalogue-note', note });
     return;
   }
   try {
-    app.catalogue = await fetchCatalogue(d.fetch, app.options.baseUrl, token);
-    app.catalogueNote = null;
-    localStorage.setItem(CATALOGUE_CACHE, JSON.stringify(app.catalogue));
+    const titles = await fetchCatalogue(d.fetch, app.options.baseUrl, token);
+    localStorage.setItem(CATALOGUE_CACHE, JSON.stringify(titles));
+    app.dispatchPage({ type: 'catalogue', titles, note: null });
   } catch (error) {
     const message = error instanceof ApiError ? error.message : String(error);
-    app.catalogueNote =
-      app.catalogue.length > 0
+    const note =
+      shown.length > 0
         ? error instanceof ApiError && error.code === 'NETWORK'
           ? 'Offline: showing the catalogue as last seen.'
           : `Showing the catalogue as last seen. ${message}`
         : error instanceof ApiError && error.status === 404
           ? 'This server has no catalogue route (GET /v1/catalogue).'
           : `The catalogue could not be loaded: ${message}`;
-  }
-  for (const x of app.devices) app.render(x);
-}
-
-/**
- * The demo account's enrolment token, when the server is a development server that hands it out
- * (`GET /dev/enrolment`); null elsewhere. Lets the page at `/` enrol in one click.
- */
-export async function devEnrolment(app: PlayerApp): Promise<string | null> {
-  try {
-    const res = await globalThis.fetch(new URL('dev/enrolment', app.options.baseUrl).href);
-    if (!res.ok) return null;
-    const body = (await res.json()) as { token?: unknown };
-    return typeof body.token === 'string' ? body.token : null;
-  } catch {
-    return null;
+    app.dispatchPage({ type: 'catalogue-note', note });
   }
 }

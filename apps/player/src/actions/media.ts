@@ -1,15 +1,17 @@
 import type { LicenseView } from '@satchel/protocol';
-import type { LicenseState, PlaybackResult } from '@satchel/sdk';
+import { isSatchelError, type LicenseState, type PlaybackResult } from '@satchel/sdk';
 import type { CatalogueTitle } from '../api.js';
 import type { PlayerApp } from '../app.js';
 import type { DeviceSession } from '../device.js';
 import { errorWords } from '../helpers.js';
+import { accountAllowances } from '../state.js';
 import { confirmAction } from '../views/confirm.js';
 import { countdown, EXPIRY_BOUND, moment, playbackWords, position, refusalWords } from '../words.js';
+import { sync } from './device.js';
 
 export async function download(app: PlayerApp, d: DeviceSession, title: CatalogueTitle): Promise<void> {
-  d.notices.delete(title.titleId);
-  app.busy.add(d);
+  d.dispatch({ type: 'notice', key: title.titleId, text: null });
+  d.dispatch({ type: 'busy', busy: true });
   let granted: LicenseView | null = null;
   try {
     const result = await d.client.requestDownload(title.titleId);
@@ -23,16 +25,16 @@ export async function download(app: PlayerApp, d: DeviceSession, title: Catalogu
       );
     } else {
       const words = refusalWords(result.refusal, d.now());
-      d.notices.set(title.titleId, words);
+      d.dispatch({ type: 'notice', key: title.titleId, text: words });
       await app.record(d, 'refused', `Download of ${title.name} refused (${result.refusal.code})`, words);
     }
   } catch (error) {
     const words = errorWords(error);
-    d.notices.set(title.titleId, `Could not download: ${words}`);
+    d.dispatch({ type: 'notice', key: title.titleId, text: `Could not download: ${words}` });
     await app.record(d, 'error', `Download of ${title.name} failed`, words);
   }
   await app.refresh(d);
-  app.busy.delete(d);
+  d.dispatch({ type: 'busy', busy: false });
   if (granted !== null) await transfer(app, d, granted.licenseId, title.name);
 }
 
@@ -48,15 +50,8 @@ export async function transfer(
 ): Promise<void> {
   const license = d.view?.licenses.find((l) => l.licenseId === licenseId);
   if (license === undefined) return;
-  d.transfers.set(licenseId, 0);
-  app.render(d);
-  const show = (progress: number) => {
-    d.transfers.set(licenseId, progress);
-    const bar = document.getElementById(`device-${d.config.index}-license-${licenseId}-transfer`);
-    if (bar instanceof HTMLProgressElement) bar.value = Math.round(progress * 100);
-    const text = app.panels.get(d.config.index)?.querySelector(`[data-transfer="${licenseId}"]`);
-    if (text) text.textContent = `${Math.round(progress * 100)} %`;
-  };
+  d.dispatch({ type: 'transfer', licenseId, progress: 0 });
+  const show = (progress: number) => d.dispatch({ type: 'transfer', licenseId, progress });
   try {
     const media = await d.downloads.fetchMedia(license, { onProgress: show });
     await app.record(
@@ -67,35 +62,41 @@ export async function transfer(
     );
   } catch (error) {
     const words = errorWords(error);
-    d.notices.set(licenseId, `Could not download: ${words}`);
+    // A refused key means the server no longer holds the licence valid: say so, and sync to learn why.
+    const refused = isSatchelError(error, 'KEY_REFUSED');
+    const key = refused ? `key:${licenseId}` : licenseId;
+    d.dispatch({ type: 'notice', key, text: `Could not download: ${words}` });
     await app.record(d, 'error', `Downloading ${name} failed`, words);
+    if (refused) void sync(app, d);
   }
-  d.transfers.delete(licenseId);
+  d.dispatch({ type: 'transfer', licenseId, progress: null });
   await app.refresh(d);
 }
 
 export async function play(app: PlayerApp, d: DeviceSession, license: LicenseState): Promise<void> {
-  if (d.playing !== null) await stop(app, d, 'Stopped');
+  if (d.state.playing !== null) await stop(app, d, 'Stopped');
   const name = app.titleName(license.titleId);
-  d.notices.delete(license.licenseId);
+  d.dispatch({ type: 'notice', key: license.licenseId, text: null });
   const last = license.lastPositionMs ?? 0;
   const resumeAt = last >= d.runtime(license.licenseId) - 500 ? 0 : last;
   let result: PlaybackResult;
   try {
-    d.playing = { licenseId: license.licenseId, expiresAt: Number.POSITIVE_INFINITY };
-    app.render(d);
+    d.dispatch({
+      type: 'playing',
+      playing: { licenseId: license.licenseId, expiresAt: Number.POSITIVE_INFINITY },
+    });
     result = await d.downloads.play(license.licenseId, d.video, { positionMs: resumeAt });
-    if (!result.allowed) d.playing = null;
+    if (!result.allowed) d.dispatch({ type: 'playing', playing: null });
   } catch (error) {
-    d.playing = null;
+    d.dispatch({ type: 'playing', playing: null });
     await app.record(d, 'error', `Play ${name} failed`, errorWords(error));
     return;
   }
-  d.trustedSkewMs = result.secureNow - d.now();
+  d.dispatch({ type: 'decided', secureNow: result.secureNow, wallNow: d.now() });
   if (result.clockRollback !== null) {
     await app.record(
       d,
-      'denied',
+      'clock',
       'Clock rollback detected',
       `The device clock is ${countdown(result.clockRollback.behindMs)} behind trusted time; the decision used ${moment(result.secureNow, d.now())}.`,
     );
@@ -112,20 +113,24 @@ export async function play(app: PlayerApp, d: DeviceSession, license: LicenseSta
       result.secureNow,
     ) + trusted;
   if (result.allowed) {
-    d.playing = { licenseId: license.licenseId, expiresAt: result.expiresAt };
+    d.dispatch({ type: 'playing', playing: { licenseId: license.licenseId, expiresAt: result.expiresAt } });
     await app.record(d, 'allowed', `Play ${name}: allowed`, words);
   } else {
-    d.notices.set(license.licenseId, words);
+    d.dispatch({ type: 'notice', key: license.licenseId, text: words });
     await app.record(d, 'denied', `Play ${name}: refused (${result.reason})`, words);
   }
   await app.refresh(d);
 }
 
 export async function stop(app: PlayerApp, d: DeviceSession, why: string): Promise<void> {
-  const playing = d.playing;
+  const playing = d.state.playing;
   if (playing === null) return;
+  // Nothing plays in the adapter (a stop is under way, or the start was refused): nothing to record.
+  if (d.downloads.playing()?.licenseId !== playing.licenseId) {
+    d.dispatch({ type: 'playing', playing: null });
+    return;
+  }
   const pos = d.position();
-  d.playing = null;
   const name = app.titleName(d.view?.licenses.find((l) => l.licenseId === playing.licenseId)?.titleId ?? '');
   try {
     await d.downloads.stop(playing.licenseId);
@@ -138,7 +143,9 @@ export async function stop(app: PlayerApp, d: DeviceSession, why: string): Promi
   } catch (error) {
     await app.record(d, 'error', `Recording the stop of ${name} failed`, errorWords(error));
   }
+  // The card leaves "Playing" once the SDK holds the position it shows next ("Stopped at …").
   await app.refresh(d);
+  if (d.state.playing?.licenseId === playing.licenseId) d.dispatch({ type: 'playing', playing: null });
 }
 
 export async function remove(app: PlayerApp, d: DeviceSession, license: LicenseState): Promise<void> {
@@ -149,7 +156,7 @@ export async function remove(app: PlayerApp, d: DeviceSession, license: LicenseS
     'Delete',
   );
   if (!sure) return;
-  if (d.playing?.licenseId === license.licenseId) await stop(app, d, 'Stopped');
+  if (d.state.playing?.licenseId === license.licenseId) await stop(app, d, 'Stopped');
   const name = app.titleName(license.titleId);
   try {
     await d.downloads.remove(license.licenseId);
@@ -167,8 +174,8 @@ export async function remove(app: PlayerApp, d: DeviceSession, license: LicenseS
 
 export async function renew(app: PlayerApp, d: DeviceSession, license: LicenseState): Promise<void> {
   const name = app.titleName(license.titleId);
-  d.notices.delete(license.licenseId);
-  app.busy.add(d);
+  d.dispatch({ type: 'notice', key: license.licenseId, text: null });
+  d.dispatch({ type: 'busy', busy: true });
   try {
     const result = await d.client.renew(license.licenseId);
     if (result.ok) {
@@ -179,15 +186,30 @@ export async function renew(app: PlayerApp, d: DeviceSession, license: LicenseSt
         `Now expires ${moment(result.license.expiresAt, d.now())}; a renewal counts as a download.`,
       );
     } else {
-      const words = refusalWords(result.refusal, d.now());
-      d.notices.set(license.licenseId, words);
+      const words = refusalWords(
+        result.refusal,
+        d.now(),
+        {},
+        { downloadsLeft: downloadsLeft(app, d, license.titleId) },
+      );
+      d.dispatch({ type: 'notice', key: license.licenseId, text: words });
       await app.record(d, 'refused', `Renewal of ${name} refused (${result.refusal.code})`, words);
     }
   } catch (error) {
     const words = errorWords(error);
-    d.notices.set(license.licenseId, `Could not renew: ${words}`);
+    d.dispatch({ type: 'notice', key: license.licenseId, text: `Could not renew: ${words}` });
     await app.record(d, 'error', `Renewal of ${name} failed`, words);
   }
   await app.refresh(d);
-  app.busy.delete(d);
+  d.dispatch({ type: 'busy', busy: false });
+}
+
+/** The account's downloads of a title left this year, as the newest snapshot says (null: no limit). */
+function downloadsLeft(app: PlayerApp, d: DeviceSession, titleId: string): number | null {
+  return (
+    accountAllowances(
+      app.devices.map((x) => x.view),
+      d.view?.accountId ?? null,
+    ).find((a) => a.titleId === titleId)?.remaining ?? null
+  );
 }

@@ -1,80 +1,30 @@
 import type { Allowance } from '@satchel/protocol';
-import { register } from '../actions/device.js';
 import { download } from '../actions/media.js';
 import type { CatalogueTitle } from '../api.js';
 import type { PlayerApp } from '../app.js';
-import type { DeviceSession, PanelState } from '../device.js';
+import type { DeviceSession } from '../device.js';
 import { h } from '../dom.js';
-import { ACTIVE, isDeactivated } from '../helpers.js';
+import { ACTIVE } from '../helpers.js';
+import type { PanelState } from '../state.js';
+import { accountAllowances, isDeactivated } from '../state.js';
 import { allowanceWords, moment, policyWords } from '../words.js';
 
-export function registerBlock(app: PlayerApp, d: DeviceSession): HTMLElement {
-  const idx = d.config.index;
-  const tokenId = `device-${idx}-enrol`;
-  const nameId = `device-${idx}-device-name`;
-  const form = h(
-    'form',
-    {
-      class: 'register',
-      onsubmit: (event: Event) => {
-        event.preventDefault();
-        const token = (document.getElementById(tokenId) as HTMLInputElement).value.trim();
-        const name = (document.getElementById(nameId) as HTMLInputElement).value.trim() || d.config.name;
-        void register(app, d, token, name);
-      },
-    },
-    h('h3', {}, 'Register this device'),
-    app.devEnrolment === null
-      ? null
-      : h(
-          'div',
-          { class: 'dev-enrol' },
-          h(
-            'button',
-            {
-              type: 'button',
-              id: `device-${idx}-dev-enrol`,
-              onclick: () => void register(app, d, app.devEnrolment ?? '', d.config.name),
-            },
-            'Enrol in the demo account',
-          ),
-          h(
-            'p',
-            { class: 'hint' },
-            'This development server hands out its demo account’s token; or paste another below.',
-          ),
-        ),
-    h('p', {}, 'Paste the account’s enrolment token (the sync server prints it when it starts).'),
-    h('label', { for: nameId }, 'Device name'),
-    h('input', { id: nameId, name: 'name', value: d.config.name, autocomplete: 'off', maxlength: 100 }),
-    h('label', { for: tokenId }, 'Enrolment token'),
-    h('input', {
-      id: tokenId,
-      name: 'token',
-      value: app.settings.enrolmentToken ?? '',
-      autocomplete: 'off',
-      spellcheck: 'false',
-      required: true,
-    }),
-    h('button', { type: 'submit', id: `device-${idx}-register` }, 'Register'),
-    d.notices.has('register')
-      ? h('p', { class: 'notice bad', role: 'alert' }, d.notices.get('register'))
-      : null,
-  );
-  return form;
-}
-
+/** The catalogue as a device sees it: each title's rules, the account's allowance, and Download. */
 export function catalogueBlock(app: PlayerApp, d: DeviceSession, view: PanelState): HTMLElement {
   const idx = d.config.index;
   const now = d.now();
+  const allowances = accountAllowances(
+    app.devices.map((x) => x.view),
+    view.accountId,
+  );
   const held = new Map(view.licenses.filter((l) => ACTIVE.has(l.status)).map((l) => [l.titleId, l]));
-  const items = app.catalogue.map((title) => {
+  const items = app.page.catalogue.map((title) => {
     const license = held.get(title.titleId);
     const allowance = allowanceWords(
-      view.allowances.find((a) => a.titleId === title.titleId),
+      allowances.find((a) => a.titleId === title.titleId),
       now,
     );
-    const notice = d.notices.get(title.titleId);
+    const notice = d.state.notices[title.titleId];
     const slug = `device-${idx}-title-${title.titleId}`;
     let action: HTMLElement;
     if (isDeactivated(view)) {
@@ -82,7 +32,7 @@ export function catalogueBlock(app: PlayerApp, d: DeviceSession, view: PanelStat
     } else if (license === undefined) {
       const why = downloadBlocked(
         title,
-        view.allowances.find((a) => a.titleId === title.titleId),
+        allowances.find((a) => a.titleId === title.titleId),
         now,
       );
       action = h(
@@ -105,7 +55,13 @@ export function catalogueBlock(app: PlayerApp, d: DeviceSession, view: PanelStat
           : h('span', { class: 'why', id: `${slug}-why`, 'data-test': 'why-download' }, why),
       );
     } else {
-      action = h('p', { class: 'held' }, license.status === 'issued' ? 'Downloading…' : 'On this device');
+      const words =
+        license.status === 'downloaded'
+          ? 'On this device'
+          : d.state.transfers[license.licenseId] !== undefined
+            ? 'Downloading…'
+            : 'Download not finished: see My downloads';
+      action = h('p', { class: 'held' }, words);
     }
     return h(
       'li',
@@ -127,7 +83,7 @@ export function catalogueBlock(app: PlayerApp, d: DeviceSession, view: PanelStat
     'section',
     { class: 'catalogue', 'aria-labelledby': `device-${idx}-catalogue-title` },
     h('h3', { id: `device-${idx}-catalogue-title` }, 'Catalogue'),
-    app.catalogueNote === null ? null : h('p', { class: 'notice' }, app.catalogueNote),
+    app.page.catalogueNote === null ? null : h('p', { class: 'notice' }, app.page.catalogueNote),
     items.length === 0 ? h('p', {}, 'No titles to show yet.') : h('ul', { class: 'cards' }, ...items),
   );
 }

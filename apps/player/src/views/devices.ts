@@ -1,8 +1,8 @@
 import { deactivate } from '../actions/device.js';
 import type { PlayerApp } from '../app.js';
-import type { DeviceSession, PanelState } from '../device.js';
+import type { DeviceSession } from '../device.js';
 import { h } from '../dom.js';
-import { isDeactivated } from '../helpers.js';
+import { isDeactivated, type PanelState } from '../state.js';
 
 export function devicesBlock(app: PlayerApp, d: DeviceSession, view: PanelState): HTMLElement {
   const idx = d.config.index;
@@ -40,8 +40,8 @@ export function devicesBlock(app: PlayerApp, d: DeviceSession, view: PanelState)
     h('h3', { id: `device-${idx}-devices-title` }, 'Devices on this account'),
     h('p', { class: 'hint' }, 'As of this device’s last sync.'),
     h('ul', { class: 'device-list' }, ...items),
-    d.notices.has('devices')
-      ? h('p', { class: 'notice bad', role: 'alert' }, d.notices.get('devices'))
-      : null,
+    d.state.notices.devices === undefined
+      ? null
+      : h('p', { class: 'notice bad', role: 'alert' }, d.state.notices.devices),
   );
 }

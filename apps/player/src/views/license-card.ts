@@ -1,13 +1,15 @@
 import type { LicenseState } from '@satchel/sdk';
 import { play, remove, renew, stop, transfer } from '../actions/media.js';
 import type { PlayerApp } from '../app.js';
-import { actions, cardState, stateLabel } from '../card-state.js';
-import type { DeviceSession, PanelState } from '../device.js';
+import { actions, type CardContext, cardState, nextStepWords, stateLabel } from '../card-state.js';
+import type { DeviceSession } from '../device.js';
 import { h } from '../dom.js';
 import { ACTIVE, bindingExpiry, countdownWords } from '../helpers.js';
-import { EXPIRY_BOUND, endedWords, moment, playbackWords, position } from '../words.js';
+import { accountAllowances, type PanelState } from '../state.js';
+import { day, EXPIRY_BOUND, endedWords, moment, playbackWords, position } from '../words.js';
 import { timelineBlock } from './timeline.js';
 
+/** A device's downloads: one card per licence, active ones first. */
 export function downloadsBlock(app: PlayerApp, d: DeviceSession, view: PanelState): HTMLElement {
   const idx = d.config.index;
   const now = d.trustedNow();
@@ -34,20 +36,22 @@ export function licenseItem(
   const idx = d.config.index;
   const name = app.titleName(license.titleId);
   const slug = `device-${idx}-license-${license.licenseId}`;
-  const playing = d.playing?.licenseId === license.licenseId;
-  const progress = d.transfers.get(license.licenseId);
-  const media = d.media.get(license.licenseId);
-  const state = cardState(license, { transfer: progress, stored: media !== undefined, playing });
+  const { state: device } = d;
+  const playing = device.playing?.licenseId === license.licenseId;
+  const progress = device.transfers[license.licenseId];
+  const media = device.media[license.licenseId];
+  const keyNotice = device.notices[`key:${license.licenseId}`];
+  const state = cardState(license, {
+    transfer: progress,
+    stored: media !== undefined,
+    playing,
+    keyRefused: keyNotice !== undefined,
+  });
   const ended = state.kind === 'ended';
   const decision = license.playback;
-  const notice = d.notices.get(license.licenseId);
-  const allowance = d.view?.allowances.find((a) => a.titleId === license.titleId);
-  const can = actions(state, {
-    online: d.online && (d.view?.status.online ?? true),
-    renewalsLeft:
-      license.policy.maxRenewals === null ? null : Math.max(0, license.policy.maxRenewals - license.renewals),
-    downloadsLeft: allowance?.remaining ?? null,
-  });
+  const notice = device.notices[license.licenseId];
+  const context = cardContext(app, d, license);
+  const can = actions(state, context);
   const button = (
     key: string,
     label: string,
@@ -75,7 +79,7 @@ export function licenseItem(
     ];
   };
   const buttons: Array<HTMLElement | null> = [];
-  if (state.kind === 'interrupted') {
+  if (state.kind === 'interrupted' || state.kind === 'key-refused') {
     buttons.push(
       ...button('resume', 'Resume downloading', 'Resume download', can.resume, () =>
         transfer(app, d, license.licenseId, name),
@@ -152,6 +156,7 @@ export function licenseItem(
           },
           decision.allowed ? 'Offline decision: ' : 'Cannot play: ',
           playbackWords(decision, license, now),
+          state.kind === 'time-up' ? ` ${nextStepWords(context)}` : '',
         )
       : null,
     !ended && media !== undefined
@@ -186,10 +191,35 @@ export function licenseItem(
             `Stopped at ${position(license.lastPositionMs)} of ${position(runtime)}`,
           )
         : null,
-    notice === undefined
-      ? null
-      : h('p', { class: 'notice bad', role: 'alert', 'data-test': 'refusal' }, notice),
+    ...[keyNotice, notice].map((text) =>
+      text === undefined
+        ? null
+        : h('p', { class: 'notice bad', role: 'alert', 'data-test': 'refusal' }, text),
+    ),
     buttons.length === 0 ? null : h('div', { class: 'buttons' }, ...buttons),
     timelineBlock(app, d, license),
   );
+}
+
+/** What else decides a card's actions: the network, the renewals left, the account's allowance, the title. */
+function cardContext(app: PlayerApp, d: DeviceSession, license: LicenseState): CardContext {
+  const allowance = accountAllowances(
+    app.devices.map((x) => x.view),
+    d.view?.accountId ?? null,
+  ).find((a) => a.titleId === license.titleId);
+  const title = app.page.catalogue.find((t) => t.titleId === license.titleId);
+  const until = title?.policy.availableUntil ?? license.policy.availableUntil;
+  const now = d.now();
+  return {
+    online: d.online && (d.view?.status.online ?? true),
+    renewalsLeft:
+      license.policy.maxRenewals === null ? null : Math.max(0, license.policy.maxRenewals - license.renewals),
+    downloadsLeft: allowance?.remaining ?? null,
+    nextDownloadOn:
+      allowance?.nextAvailableAt === null || allowance === undefined
+        ? null
+        : day(allowance.nextAvailableAt, now),
+    titleAvailable:
+      title !== undefined || app.page.catalogue.length === 0 ? until === null || until > now : false,
+  };
 }

@@ -3,8 +3,9 @@ import { h, patch } from '../dom.js';
 import { KIND_LABEL } from '../helpers.js';
 import { moment } from '../words.js';
 
+/** The decision log, newest first, from the page's state. */
 export function renderLog(app: PlayerApp): void {
-  const items = app.entries.map((e) =>
+  const items = app.page.entries.map((e) =>
     h(
       'li',
       { class: `entry ${e.kind}` },

@@ -37,13 +37,13 @@ export function simBlock(app: PlayerApp, d: DeviceSession): HTMLElement {
         h('output', { id: `device-${idx}-clock`, 'data-clock': idx }, moment(d.now(), d.now())),
         offset === 0 ? ' (real time)' : ` (${offset > 0 ? '+' : '−'}${offsetWords(offset)})`,
       ),
-      Math.abs(d.trustedSkewMs) > 5000 || offset !== 0
+      Math.abs(d.state.trustedSkewMs) > 5000 || offset !== 0
         ? h(
             'p',
             { class: 'clock trusted', 'data-test': 'clock-explained' },
             'The server keeps real time. The SDK’s secure clock now trusts ',
             h('output', { 'data-trusted': idx }, moment(d.trustedNow(), d.now())),
-            Math.abs(d.trustedSkewMs) > 5000
+            Math.abs(d.state.trustedSkewMs) > 5000
               ? ', not the device clock: it never goes back, and the next sync sets it to the server’s time.'
               : ', the device clock.',
           )

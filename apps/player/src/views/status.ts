@@ -1,15 +1,17 @@
-import { reset, sync } from '../actions/device.js';
+import { sync } from '../actions/device.js';
 import type { PlayerApp } from '../app.js';
-import type { DeviceSession, PanelState } from '../device.js';
+import type { DeviceSession } from '../device.js';
 import { h } from '../dom.js';
 import { syncErrorWords } from '../helpers.js';
+import { isDeactivated, type PanelState } from '../state.js';
 import { ago, moment } from '../words.js';
 
+/** A device's sync status: network, pending events, last sync, its failure, and Sync now. */
 export function statusBlock(app: PlayerApp, d: DeviceSession, view: PanelState): HTMLElement {
   const idx = d.config.index;
   const s = view.status;
   const why = d.sim.networkOff ? 'network switched off' : navigator.onLine ? null : 'browser offline';
-  const deactivated = view.devices.find((x) => x.deviceId === s.deviceId)?.status === 'deactivated';
+  const deactivated = isDeactivated(view);
   return h(
     'div',
     { class: 'status', id: `device-${idx}-status` },
@@ -77,29 +79,5 @@ export function statusBlock(app: PlayerApp, d: DeviceSession, view: PanelState):
           'Sync now',
         )
       : null,
-  );
-}
-
-export function deactivatedBlock(app: PlayerApp, d: DeviceSession): HTMLElement {
-  const idx = d.config.index;
-  return h(
-    'div',
-    { class: 'notice bad', role: 'note' },
-    h(
-      'p',
-      {},
-      h('strong', {}, 'This device was deactivated. '),
-      'Its downloads were revoked and it can no longer download.',
-    ),
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'secondary small',
-        id: `device-${idx}-reset`,
-        onclick: () => void reset(app, d),
-      },
-      'Reset and register again',
-    ),
   );
 }
