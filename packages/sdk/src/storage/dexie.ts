@@ -4,9 +4,12 @@ import { type SatchelLogger, safeLogger, silentLogger } from '../logger.js';
 import {
   assignEntries,
   classifyStorageError,
+  diskFull,
+  internalIoError,
   META_KEYS,
   mergeClock,
   patchWrites,
+  quotaFromDisk,
   renumbered,
   STORAGE_DATA_VERSION,
   toMeta,
@@ -87,8 +90,13 @@ class DexieStorage implements SatchelStorage {
         return await fn();
       } catch (error) {
         const kind = classifyStorageError(error);
-        if (kind !== 'lost') throw kind;
-        if (attempt > 0) throw unavailable(error);
+        const typed = kind === 'lost' ? (attempt > 0 ? unavailable(error) : null) : kind;
+        if (typed !== null) {
+          // A full disk reported by Chromium as an internal I/O error (see idb.ts).
+          if (typed.code === 'STORAGE_UNAVAILABLE' && internalIoError(error) && (await diskFull()))
+            throw quotaFromDisk(error);
+          throw typed;
+        }
         this.#logger.log('warn', 'storage: the Dexie connection was lost; reopening it', { error });
         try {
           this.db.close({ disableAutoOpen: false });

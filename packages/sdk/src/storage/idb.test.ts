@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { deviceEvent } from '../testkit.js';
 import { describeStorageContract } from './contract.testkit.js';
 import { IDB_SCHEMA_VERSION, idbStorage } from './idb.js';
+import { classifyStorageError, diskFull, internalIoError } from './shared.js';
 
 let counter = 0;
 const freshName = () => `satchel-idb-test-${++counter}-${Math.random().toString(36).slice(2)}`;
@@ -132,5 +133,42 @@ describe('idb errors it handles without throwing', () => {
       'storage: could not abort a failed transaction (it had already ended)',
     );
     await storage.close();
+  });
+});
+
+describe('a full disk as Chromium reports it', () => {
+  it('reads a LevelDB "no space" I/O error as STORAGE_QUOTA_EXCEEDED, not as a lost connection', () => {
+    const error = new DOMException(
+      'Connection is closing because of: IO error: .../000003.log: FILE_ERROR_NO_SPACE (ChromeMethodBFE: 3::WritableFileAppend::8)',
+      'UnknownError',
+    );
+    const kind = classifyStorageError(error);
+    expect(kind !== 'lost' && kind.code).toBe('STORAGE_QUOTA_EXCEEDED');
+  });
+
+  it('tells an internal error on open by asking whether the storage is full', async () => {
+    const error = new DOMException(
+      'Internal error opening backing store for indexedDB.open.',
+      'UnknownError',
+    );
+    expect(internalIoError(error)).toBe(true);
+    expect(internalIoError(new DOMException('Version change', 'VersionError'))).toBe(false);
+    const nav = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    const estimate = async (answer: () => Promise<StorageEstimate>) => {
+      Object.defineProperty(globalThis, 'navigator', {
+        value: { storage: { estimate: answer } },
+        configurable: true,
+      });
+      try {
+        return await diskFull();
+      } finally {
+        if (nav !== undefined) Object.defineProperty(globalThis, 'navigator', nav);
+      }
+    };
+    expect(
+      await estimate(() => Promise.reject(new TypeError('Internal error when calculating storage usage.'))),
+    ).toBe(true);
+    expect(await estimate(async () => ({ quota: 10_000_000, usage: 9_900_000 }))).toBe(true);
+    expect(await estimate(async () => ({ quota: 10_000_000, usage: 1_000 }))).toBe(false);
   });
 });

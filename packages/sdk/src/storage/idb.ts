@@ -5,9 +5,12 @@ import { uuidv7 } from '../uuid.js';
 import {
   assignEntries,
   classifyStorageError,
+  diskFull,
+  internalIoError,
   META_KEYS,
   mergeClock,
   patchWrites,
+  quotaFromDisk,
   renumbered,
   STORAGE_DATA_VERSION,
   toMeta,
@@ -66,6 +69,15 @@ function abortQuietly(tx: { abort(): void }, logger: SatchelLogger, cause: unkno
   }
 }
 const META = 'meta';
+
+// Chromium reports a full disk as an internal error (opening the backing store, a LevelDB I/O error),
+// not as a QuotaExceededError: told apart by asking the browser whether the storage is full.
+async function typed(error: StorageError, raw: unknown): Promise<StorageError> {
+  if (error.code === 'STORAGE_UNAVAILABLE' && internalIoError(raw) && (await diskFull())) {
+    return quotaFromDisk(raw);
+  }
+  return error;
+}
 
 /** The IndexedDB schema version the idb adapter opens; each step of {@link migrations} leads to the next. */
 export const IDB_SCHEMA_VERSION = 3;
@@ -226,13 +238,13 @@ class IdbStorage implements SatchelStorage {
         this.#db = null;
         const kind = classifyStorageError(error);
         if (kind === 'lost' && attempt === 0) continue;
-        throw kind === 'lost' ? unavailable(error) : kind;
+        throw await typed(kind === 'lost' ? unavailable(error) : kind, error);
       }
       try {
         return await fn(db);
       } catch (error) {
         const kind = classifyStorageError(error);
-        if (kind !== 'lost') throw kind;
+        if (kind !== 'lost') throw await typed(kind, error);
         if (this.#closed) throw new StorageError('STORAGE_CLOSED', 'The storage is closed', { cause: error });
         try {
           db.close();
@@ -241,7 +253,7 @@ class IdbStorage implements SatchelStorage {
         }
         this.#logger.log('warn', 'storage: the IndexedDB connection was lost; reopening it', { error });
         this.#db = null;
-        if (attempt > 0) throw unavailable(error);
+        if (attempt > 0) throw await typed(unavailable(error), error);
       }
     }
   }

@@ -145,7 +145,7 @@ export function classifyStorageError(error: unknown): 'lost' | StorageError {
   if (error instanceof StorageError) return error;
   const { names: n, messages } = names(error);
   const text = messages.join(' ');
-  if (n.includes('QuotaExceededError') || /quota/i.test(text)) {
+  if (n.includes('QuotaExceededError') || /quota|FILE_ERROR_NO_SPACE|no space left|ENOSPC/i.test(text)) {
     return new StorageError(
       'STORAGE_QUOTA_EXCEEDED',
       'The browser refused to store more data (quota exceeded)',
@@ -172,6 +172,49 @@ export function classifyStorageError(error: unknown): 'lost' | StorageError {
   return new StorageError('STORAGE_UNAVAILABLE', `IndexedDB failed: ${text || String(error)}`, {
     cause: error,
   });
+}
+
+/**
+ * Whether a failure is one of the internal I/O errors Chromium reports when its disk is full instead of a
+ * `QuotaExceededError` ("Internal error opening backing store", "Internal error.", "Failed to write
+ * blobs (IOError)", a LevelDB "IO error"): the cause is then told by {@link diskFull}.
+ */
+export function internalIoError(error: unknown): boolean {
+  if (error instanceof StorageError && error.code !== 'STORAGE_UNAVAILABLE') return false;
+  const { names: n, messages } = names(error);
+  const text = messages.join(' ');
+  return (
+    (n.includes('UnknownError') || n.includes('DataError') || n.includes('AbortError')) &&
+    /internal error|backing store|IO ?error/i.test(text)
+  );
+}
+
+/** Free space below which a disk counts as full (bytes). */
+const FULL_BELOW_BYTES = 1 << 20;
+
+/**
+ * Whether the origin's storage is full: the browser cannot even compute its usage (Chromium's answer
+ * when the disk is full), or less than 1 MiB of its quota is left. False where it cannot be told.
+ */
+export async function diskFull(): Promise<boolean> {
+  const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<StorageEstimate> } } })
+    .navigator?.storage;
+  if (storage?.estimate === undefined) return false;
+  try {
+    const { quota, usage } = await storage.estimate();
+    return quota !== undefined && usage !== undefined && quota - usage < FULL_BELOW_BYTES;
+  } catch {
+    return true;
+  }
+}
+
+/** A full disk reported as an internal error, as the typed error the docs promise. */
+export function quotaFromDisk(error: unknown): StorageError {
+  return new StorageError(
+    'STORAGE_QUOTA_EXCEEDED',
+    'The device has no space left for the browser to store data (disk full)',
+    { cause: error },
+  );
 }
 
 export function unavailable(error: unknown): StorageError {
