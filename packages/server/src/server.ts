@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { protocolError } from '@satchel/protocol';
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -168,24 +168,31 @@ export function serveFetch(
 ): Promise<Listener> {
   const bounds = { ...DEFAULT_CONNECTION_LIMITS, ...definedOnly(limits) };
   return new Promise((resolve, reject) => {
-    const server = serve(
-      { fetch, port, hostname, serverOptions: httpServerOptions(bounds) },
-      (info: AddressInfo) => {
-        server.off('error', reject);
-        resolve({
-          port: info.port,
-          close: () =>
-            new Promise<void>((done) => {
-              server.close(() => done());
-              (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-            }),
-        });
-      },
-    );
-    applyConnectionLimits(server as Server, bounds);
+    const server = createAdaptorServer({
+      fetch,
+      hostname,
+      serverOptions: httpServerOptions(bounds),
+    }) as Server;
+    applyConnectionLimits(server, bounds);
     server.once('error', reject);
+    // A long accept queue: connections arriving while the event loop is busy wait in the kernel instead
+    // of having their handshake dropped (a dropped one is retried by the client only after 1 s, 3 s, …).
+    server.listen(port, hostname, LISTEN_BACKLOG, () => {
+      server.off('error', reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
   });
 }
+
+/** Pending connections the kernel queues for accept (Linux caps it at net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
 
 const definedOnly = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

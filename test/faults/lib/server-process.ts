@@ -61,6 +61,11 @@ export class ServerProcess {
     return this.child !== null;
   }
 
+  /** The running server's process id (undefined when it is not running). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Spawns the server and resolves once `/readyz` answers 200 (rejects after `timeoutMs`). */
   async start(timeoutMs = 30_000): Promise<void> {
     if (this.child) throw new Error('already running');
