@@ -149,6 +149,19 @@ describe('the demo player with real media (Shaka offline storage, ClearKey)', ()
       expect(await timeline.locator(`.mark-${kind}`).count(), kind).toBeGreaterThan(0);
     }
     expect(await timeline.locator('.mark-bound, .mark-expiry').count()).toBeGreaterThan(0);
+    // Issued, downloaded, first play and renewed happened within seconds on a two-day axis: they are
+    // stacked, not drawn on top of one another.
+    const boxes = await timeline
+      .locator('.mark-issued, .mark-downloaded, .mark-first-play, .mark-renewed')
+      .evaluateAll((marks) =>
+        marks.map((m) => {
+          const b = m.getBoundingClientRect();
+          return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+        }),
+      );
+    expect(boxes.length).toBeGreaterThanOrEqual(4);
+    for (const [i, a] of boxes.entries())
+      for (const b of boxes.slice(i + 1)) expect(Math.hypot(a.x - b.x, a.y - b.y)).toBeGreaterThanOrEqual(9);
     await timeline.scrollIntoViewIfNeeded();
     await shot(page, 'media-05a-timeline');
     expect(errors).toEqual([]);

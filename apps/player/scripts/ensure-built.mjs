@@ -13,7 +13,7 @@ const sources = [
   join(player, 'vite.config.ts'),
   join(player, 'src'),
   join(player, 'public'),
-  ...['protocol', 'core', 'sdk'].map((name) => join(root, 'packages', name, 'src')),
+  ...['protocol', 'core', 'sdk', 'timeline'].map((name) => join(root, 'packages', name, 'src')),
 ];
 
 function newest(path) {

@@ -1,4 +1,4 @@
-import type { TimelineMarkKind, TimelineModel } from './model.js';
+import type { TimelineMark, TimelineMarkKind, TimelineModel } from './model.js';
 
 /** Options of {@link timelineSvg}. */
 export interface TimelineSvgOptions {
@@ -135,6 +135,70 @@ export function timelineAxis(model: TimelineModel, options: TimelineSvgOptions =
   return best.slice(0, 1);
 }
 
+/** Smallest horizontal distance (px) between two point marks drawn on one row of a lane. */
+export const MARK_GAP = 13;
+/** Vertical distance (px) between the rows of stacked marks. */
+export const MARK_ROW = 13;
+/** Rows of stacked marks a lane holds; marks beyond them are grouped under a "+N" label. */
+export const MARK_ROWS = 5;
+
+/** A mark placed on a lane: its x and its row (0 is the first; rows are centred on the lane). */
+export interface PlacedMark {
+  readonly mark: TimelineMark;
+  readonly x: number;
+  readonly row: number;
+}
+
+/** Marks that found no free row near `x`: drawn as one "+N" label whose tooltip lists them. */
+export interface MarkGroup {
+  readonly x: number;
+  readonly marks: readonly TimelineMark[];
+}
+
+/** How a lane's marks are drawn: each point mark on a row, the overflow grouped, and the rows used. */
+export interface MarkLayout {
+  readonly placed: readonly PlacedMark[];
+  readonly groups: readonly MarkGroup[];
+  readonly rows: number;
+}
+
+/**
+ * Lays out a lane's marks so that close ones stay readable: point marks (dots, diamonds, crosses) less
+ * than {@link MARK_GAP} px apart go on separate rows, up to {@link MARK_ROWS}; any more near the same
+ * instant are grouped. Ticks (check-ins, bounds, expiry) are thin lines and stay on the lane's middle
+ * (row 0 of a one-row lane; they are placed with `row: -1`). Marks outside `[from, to]` are left out.
+ * Pure.
+ */
+export function layoutMarks(
+  marks: readonly TimelineMark[],
+  scale: Pick<TimelineScale, 'x' | 'from' | 'to'>,
+): MarkLayout {
+  const placed: PlacedMark[] = [];
+  const groups: { x: number; marks: TimelineMark[] }[] = [];
+  const rowEnd: number[] = [];
+  const inRange = marks
+    .map((mark, i) => ({ mark, i, x: scale.x(mark.at) }))
+    .filter(({ mark }) => mark.at >= scale.from && mark.at <= scale.to)
+    .sort((a, b) => a.x - b.x || a.i - b.i);
+  for (const { mark, x } of inRange) {
+    if (TIMELINE_MARK_STYLE[mark.kind].shape === 'tick') {
+      placed.push({ mark, x, row: -1 });
+      continue;
+    }
+    let row = rowEnd.findIndex((end) => x - end >= MARK_GAP);
+    if (row < 0 && rowEnd.length < MARK_ROWS) row = rowEnd.length;
+    if (row < 0) {
+      const last = groups.at(-1);
+      if (last !== undefined && x - last.x < MARK_GAP) last.marks.push(mark);
+      else groups.push({ x, marks: [mark] });
+      continue;
+    }
+    rowEnd[row] = x;
+    placed.push({ mark, x, row });
+  }
+  return { placed, groups, rows: Math.max(1, rowEnd.length) + (groups.length > 0 ? 1 : 0) };
+}
+
 /**
  * Draws `model` as a standalone SVG document fragment (a string: usable in Node for static HTML reports
  * and in the browser). Every mark has a `<title>` (kind, label, instant, event id) for hover, and
@@ -148,7 +212,11 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   const scale = timelineScale(model, options);
   const top = 22;
   const legend = options.legend ?? true;
-  const lanesHeight = model.lanes.length * laneHeight;
+  // Each lane is as tall as its stacked marks need (at least `laneHeight`).
+  const layouts = model.lanes.map((lane) => layoutMarks(lane.marks, scale));
+  const heights = layouts.map((l) => Math.max(laneHeight, l.rows * MARK_ROW + 14));
+  const tops = heights.map((_, i) => top + heights.slice(0, i).reduce((a, b) => a + b, 0));
+  const lanesHeight = heights.reduce((a, b) => a + b, 0);
   const height = top + lanesHeight + (legend ? 72 : 20);
   const out: string[] = [];
   out.push(
@@ -163,11 +231,14 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
     );
   }
   model.lanes.forEach((lane, i) => {
-    const y = top + i * laneHeight;
-    const mid = y + laneHeight / 2;
+    const y = tops[i] ?? top;
+    const h = heights[i] ?? laneHeight;
+    const layout = layouts[i] ?? { placed: [], groups: [], rows: 1 };
+    const mid = y + h / 2;
+    const rowY = (row: number) => (row < 0 ? mid : mid + (row - (layout.rows - 1) / 2) * MARK_ROW);
     out.push(
       `<g class="lane lane-${lane.kind}" data-lane-id="${escapeXml(lane.id)}">`,
-      `<rect x="0" y="${y}" width="${width}" height="${laneHeight}" fill="${i % 2 === 0 ? '#f6f8fa' : '#ffffff'}"/>`,
+      `<rect x="0" y="${y}" width="${width}" height="${h}" fill="${i % 2 === 0 ? '#f6f8fa' : '#ffffff'}"/>`,
       `<text x="6" y="${mid - 2}" font-weight="600" fill="#1f2328">${escapeXml(lane.label.slice(0, 40))}</text>`,
       `<text x="6" y="${mid + 11}" fill="#57606a">${escapeXml(lane.detail.slice(0, 44))}</text>`,
     );
@@ -175,17 +246,21 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
       const x = scale.x(span.from);
       const w = Math.max(1, scale.x(span.to) - x);
       const fill = span.kind === 'window' ? '#c297ff' : span.kind === 'registered' ? '#dbeafe' : '#9ecbff';
-      const h = span.kind === 'window' ? 6 : 10;
+      const sh = span.kind === 'window' ? 6 : 10;
       out.push(
-        `<rect x="${x}" y="${mid - h / 2}" width="${w}" height="${h}" rx="3" fill="${fill}" opacity="${span.open ? 0.55 : 0.9}"/>`,
+        `<rect x="${x}" y="${mid - sh / 2}" width="${w}" height="${sh}" rx="3" fill="${fill}" opacity="${span.open ? 0.55 : 0.9}"/>`,
       );
     }
-    for (const mark of lane.marks) {
-      if (mark.at < model.from || mark.at > model.to) continue;
-      const x = scale.x(mark.at);
+    for (const { mark, x, row } of layout.placed) {
       const title = `${mark.label} — ${iso(mark.at)}${mark.eventId ? ` — event ${mark.eventId}` : ''}`;
       out.push(
-        `<g class="mark mark-${mark.kind}"${mark.eventId ? ` data-event-id="${escapeXml(mark.eventId)}"` : ''} data-at="${mark.at}"><title>${escapeXml(title)}</title>${shape(mark.kind, x, mid)}</g>`,
+        `<g class="mark mark-${mark.kind}"${mark.eventId ? ` data-event-id="${escapeXml(mark.eventId)}"` : ''} data-at="${mark.at}" data-row="${row}"><title>${escapeXml(title)}</title>${shape(mark.kind, x, rowY(row))}</g>`,
+      );
+    }
+    for (const group of layout.groups) {
+      const list = group.marks.map((m) => `${m.label} — ${iso(m.at)}`).join('\n');
+      out.push(
+        `<g class="mark-group" data-count="${group.marks.length}"><title>${escapeXml(list)}</title><text x="${group.x}" y="${rowY(layout.rows - 1) + 4}" text-anchor="middle" fill="#1f2328" font-weight="600">+${group.marks.length}</text></g>`,
       );
     }
     out.push('</g>');

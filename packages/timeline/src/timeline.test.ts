@@ -1,6 +1,14 @@
 import { DAY_MS, type DomainEvent, event, HOUR_MS, policy, type RecordedEvent } from '@satchel/core';
 import { describe, expect, it } from 'vitest';
-import { buildTimeline, timelineScale, timelineSvg } from './index.js';
+import {
+  buildTimeline,
+  layoutMarks,
+  MARK_GAP,
+  MARK_ROWS,
+  type TimelineMark,
+  timelineScale,
+  timelineSvg,
+} from './index.js';
 import { AXIS_CHAR_WIDTH } from './svg.js';
 
 const T = Date.UTC(2026, 2, 1, 10);
@@ -158,5 +166,66 @@ describe('extra marks', () => {
         if (i > 0) expect(l.left).toBeGreaterThanOrEqual(labels[i - 1]?.right ?? 0);
       }
     }
+  });
+});
+
+describe('marks at nearly the same instant', () => {
+  const at = (i: number, kind: TimelineMark['kind'] = 'issued'): TimelineMark => ({
+    at: T + i * 1000,
+    kind,
+    label: `${kind} ${i}`,
+    eventId: `e${i}`,
+  });
+  const scale = { from: T, to: T + 2 * DAY_MS, x: (t: number) => 198 + ((t - T) / (2 * DAY_MS)) * 750 };
+
+  it('go on separate rows, so no two point marks of one row come closer than the gap', () => {
+    const marks = [at(0), at(1, 'downloaded'), at(2, 'first-play'), at(3, 'renewed'), at(4, 'rollback')];
+    const layout = layoutMarks(marks, scale);
+    expect(layout.placed.map((p) => p.row)).toEqual([0, 1, 2, 3, 4]);
+    expect(layout.groups).toEqual([]);
+    for (const a of layout.placed)
+      for (const b of layout.placed)
+        if (a !== b && a.row === b.row) expect(Math.abs(a.x - b.x)).toBeGreaterThanOrEqual(MARK_GAP);
+  });
+
+  it('share a row again once far enough apart, and leave ticks (bounds, check-ins) on the middle', () => {
+    const far = { ...at(0), at: T + DAY_MS };
+    const layout = layoutMarks([at(0), at(1, 'downloaded'), far, at(2, 'check-in')], scale);
+    expect(layout.placed.map((p) => [p.mark.label, p.row])).toEqual([
+      ['issued 0', 0],
+      ['downloaded 1', 1],
+      ['check-in 2', -1],
+      ['issued 0', 0],
+    ]);
+    expect(layout.rows).toBe(2);
+  });
+
+  it('are grouped under one "+N" once the rows are full, every mark still counted', () => {
+    const marks = Array.from({ length: MARK_ROWS + 3 }, (_, i) => at(i));
+    const layout = layoutMarks(marks, scale);
+    expect(layout.placed).toHaveLength(MARK_ROWS);
+    expect(layout.groups.map((g) => g.marks.length)).toEqual([3]);
+    expect(layout.rows).toBe(MARK_ROWS + 1);
+    const model = buildTimeline('acc', history(), { extraMarks: { [L]: marks } });
+    const svg = timelineSvg(model);
+    expect(svg).toMatch(/<g class="mark-group" data-count="\d+">/);
+  });
+
+  it('make the lane taller in the drawing instead of overlapping: a licence issued, downloaded and played within seconds', () => {
+    const rows = history().map((r) =>
+      r.event.type === 'DownloadCompleted' || r.event.type === 'PlaybackStarted'
+        ? { ...r, event: { ...r.event, data: { ...r.event.data, at: T + HOUR_MS + 2000 } } as DomainEvent }
+        : r,
+    );
+    const svg = timelineSvg(buildTimeline('acc', rows));
+    const points = [
+      ...svg.matchAll(
+        /class="mark mark-(issued|downloaded|first-play)"[^>]*><title>[^<]*<\/title><(?:circle cx="([\d.]+)" cy="([\d.]+)")/g,
+      ),
+    ].map((m) => [Number(m[2]), Number(m[3])] as const);
+    expect(points).toHaveLength(3);
+    for (const [i, a] of points.entries())
+      for (const b of points.slice(i + 1))
+        expect(Math.hypot(a[0] - b[0], a[1] - b[1])).toBeGreaterThanOrEqual(9);
   });
 });
