@@ -84,6 +84,34 @@ describe('the demo player, several devices of one account', () => {
     expect(errors).toEqual([]);
   });
 
+  it('does not advise renewing or downloading again when a licence runs out with the year’s downloads spent', async () => {
+    const first = page.locator('#device-1');
+    const card = first.locator('li.license', { hasText: 'Harbour Lights' });
+    await first.getByRole('button', { name: /^Play Harbour Lights/ }).click();
+    await first.getByRole('button', { name: /^Stop Harbour Lights/ }).click({ timeout: 15_000 });
+    await first.getByRole('button', { name: /^Play Harbour Lights/ }).waitFor({ timeout: 15_000 });
+    await first.getByRole('button', { name: /move the clock forward 49 hours/ }).click();
+    await expect.poll(() => text(card.locator('[data-test=status]'))).toBe('Time is up');
+    const spent = `no downloads of this title are left this year \\(a renewal counts as one\\); the next frees up on ${DATE}\\.`;
+    expect(await text(card.locator('[data-test=decision]'))).toMatch(
+      new RegExp(`^Cannot play: The 48 hours to watch this title ended on .+\\. N${spent.slice(1)}$`),
+    );
+    expect(await text(card.locator('[data-test=why-playback]'))).toMatch(
+      new RegExp(`^Its time is up: ${spent}$`),
+    );
+    expect(await first.getByRole('button', { name: /^Renew Harbour Lights/ }).isDisabled()).toBe(true);
+    expect(await first.getByRole('button', { name: /^Delete Harbour Lights/ }).isEnabled()).toBe(true);
+    expect(await text(card)).not.toMatch(/renew it|download (it|the title) again/i);
+    await shot(page, '10b-time-up-with-the-allowance-spent');
+    // Back to real time and the server's clock, for the tests that follow.
+    await first.getByRole('button', { name: 'Real time' }).click();
+    await first.getByRole('button', { name: 'Sync now' }).click();
+    await expect
+      .poll(() => text(card.locator('[data-test=status]')), { timeout: 15_000 })
+      .toBe('Ready to play');
+    expect(errors).toEqual([]);
+  });
+
   it('refuses a third device while two devices hold downloads, in the plan’s words', async () => {
     await page.getByRole('button', { name: 'Add a device' }).click();
     const third = page.locator('#device-3');

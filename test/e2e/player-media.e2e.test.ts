@@ -108,7 +108,7 @@ describe('the demo player with real media (Shaka offline storage, ClearKey)', ()
     expect(await play.isDisabled()).toBe(true);
     expect(await text(license.locator('[data-test=status]'))).toBe('Time is up');
     expect(await text(license.locator('[data-test=why-playback]'))).toBe(
-      'Its time is up: renew it to watch again.',
+      'Its time is up: go online and renew it to watch again.',
     );
     expect(await text(license)).not.toContain('time is up ·');
     expect(await text(license)).not.toContain('Downloaded');

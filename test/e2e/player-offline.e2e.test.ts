@@ -111,12 +111,14 @@ describe('the demo player, offline', () => {
     const license = device.locator('li.license', { hasText: 'Night Train' });
     await expect
       .poll(() => text(license.locator('[data-test=decision]')))
-      .toMatch(/^Cannot play: The 48 hours to watch this title ended on .+\. Renew it to watch again\.$/);
+      .toMatch(
+        /^Cannot play: The 48 hours to watch this title ended on .+\. Go online and renew it to watch again\.$/,
+      );
     // One state: the badge, the decision and the buttons agree; Play cannot be pressed into a refusal.
     expect(await text(license.locator('[data-test=status]'))).toBe('Time is up');
     expect(await device.getByRole('button', { name: /^Play Night Train/ }).isDisabled()).toBe(true);
     expect(await text(license.locator('[data-test=why-playback]'))).toBe(
-      'Its time is up: renew it to watch again.',
+      'Its time is up: go online and renew it to watch again.',
     );
     expect(await license.locator('[data-test=decision]').count()).toBe(1);
     expect(await text(page.locator('#log-list'))).not.toContain('refused (EXPIRED_PLAYBACK_WINDOW)');

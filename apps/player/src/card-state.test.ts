@@ -128,6 +128,9 @@ describe('one state per licence card', () => {
     expect(actions(state, { ...context, renewalsLeft: 1, downloadsLeft: 2 }).play.why).toBe(
       'Its time is up: renew it to watch again.',
     );
+    expect(actions(state, { ...context, online: false }).play.why).toBe(
+      'Its time is up: go online and renew it to watch again.',
+    );
   });
 
   it('says a withdrawn title can be neither renewed nor downloaded again, on active and ended cards', () => {

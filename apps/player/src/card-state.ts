@@ -106,12 +106,13 @@ export function spentWords(context: Omit<CardContext, 'online'>): string | null 
  * The advice for a licence whose time is up, consistent with what the rules still allow: renew it; or,
  * with no renewals left, delete it and download the title again; or, with neither possible, why not.
  */
-export function nextStepWords(context: Omit<CardContext, 'online'>): string {
+export function nextStepWords(context: Omit<CardContext, 'online'> & { online?: boolean }): string {
   const spent = spentWords(context);
   if (spent !== null) return spent;
+  const online = context.online ?? true;
   if (context.renewalsLeft === 0)
-    return 'It cannot be renewed again, so delete it and download the title again.';
-  return 'Renew it to watch again.';
+    return `It cannot be renewed again, so delete it and download the title again${online ? '' : ' once online'}.`;
+  return online ? 'Renew it to watch again.' : 'Go online and renew it to watch again.';
 }
 
 /**
