@@ -90,6 +90,11 @@ describe('the demo player, several devices of one account', () => {
     await first.getByRole('button', { name: /^Play Harbour Lights/ }).click();
     await first.getByRole('button', { name: /^Stop Harbour Lights/ }).click({ timeout: 15_000 });
     await first.getByRole('button', { name: /^Play Harbour Lights/ }).waitFor({ timeout: 15_000 });
+    // Stopped as soon as it started: the stop is recorded, and nothing is logged as failed.
+    await expect.poll(() => text(page.locator('#log-list'))).toMatch(/Stopped: Harbour Lights .* at 0:0\d/);
+    expect(await text(page.locator('#log-list'))).not.toMatch(/Play Harbour Lights .* failed/);
+    // 49 hours offline (online, the next sync would set the secure clock back to the server's time).
+    await first.getByRole('button', { name: /^Network on/ }).click();
     await first.getByRole('button', { name: /move the clock forward 49 hours/ }).click();
     await expect.poll(() => text(card.locator('[data-test=status]'))).toBe('Time is up');
     const spent = `no downloads of this title are left this year \\(a renewal counts as one\\); the next frees up on ${DATE}\\.`;
@@ -99,12 +104,16 @@ describe('the demo player, several devices of one account', () => {
     expect(await text(card.locator('[data-test=why-playback]'))).toMatch(
       new RegExp(`^Its time is up: ${spent}$`),
     );
-    expect(await first.getByRole('button', { name: /^Renew Harbour Lights/ }).isDisabled()).toBe(true);
+    const renew = first.getByRole('button', { name: /^Renew Harbour Lights/ });
+    expect(await renew.isDisabled()).toBe(true);
+    // Not for being offline: for the spent allowance, which going online does not change.
+    expect(await text(card.locator('[data-test=why-renew]'))).toMatch(new RegExp(`^N${spent.slice(1)}$`));
     expect(await first.getByRole('button', { name: /^Delete Harbour Lights/ }).isEnabled()).toBe(true);
     expect(await text(card)).not.toMatch(/renew it|download (it|the title) again/i);
     await shot(page, '10b-time-up-with-the-allowance-spent');
     // Back to real time and the server's clock, for the tests that follow.
     await first.getByRole('button', { name: 'Real time' }).click();
+    await first.getByRole('button', { name: /^Network off/ }).click();
     await first.getByRole('button', { name: 'Sync now' }).click();
     await expect
       .poll(() => text(card.locator('[data-test=status]')), { timeout: 15_000 })
@@ -166,6 +175,7 @@ describe('the demo player, several devices of one account', () => {
     await expect.poll(() => text(third.locator('[data-test=pending]'))).toBe('0 events waiting to sync');
     expect(await text(license)).toContain('Deleted from this device; its download slot is free again.');
     await third.getByRole('button', { name: /^Download Quiet River/ }).waitFor();
+    await shot(page, '12b-deleted-download-again');
     expect(errors).toEqual([]);
   });
 
@@ -197,6 +207,7 @@ describe('the demo player, several devices of one account', () => {
     await second.locator('li.license[data-status="downloaded"]', { hasText: 'Harbour Lights' }).waitFor();
     expect(await tab.page.locator('#device-1').count()).toBe(0);
     expect(await text(second.locator('.device-name'))).toBe('· Phone');
+    await shot(tab.page, '15-device-in-its-own-tab');
     await tab.page.close();
     expect(tab.errors).toEqual([]);
     expect(errors).toEqual([]);

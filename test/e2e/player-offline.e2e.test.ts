@@ -189,6 +189,8 @@ describe('the demo player, offline', () => {
   it('labels every control and keeps text contrast at WCAG AA', async () => {
     expect(await unlabelledControls(page)).toEqual([]);
     expect(await contrastProblems(page)).toEqual([]);
+    await shot(page, '08b-labels-and-contrast');
+    expect(errors).toEqual([]);
   });
 });
 

@@ -89,6 +89,8 @@ export async function play(app: PlayerApp, d: DeviceSession, license: LicenseSta
     if (!result.allowed) d.dispatch({ type: 'playing', playing: null });
   } catch (error) {
     d.dispatch({ type: 'playing', playing: null });
+    // Stopped before the video started: the stop was recorded, and nothing failed.
+    if (error instanceof DOMException && error.name === 'AbortError') return;
     await app.record(d, 'error', `Play ${name} failed`, errorWords(error));
     return;
   }
