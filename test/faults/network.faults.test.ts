@@ -149,17 +149,19 @@ async function sync(d: SimDevice): Promise<boolean> {
 describe('network faults between the SDK and the server', () => {
   it('loses nothing acknowledged, applies nothing twice and leaves no device stuck', async () => {
     const devices: SimDevice[] = [];
-    // Registration goes through drops, resets and delays (a retry after a lost answer registers the same
-    // device again with its secret, and the last answer's token is current), but not replays: a replayed
-    // registration is a second, secret-proven registration that supersedes the token the device received
-    // (as specified), after which the device has no token to sync with.
-    proxy.faults = { ...FAULTS, replay: 0 };
+    // Registration goes through every fault, replays included: a retry after a lost answer, or a replayed
+    // request, registers the same active device again with its secret, which keeps its credential, so
+    // the token the device kept from whichever answer reached it stays valid. Every registration is
+    // replayed here, so the case is always exercised.
+    proxy.faults = { ...FAULTS, replay: 1 };
+    const replayedBefore = proxy.stats.replayed;
     for (let a = 0; a < 2; a++) {
       const accountId = `net-${a}-${uuidv7().slice(-8)}`;
       await server.service.createAccount(accountId, `Network household ${a}`, ROOMY_PLAN);
       const { token } = await server.tokens.mint({ kind: 'account', accountId });
       for (let i = 0; i < 3; i++) devices.push(await device(accountId, token, i));
     }
+    expect(proxy.stats.replayed - replayedBefore).toBeGreaterThanOrEqual(6);
     proxy.faults = FAULTS;
 
     await Promise.all(

@@ -137,6 +137,33 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
     expect(text.stdout).not.toContain('plan');
   });
 
+  it("token device mints for the device's current credential generation, and refuses a deactivated device", async () => {
+    const url = readFileSync(join(dataDir, 'server.url'), 'utf8');
+    const account = JSON.parse((await satchel(['token', 'account', 'household-42', '--json'])).stdout);
+    const post = (path: string, body: unknown) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${account.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<{ deviceId: string }>);
+    const deviceSecret = 'cli-test-device-secret-0123456789abcdefgh';
+    const { deviceId } = await post('/v1/devices', { name: 'cli tv', deviceSecret });
+    await fetch(`${url}/v1/devices/${deviceId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${account.token}` },
+    });
+    const refused = await satchel(['token', 'device', 'household-42', deviceId]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/DEVICE_DEACTIVATED/);
+    await post('/v1/devices', { name: 'cli tv', deviceSecret, deviceId });
+    const minted = await satchel(['token', 'device', 'household-42', deviceId, '--json']);
+    expect(minted.code).toBe(0);
+    const { token, generation } = JSON.parse(minted.stdout);
+    expect(generation).toBe(1);
+    const licences = await fetch(`${url}/v1/licenses`, { headers: { authorization: `Bearer ${token}` } });
+    expect(licences.status).toBe(200);
+  });
+
   it('refuses a change with a support token from the environment, with the typed error', async () => {
     const minted = await satchel([
       'token',

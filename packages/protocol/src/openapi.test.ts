@@ -27,6 +27,7 @@ const EXPECTED_OPERATIONS = [
   ['get', '/v1/admin/accounts/{accountId}'],
   ['put', '/v1/admin/accounts/{accountId}/plan'],
   ['get', '/v1/admin/accounts/{accountId}/devices'],
+  ['post', '/v1/admin/accounts/{accountId}/devices/{deviceId}/token'],
   ['post', '/v1/admin/accounts/{accountId}/devices/{deviceId}/deactivate'],
   ['get', '/v1/admin/accounts/{accountId}/history'],
   ['get', '/v1/admin/accounts/{accountId}/state'],

@@ -10,7 +10,9 @@ import {
   ChangePlanResponse,
   CreateAccountRequest,
   CreateAccountResponse,
+  DeviceTokenResponse,
   HistoryResponse,
+  MintDeviceTokenRequest,
   MintOperatorTokenRequest,
   OperatorTokenResponse,
   PolicyVersionsResponse,
@@ -111,6 +113,8 @@ function componentSchemas(): Record<string, JsonObject> {
     ReadinessResponse,
     MintOperatorTokenRequest,
     OperatorTokenResponse,
+    MintDeviceTokenRequest,
+    DeviceTokenResponse,
     WhoAmIResponse,
     AdminTitlesResponse,
     PutTitleRequest,
@@ -515,6 +519,16 @@ function adminPaths(): Record<string, Record<string, JsonObject>> {
     },
     '/v1/admin/accounts/{accountId}/devices': {
       get: read('adminListDevices', "The account's devices", 'AdminDevicesResponse', [account]),
+    },
+    '/v1/admin/accounts/{accountId}/devices/{deviceId}/token': {
+      post: write(
+        'adminMintDeviceToken',
+        "Mint a device token of the device's current credential generation (refused for a deactivated device)",
+        'DeviceTokenResponse',
+        'MintDeviceTokenRequest',
+        [account, parameterRef('DeviceId')],
+        '201',
+      ),
     },
     '/v1/admin/accounts/{accountId}/devices/{deviceId}/deactivate': {
       post: write(

@@ -13,8 +13,9 @@ import {
 import { PolicySchema } from '@satchel/core/schemas';
 import type { DeviceView, LicenseView } from '@satchel/protocol';
 import type { CatalogueTitle, PolicyVersion } from './catalogue.js';
+import { currentCredential } from './credentials.js';
 import { ServerError } from './errors.js';
-import { NotFoundError, type SatchelService } from './service.js';
+import { ForbiddenError, NotFoundError, type SatchelService } from './service.js';
 import type { EventMetadata } from './store/event-store.js';
 
 /** An account as the accounts list shows it. */
@@ -127,6 +128,19 @@ export class AdminService {
   async devices(accountId: string): Promise<DeviceView[]> {
     await this.summary(accountId);
     return this.service.devices(accountId);
+  }
+
+  /**
+   * The credential generation a new token of the device must carry: its current one. Throws
+   * {@link NotFoundError} for an unknown account or device, and `ForbiddenError` (`DEVICE_DEACTIVATED`)
+   * for a deactivated device, whose tokens are all refused.
+   */
+  async deviceGeneration(accountId: string, deviceId: string): Promise<number> {
+    await this.summary(accountId);
+    const credential = await currentCredential(this.service.accounts.db, accountId, deviceId);
+    if (!credential) throw new NotFoundError('No such device');
+    if (credential.revoked) throw new ForbiddenError('DEVICE_DEACTIVATED', 'This device was deactivated');
+    return credential.generation;
   }
 
   /** Deactivates a device (its licences are revoked). Throws {@link NotFoundError}. */

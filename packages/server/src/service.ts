@@ -164,9 +164,10 @@ export class SatchelService {
    * {@link DeviceLimitError}) with `deviceSecret`'s hash, or a generated secret answered once as
    * `generatedSecret`. A known `deviceId` (active or deactivated) needs the secret it registered with,
    * else {@link DeviceAlreadyRegisteredError} and nothing changes; with it, a deactivated device is
-   * registered again, and an active one keeps its registration (nothing is appended). Either way the
-   * device's credential `generation` moves on, so every token minted before stops working; mint the new
-   * one with the returned `generation`. Throws {@link NotFoundError} when the account does not exist.
+   * registered again and its credential `generation` moves on (every token minted before stays refused);
+   * an active one keeps its registration and its generation (nothing is appended or changed: a retried or
+   * replayed registration leaves the token the device holds valid). Mint the token with the returned
+   * `generation`. Throws {@link NotFoundError} when the account does not exist.
    * Resolves once the registration and the credential are durable (one transaction).
    */
   async registerDevice(
@@ -208,8 +209,13 @@ export class SatchelService {
         }
         unit.emit(d.events);
       }
-      const generation = credential === null ? 0 : credential.generation + 1;
-      await saveCredential(unit.tx, accountId, deviceId, { secretHash, generation });
+      // The same active device proving its secret again (a retried or replayed registration) keeps its
+      // credential: the token it already holds stays valid and the new one is of the same generation.
+      // A first registration, or one after a deactivation, starts a new generation: every older token
+      // stays refused.
+      const same = credential !== null && !credential.revoked && existing?.status === 'active';
+      const generation = credential === null ? 0 : same ? credential.generation : credential.generation + 1;
+      if (!same) await saveCredential(unit.tx, accountId, deviceId, { secretHash, generation });
       return {
         deviceId,
         snapshot: this.snapshotOf(unit.state, deviceId, now, limited),

@@ -29,6 +29,25 @@ export const OperatorTokenResponse = z.object({
 });
 export type OperatorTokenResponse = z.infer<typeof OperatorTokenResponse>;
 
+/**
+ * `POST /v1/admin/accounts/{accountId}/devices/{deviceId}/token` (admin): a device token of the device's
+ * current credential generation. `ttlSec` at most 90 days (default 90 days). A deactivated device is
+ * refused (403 `DEVICE_DEACTIVATED`).
+ */
+export const MintDeviceTokenRequest = z.object({
+  ttlSec: z.optional(z.int().check(z.minimum(60), z.maximum(90 * 86_400))),
+});
+export type MintDeviceTokenRequest = z.infer<typeof MintDeviceTokenRequest>;
+
+export const DeviceTokenResponse = z.object({
+  token: z.string(),
+  accountId: Name,
+  deviceId: Name,
+  generation: z.int().check(z.minimum(0)),
+  expiresAt: EpochMs,
+});
+export type DeviceTokenResponse = z.infer<typeof DeviceTokenResponse>;
+
 /** `GET /v1/admin/whoami`: the operator a token speaks for. */
 export const WhoAmIResponse = z.object({ operatorId: Name, role: OperatorRole });
 export type WhoAmIResponse = z.infer<typeof WhoAmIResponse>;

@@ -1,10 +1,10 @@
-import { ChangePlanRequest, CreateAccountRequest } from '@satchel/protocol/schemas';
+import { ChangePlanRequest, CreateAccountRequest, MintDeviceTokenRequest } from '@satchel/protocol/schemas';
 import { pathId, queryInt } from './admin-params.js';
-import type { AdminRoutes } from './admin-routes.js';
+import { type AdminRoutes, operatorOf } from './admin-routes.js';
 import { readJson } from './request.js';
 
 /** Accounts (list, search, create, plan) and their devices (list, deactivate). */
-export const accountRoutes: AdminRoutes = (router, { admin }) => {
+export const accountRoutes: AdminRoutes = (router, { admin, tokens }) => {
   router.get('/accounts', async (c) => {
     const q = c.req.query('q');
     const after = c.req.query('after');
@@ -31,6 +31,24 @@ export const accountRoutes: AdminRoutes = (router, { admin }) => {
   router.get('/accounts/:accountId/devices', async (c) =>
     c.json({ devices: await admin.devices(pathId(c, 'accountId')) }),
   );
+  // A device token of the device's current credential generation (admin): 404 for an unknown device,
+  // 403 DEVICE_DEACTIVATED for a deactivated one. Body: { ttlSec? }.
+  router.post('/accounts/:accountId/devices/:deviceId/token', async (c) => {
+    const accountId = pathId(c, 'accountId');
+    const deviceId = pathId(c, 'deviceId');
+    const { ttlSec } = await readJson(c, MintDeviceTokenRequest);
+    const generation = await admin.deviceGeneration(accountId, deviceId);
+    const { token, expiresAt } = await tokens.mint(
+      { kind: 'device', accountId, deviceId, generation },
+      Date.now(),
+      ttlSec,
+    );
+    c.get('log').info(
+      { accountId, deviceId, generation, by: operatorOf(c).operatorId },
+      'device token minted',
+    );
+    return c.json({ token, accountId, deviceId, generation, expiresAt }, 201);
+  });
   router.post('/accounts/:accountId/devices/:deviceId/deactivate', async (c) =>
     c.json({ devices: await admin.deactivateDevice(pathId(c, 'accountId'), pathId(c, 'deviceId')) }),
   );

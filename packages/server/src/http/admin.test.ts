@@ -74,6 +74,7 @@ function routes() {
     { method: 'POST', path: '/v1/admin/catalogue/matrix-film/withdraw', body: {} },
     { method: 'POST', path: '/v1/admin/accounts', body: { accountId: 'matrix-account', name: 'Matrix' } },
     { method: 'PUT', path: `/v1/admin/accounts/${a}/plan`, body: { plan } },
+    { method: 'POST', path: `/v1/admin/accounts/${a}/devices/${fixture.deviceId}/token`, body: {} },
     { method: 'POST', path: `/v1/admin/accounts/${a}/devices/${fixture.deviceId}/deactivate` },
   ] as const;
 }
@@ -153,6 +154,42 @@ describe('admin API: every route × role × token', () => {
 });
 
 describe('admin API: operator tasks', () => {
+  it("mints a device token of the device's current credential generation, and none for a deactivated device", async () => {
+    const account = await h.account();
+    const deviceSecret = 'admin-test-device-secret-0123456789abcdef';
+    const first = await h.call('POST', '/v1/devices', {
+      token: account.token,
+      body: { name: 'tv', deviceSecret },
+    });
+    const { deviceId } = first.body;
+    const path = `/v1/admin/accounts/${account.accountId}/devices/${deviceId}/token`;
+    // Deactivated, then registered again with its secret: generation 1; a generation-0 token is refused.
+    await h.call('DELETE', `/v1/devices/${deviceId}`, { token: account.token });
+    expect((await admin('POST', path, {})).body.error).toMatchObject({ code: 'DEVICE_DEACTIVATED' });
+    const back = await h.call('POST', '/v1/devices', {
+      token: account.token,
+      body: { name: 'tv', deviceSecret, deviceId },
+    });
+    expect(back.status).toBe(201);
+    const minted = await admin('POST', path, { ttlSec: 3600 });
+    expect(minted.status).toBe(201);
+    expect(minted.body).toMatchObject({ accountId: account.accountId, deviceId, generation: 1 });
+    expect(minted.body.expiresAt).toBeLessThanOrEqual(Date.now() + 3600_000 + 5_000);
+    expect((await h.call('GET', '/v1/licenses', { token: minted.body.token })).status).toBe(200);
+    const generationZero = await h.server.tokens.mint({
+      kind: 'device',
+      accountId: account.accountId,
+      deviceId,
+    });
+    expect((await h.call('GET', '/v1/licenses', { token: generationZero.token })).status).toBe(401);
+    const unknown = await admin(
+      'POST',
+      `/v1/admin/accounts/${account.accountId}/devices/no-such-device/token`,
+      {},
+    );
+    expect(unknown.status).toBe(404);
+  });
+
   it('versions a policy change: licences keep the version they were issued under, recorded in LicenseIssued', async () => {
     const created = await admin('PUT', '/v1/admin/catalogue/versioned', {
       name: 'Versioned',

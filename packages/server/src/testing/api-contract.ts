@@ -6,6 +6,7 @@ import {
   RegisterDeviceResponse,
   SyncResponse,
 } from '@satchel/protocol/schemas';
+import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../db/database.js';
 import { envelope, type Harness, harness, syncBody, T0, TEST_SECRET } from './harness.js';
@@ -99,8 +100,8 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       expect(again.status).toBe(201);
       expect(again.body.deviceId).toBe(body.deviceId);
       expect(again.body.deviceSecret).toBeUndefined();
-      // The new token supersedes the old one.
-      expectError(await h.call('GET', '/v1/devices', { token: body.token }), 401, 'UNAUTHENTICATED');
+      // The same active device again (a retry): both tokens are of its one credential and both work.
+      expect((await h.call('GET', '/v1/devices', { token: body.token })).status).toBe(200);
       expect((await h.call('GET', '/v1/devices', { token: again.body.token })).status).toBe(200);
       const dev = await h.device(acct.token);
       expectError(
@@ -187,6 +188,28 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
         (a: { titleId: string }) => a.titleId === 'harbour-lights',
       );
       expect(allowance).toMatchObject({ limit: 3, used: 3, remaining: 0 });
+    });
+
+    it('a replayed registration (the same POST /v1/devices delivered twice) leaves the token the device kept valid', async () => {
+      const acct = await h.account();
+      const request = {
+        token: acct.token,
+        body: { name: 'Phone', deviceId: uuidv7(), deviceSecret: 'phone-secret-0123456789abcdefghijklmnopq' },
+      };
+      const kept = await h.call('POST', '/v1/devices', request);
+      const replayed = await h.call('POST', '/v1/devices', request);
+      expect([kept.status, replayed.status]).toEqual([201, 201]);
+      expect(replayed.body.deviceId).toBe(kept.body.deviceId);
+      // The device kept the first answer (the second was lost on the way back): it syncs with it.
+      const sync = await h.call('POST', '/v1/sync', {
+        token: kept.body.token,
+        body: syncBody(kept.body.deviceId, []),
+      });
+      expect(sync.status).toBe(200);
+      expect((await h.call('GET', '/v1/licenses', { token: replayed.body.token })).status).toBe(200);
+      // Nothing was appended for the replay: one DeviceRegistered.
+      const devices = await h.call('GET', '/v1/devices', { token: acct.token });
+      expect(devices.body.devices).toHaveLength(1);
     });
 
     it('merges a batch: accepted results, ackSeq, server time and the authoritative snapshot', async () => {

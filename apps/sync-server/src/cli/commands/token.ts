@@ -72,21 +72,27 @@ export const tokenCommands: CliCommands = (program, ctx) => {
   token
     .command('device')
     .description(
-      'a device token (credential generation 0: a device registered again since, with its secret, needs the token its registration answered)',
+      "a device token of the device's current credential (through the admin API: the server, or the database here); refused for a deactivated device",
     )
     .argument('<accountId>')
     .argument('<deviceId>')
     .option('--ttl <seconds>', 'lifetime (default 90 d)', integer)
-    .action(async (accountId: string, deviceId: string, opts: { ttl?: number }, command) => {
-      const out = ctx.output(command);
-      const t = await new Tokens(loadConfig(process.env, { defaultEnv: 'development' }).tokenSecret).mint(
-        { kind: 'device', accountId, deviceId },
-        Date.now(),
-        opts.ttl,
-      );
-      out.result({ token: t.token, accountId, deviceId, expiresAt: t.expiresAt }, () => out.line(t.token));
-      out.note(`device ${deviceId} of account ${accountId}, expires ${iso(t.expiresAt)}`);
-    });
+    .action(async (accountId: string, deviceId: string, opts: { ttl?: number }, command) =>
+      ctx.run(command, async (api, out) => {
+        const t = await api.request<{ token: string; generation: number; expiresAt: number }>(
+          'POST',
+          `/v1/admin/accounts/${encodeURIComponent(accountId)}/devices/${encodeURIComponent(deviceId)}/token`,
+          opts.ttl === undefined ? {} : { ttlSec: opts.ttl },
+        );
+        out.result(
+          { token: t.token, accountId, deviceId, generation: t.generation, expiresAt: t.expiresAt },
+          () => out.line(t.token),
+        );
+        out.note(
+          `device ${deviceId} of account ${accountId} (credential generation ${t.generation}), expires ${iso(t.expiresAt)}`,
+        );
+      }),
+    );
   program
     .command('whoami')
     .description('the operator the token speaks for')
