@@ -138,7 +138,7 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
   });
 
   it("token device mints for the device's current credential generation, and refuses a deactivated device", async () => {
-    const url = readFileSync(join(dataDir, 'server.url'), 'utf8');
+    const url = (await dataDirOwner(dataDir))?.url ?? '';
     const account = JSON.parse((await satchel(['token', 'account', 'household-42', '--json'])).stdout);
     const post = (path: string, body: unknown) =>
       fetch(`${url}${path}`, {
