@@ -199,6 +199,23 @@ export function layoutMarks(
   return { placed, groups, rows: Math.max(1, rowEnd.length) + (groups.length > 0 ? 1 : 0) };
 }
 
+/** Where each legend entry goes: left to right from `y0`, wrapped to `width`. */
+function legendLayout(width: number, y0: number): { kind: TimelineMarkKind; x: number; y: number }[] {
+  const items: { kind: TimelineMarkKind; x: number; y: number }[] = [];
+  let x = 6;
+  let y = y0;
+  for (const kind of Object.keys(TIMELINE_MARK_STYLE) as TimelineMarkKind[]) {
+    const w = 24 + kind.length * 6.6;
+    if (x + w > width - 6) {
+      x = 6;
+      y += 18;
+    }
+    items.push({ kind, x, y });
+    x += w;
+  }
+  return items;
+}
+
 /**
  * Draws `model` as a standalone SVG document fragment (a string: usable in Node for static HTML reports
  * and in the browser). Every mark has a `<title>` (kind, label, instant, event id) for hover, and
@@ -217,7 +234,10 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   const heights = layouts.map((l) => Math.max(laneHeight, l.rows * MARK_ROW + 14));
   const tops = heights.map((_, i) => top + heights.slice(0, i).reduce((a, b) => a + b, 0));
   const lanesHeight = heights.reduce((a, b) => a + b, 0);
-  const height = top + lanesHeight + (legend ? 72 : 20);
+  const legendItems = legend ? legendLayout(width, top + lanesHeight + 34) : [];
+  const legendBottom = Math.max(0, ...legendItems.map((item) => item.y)) - (top + lanesHeight);
+  // Room for the cursor's date under the lanes, and for every row of the legend (wrapped to the width).
+  const height = top + lanesHeight + (legend ? legendBottom + 16 : 20);
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="satchel-timeline" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-from="${model.from}" data-to="${model.to}" data-x0="${scale.x0}" data-x1="${scale.x1}" font-family="system-ui, sans-serif" font-size="11">`,
@@ -268,20 +288,10 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
   out.push(
     `<line x1="${labelWidth}" y1="${top}" x2="${labelWidth}" y2="${top + lanesHeight}" stroke="#d0d7de"/>`,
   );
-  if (legend) {
-    let x = 6;
-    let y = top + lanesHeight + 34;
-    for (const kind of Object.keys(TIMELINE_MARK_STYLE) as TimelineMarkKind[]) {
-      const w = 24 + kind.length * 6.6;
-      if (x + w > width - 6) {
-        x = 6;
-        y += 18;
-      }
-      out.push(
-        `<g class="legend">${shape(kind, x + 5, y)}<text x="${x + 14}" y="${y + 4}" fill="#1f2328">${kind}</text></g>`,
-      );
-      x += w;
-    }
+  for (const { kind, x, y } of legendItems) {
+    out.push(
+      `<g class="legend">${shape(kind, x + 5, y)}<text x="${x + 14}" y="${y + 4}" fill="#1f2328">${kind}</text></g>`,
+    );
   }
   if (options.at !== undefined) {
     const x = scale.x(options.at);

@@ -229,3 +229,17 @@ describe('marks at nearly the same instant', () => {
         expect(Math.hypot(a[0] - b[0], a[1] - b[1])).toBeGreaterThanOrEqual(9);
   });
 });
+
+describe('the legend', () => {
+  it('fits inside the drawing however many rows it wraps to', () => {
+    for (const width of [960, 640, 420]) {
+      const svg = timelineSvg(buildTimeline('acc', history()), { width });
+      const height = Number(/height="(\d+(?:\.\d+)?)"/.exec(svg)?.[1]);
+      const ys = [...svg.matchAll(/<g class="legend">.*?<text x="[\d.]+" y="([\d.]+)"/g)].map((m) =>
+        Number(m[1]),
+      );
+      expect(ys.length).toBeGreaterThan(10);
+      expect(Math.max(...ys) + 4, `width ${width}`).toBeLessThanOrEqual(height);
+    }
+  });
+});

@@ -38,7 +38,10 @@ export function timelineBlock(app: PlayerApp, d: DeviceSession, license: License
       to: Math.max(Date.now(), license.expiresAt, ...events.map((e) => e.at)),
     });
     const lanes = model.lanes.filter((l) => l.id === license.licenseId || l.id === license.deviceId);
-    mountTimeline(box, { ...model, lanes }, { at: d.trustedNow() });
+    // As wide as the device's panel allows (the card's padding aside), so that it reads without scrolling.
+    const panel = app.panels.get(d.config.index)?.clientWidth ?? 0;
+    const width = panel > 0 ? Math.max(420, panel - 70) : 640;
+    mountTimeline(box, { ...model, lanes }, { at: d.trustedNow(), width, labelWidth: 180 });
   }
   details.addEventListener('toggle', () => {
     if (details.open === (d.state.timelines[license.licenseId] !== undefined)) return;
