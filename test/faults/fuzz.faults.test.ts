@@ -1,8 +1,12 @@
 // Bad input, generated with fast-check and sent over real HTTP (keep-alive, modest concurrency) to the
 // server on a real PostgreSQL: malformed JSON, wrong types, huge strings, deep nesting, unknown event
 // types, timestamps out of range, negative/skipped/duplicate seqs, duplicate eventIds in one batch,
-// invalid UTF-8, 10 MB bodies, bad tokens and headers, on every route. Every answer must be a 4xx with a
-// typed ErrorResponse whose code maps to that status; none may hang; the database must be unchanged.
+// invalid UTF-8, 10 MB bodies, bad tokens and headers, on every route; bodies nested up to 524 287 deep
+// (1 MiB), bodies just over the limit, slow bodies, back-dated events from a deactivated device's token,
+// re-registrations of active devices with no, a wrong or the right secret under the wrong token, and
+// tokens without exp, iat or sub. Every answer must be a 4xx with a typed ErrorResponse whose code maps to
+// that status (a deactivated device's sync: a 200 refusing every event, typed); none may hang; the
+// database must be unchanged (so nothing lost, nothing doubled).
 
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -53,10 +57,20 @@ const ctx = {
   tokenE1: '',
   tokenA: '',
   bad: {} as Record<string, string>,
+  /** d1's device secret (generated at its registration). */
+  d1Secret: '',
+  /** A device of account A deactivated after it got a licence, its token from before, and when. */
+  x: '',
+  tokenX: '',
+  licenseX: '',
+  deactivatedAt: 0,
+  /** The back-dated batch x sent once after its deactivation (seqs 1–5, all refused; x's cursor is 5). */
+  xEvents: [] as Array<Record<string, unknown>>,
   /** Devices the well-formed sync bodies are spread over: one device's syncs queue on its cursor row. */
   fuzzDevices: [] as Array<{ deviceId: string; token: string; cursor: number }>,
 };
 const FUZZ_DEVICES = 16;
+const MIB = 1024 * 1024;
 
 beforeAll(async () => {
   pg = await freshDatabase();
@@ -72,7 +86,9 @@ beforeAll(async () => {
   ctx.accountB = `fuzz-b-${uuidv7().slice(-8)}`;
   await server.service.createAccount(ctx.accountA, 'Fuzz A', ROOMY_PLAN);
   await server.service.createAccount(ctx.accountB, 'Fuzz B', ROOMY_PLAN);
-  ctx.d1 = (await server.service.registerDevice(ctx.accountA, { deviceId: uuidv7(), name: 'd1' })).deviceId;
+  const registeredD1 = await server.service.registerDevice(ctx.accountA, { deviceId: uuidv7(), name: 'd1' });
+  ctx.d1 = registeredD1.deviceId;
+  ctx.d1Secret = registeredD1.generatedSecret ?? '';
   ctx.d2 = (await server.service.registerDevice(ctx.accountA, { deviceId: uuidv7(), name: 'd2' })).deviceId;
   ctx.e1 = (await server.service.registerDevice(ctx.accountB, { deviceId: uuidv7(), name: 'e1' })).deviceId;
   const mint = async (accountId: string, deviceId: string) =>
@@ -81,7 +97,35 @@ beforeAll(async () => {
   ctx.tokenD2 = await mint(ctx.accountA, ctx.d2);
   ctx.tokenE1 = await mint(ctx.accountB, ctx.e1);
   ctx.tokenA = (await server.tokens.mint({ kind: 'account', accountId: ctx.accountA })).token;
-  ctx.bad = await forgedTokens(server.tokens, { kind: 'device', accountId: ctx.accountA, deviceId: ctx.d1 });
+  ctx.bad = await forgedTokens(
+    server.tokens,
+    { kind: 'device', accountId: ctx.accountA, deviceId: ctx.d1 },
+    FAULTS_SECRET,
+  );
+  ctx.x = (await server.service.registerDevice(ctx.accountA, { deviceId: uuidv7(), name: 'x' })).deviceId;
+  ctx.tokenX = await mint(ctx.accountA, ctx.x);
+  const grantedX = await server.service.requestLicense(ctx.accountA, ctx.x, { titleId: 'quiet-river' });
+  if (grantedX.outcome !== 'granted') throw new Error('seed licence of x refused');
+  ctx.licenseX = grantedX.license.licenseId;
+  ctx.deactivatedAt = Date.now();
+  await server.service.deactivateDevice(ctx.accountA, ctx.x);
+  // Its back-dated events are refused and acknowledged as refused (the receipts written here, before the
+  // fuzz's fingerprint): the fuzz replays them and sends others in their seqs and beyond.
+  ctx.xEvents = [
+    'PlaybackStarted',
+    'PlaybackStopped',
+    'LicenseExpiryObserved',
+    'ClockRollbackDetected',
+    'PlaybackStarted',
+  ].map((type, i) => backDated(type, i + 1, 60_000 * (i + 1)));
+  const refused = await server.service.sync(ctx.accountA, ctx.x, {
+    protocolVersion: 1,
+    deviceId: ctx.x,
+    snapshotVersion: null,
+    events: ctx.xEvents as SyncRequest['events'],
+  });
+  if (!refused.results.every((r) => r.status === 'rejected' && r.code === 'DEVICE_DEACTIVATED'))
+    throw new Error(`a deactivated device's events were not all refused: ${JSON.stringify(refused.results)}`);
   const granted = await server.service.requestLicense(ctx.accountA, ctx.d1, { titleId: 'quiet-river' });
   if (granted.outcome !== 'granted') throw new Error('seed licence refused');
   ctx.licenseD1 = granted.license.licenseId;
@@ -139,6 +183,26 @@ function validEvent(seq: number, at: number, deviceId = ctx.d1): Record<string, 
         trustedAt: at,
         data: { deviceId, at, wallClockAt: at - 10_000, behindMs: 10_000 },
       };
+}
+
+/** An event of the deactivated device x, dated `back` ms before its deactivation. */
+function backDated(type: string, seq: number, back: number): Record<string, unknown> {
+  const at = ctx.deactivatedAt - back;
+  const data =
+    type === 'ClockRollbackDetected'
+      ? { deviceId: ctx.x, at, wallClockAt: at - 10_000, behindMs: 10_000 }
+      : type === 'LicenseExpiryObserved'
+        ? { licenseId: ctx.licenseX, deviceId: ctx.x, at, reason: 'RENTAL' }
+        : { licenseId: ctx.licenseX, deviceId: ctx.x, at, positionMs: 1000 };
+  return {
+    eventId: uuidv7(at),
+    seq,
+    type,
+    v: CURRENT_EVENT_VERSIONS[type as keyof typeof CURRENT_EVENT_VERSIONS],
+    occurredAt: at,
+    trustedAt: at,
+    data,
+  };
 }
 
 const json = { 'content-type': 'application/json' };
@@ -434,6 +498,9 @@ const headerFuzz: fc.Arbitrary<Fuzzed> = fc
           'wrongAudience',
           'garbage',
           'empty',
+          'noExp',
+          'noIat',
+          'noSub',
         )
         .map((k) => ({ authorization: `Bearer ${ctx.bad[k] ?? ''}` })),
       fc.constantFrom<Record<string, string>>(
@@ -570,14 +637,137 @@ const pathFuzz: fc.Arbitrary<Fuzzed> = fc
     }
   });
 
+/** Bodies nested deep, up to 1 MiB of `[` and `]` (524 287 levels), on the routes that read a body. */
+const deepNesting: fc.Arbitrary<Fuzzed> = fc
+  .tuple(
+    fc.oneof(
+      { arbitrary: fc.integer({ min: 64, max: 20_000 }), weight: 30 },
+      { arbitrary: fc.constant(MIB / 2 - 1), weight: 1 },
+    ),
+    fc.constantFrom('arrays', 'objects', 'in-event'),
+    fc.constantFrom('/v1/sync', '/v1/licenses', '/v1/devices'),
+  )
+  .map(([depth, shape, path]) => {
+    let body: string;
+    if (shape === 'arrays') body = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    else if (shape === 'objects') {
+      const n = Math.min(depth, Math.floor(MIB / 6) - 2);
+      body = `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    } else {
+      const n = Math.min(depth, Math.floor(MIB / 2) - 400);
+      const event = JSON.stringify(validEvent(ctx.cursorD1 + 2, Date.now())).replace(
+        '"positionMs":',
+        `"nested":${'['.repeat(n)}${']'.repeat(n)},"positionMs":`,
+      );
+      body = `{"protocolVersion":1,"deviceId":"${ctx.d1}","snapshotVersion":null,"events":[${event}]}`;
+    }
+    const token = path === '/v1/devices' ? ctx.tokenA : ctx.tokenD1;
+    return { family: 'deep-nesting', method: 'POST', path, headers: { ...json, ...auth(token) }, body };
+  });
+
+/** Bodies a little over the limit, announced and sent whole on a keep-alive connection: 413. */
+const oversized: fc.Arbitrary<Fuzzed> = fc.integer({ min: 1, max: 64 * 1024 }).map((over) => ({
+  family: 'oversized',
+  method: 'POST',
+  path: '/v1/sync',
+  headers: { ...json, ...auth(ctx.tokenD1) },
+  body: `{"protocolVersion":1,"deviceId":"${ctx.d1}","snapshotVersion":null,"events":[],"pad":"${'o'.repeat(MIB + over)}"}`,
+}));
+
+/** Events of the deactivated device, back-dated to before its deactivation (by up to an hour). */
+const afterDeactivation: fc.Arbitrary<Fuzzed> = fc
+  .tuple(
+    fc.array(
+      fc.tuple(
+        fc.constantFrom(
+          'PlaybackStarted',
+          'PlaybackStopped',
+          'LicenseExpiryObserved',
+          'ClockRollbackDetected',
+        ),
+        fc.integer({ min: 1, max: 3_600_000 }),
+      ),
+      { minLength: 1, maxLength: 5 },
+    ),
+    fc.constantFrom('sync', 'sync', 'sync', 'read-licenses', 'read-devices', 'request-licence'),
+  )
+  .map(([events, route]) => {
+    const h = { ...json, ...auth(ctx.tokenX) };
+    if (route === 'read-licenses')
+      return { family: 'deactivated', method: 'GET', path: '/v1/licenses', headers: h };
+    if (route === 'read-devices')
+      return { family: 'deactivated', method: 'GET', path: '/v1/devices', headers: h };
+    if (route === 'request-licence')
+      return {
+        family: 'deactivated',
+        method: 'POST',
+        path: '/v1/licenses',
+        headers: h,
+        body: JSON.stringify({ titleId: 'quiet-river' }),
+      };
+    // Replays of the refused batch (answered from its receipts), other back-dated events in its seqs
+    // (EVENT_ID_REUSED), or after it (a gap past the cursor: SEQ_GAP); none may be applied.
+    const mode = events.length % 3;
+    const body = {
+      protocolVersion: 1,
+      deviceId: ctx.x,
+      snapshotVersion: null,
+      events:
+        mode === 0
+          ? ctx.xEvents.slice(0, events.length)
+          : events.map(([type, back], i) => backDated(type, mode === 1 ? i + 1 : i + 7, back)),
+    };
+    return {
+      family: 'deactivated-sync',
+      method: 'POST',
+      path: '/v1/sync',
+      headers: h,
+      body: JSON.stringify(body),
+    };
+  });
+
+/**
+ * Registering an active device again: with the account token and no or a wrong secret (409), or with its
+ * right secret under a token that may not register (a device token: 403).
+ */
+const reRegister: fc.Arbitrary<Fuzzed> = fc
+  .tuple(
+    fc.constantFrom('none', 'wrong', 'right'),
+    fc.constantFrom('d1', 'd2'),
+    fc.string({
+      unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_'.split('')),
+      minLength: 43,
+      maxLength: 43,
+    }),
+  )
+  .map(([secret, which, wrong]) => {
+    const deviceId = which === 'd1' ? ctx.d1 : ctx.d2;
+    const body: Record<string, string> = { deviceId, name: 'takeover' };
+    if (secret === 'wrong') body.deviceSecret = wrong === ctx.d1Secret ? `${wrong.slice(1)}x` : wrong;
+    if (secret === 'right') body.deviceSecret = ctx.d1Secret;
+    // The right secret (d1's) is only ever sent with a token that may not register.
+    const token = secret === 'right' ? (which === 'd1' ? ctx.tokenD1 : ctx.tokenD2) : ctx.tokenA;
+    return {
+      family: 're-register',
+      method: 'POST',
+      path: '/v1/devices',
+      headers: { ...json, ...auth(token) },
+      body: JSON.stringify(body),
+    };
+  });
+
 const everything = fc.oneof(
-  { arbitrary: syncFuzz, weight: 10 },
-  { arbitrary: malformedJson, weight: 2 },
-  { arbitrary: invalidUtf8, weight: 2 },
-  { arbitrary: headerFuzz, weight: 2 },
-  { arbitrary: registerFuzz, weight: 2 },
-  { arbitrary: licenseFuzz, weight: 2 },
-  { arbitrary: pathFuzz, weight: 2 },
+  { arbitrary: syncFuzz, weight: 100 },
+  { arbitrary: malformedJson, weight: 20 },
+  { arbitrary: invalidUtf8, weight: 20 },
+  { arbitrary: headerFuzz, weight: 20 },
+  { arbitrary: registerFuzz, weight: 20 },
+  { arbitrary: licenseFuzz, weight: 20 },
+  { arbitrary: pathFuzz, weight: 20 },
+  { arbitrary: deepNesting, weight: 10 },
+  { arbitrary: oversized, weight: 1 },
+  { arbitrary: afterDeactivation, weight: 10 },
+  { arbitrary: reRegister, weight: 10 },
 );
 
 // ---- sending ----------------------------------------------------------------------------------------
@@ -650,6 +840,7 @@ async function send(r: Fuzzed): Promise<Outcome> {
     return { status: 0, ok: false, problem: `no answer (${(e as Error).message})` };
   }
   const text = res.text;
+  if (r.family === 'deactivated-sync' && res.status === 200) return deactivatedSync(text);
   if (res.status < 400 || res.status >= 500)
     return { status: res.status, ok: false, problem: `HTTP ${res.status}: ${text.slice(0, 300)}` };
   let parsed: unknown;
@@ -669,6 +860,21 @@ async function send(r: Fuzzed): Promise<Outcome> {
     return { status: res.status, ok: false, problem: `${error.data.error.code} with HTTP ${res.status}` };
   }
   return { status: res.status, ok: true };
+}
+
+/** A deactivated device's sync is answered 200 so that it learns of it: every event refused, typed. */
+function deactivatedSync(text: string): Outcome {
+  const results = (JSON.parse(text) as { results?: Array<{ status: string; code?: string }> }).results ?? [];
+  const wrong = results.filter(
+    (x) => x.status !== 'rejected' || (x.code !== 'DEVICE_DEACTIVATED' && x.code !== 'EVENT_ID_REUSED'),
+  );
+  if (results.length === 0 || wrong.length > 0)
+    return {
+      status: 200,
+      ok: false,
+      problem: `deactivated device's events not all refused: ${text.slice(0, 300)}`,
+    };
+  return { status: 200, ok: true };
 }
 
 /** Sends a huge body without Content-Length (chunked, 256 KiB at a time) on a connection of its own. */
@@ -782,6 +988,71 @@ function announcedHuge(text: string): Promise<Outcome> {
   });
 }
 
+/**
+ * A slow body on a raw socket: 5 of its 100 declared bytes, the other 95 after `pauseMs` (malformed JSON
+ * either way). It must be answered with `status` and a typed error of that status, whenever the server
+ * answers (from the headers, or once the body is in).
+ */
+function slowBody(authorization: string | null, status: number, pauseMs: number): Promise<Outcome> {
+  const url = new URL(base);
+  const body = `{"pro${'x'.repeat(95)}`;
+  return new Promise((resolve) => {
+    const socket = connect(Number(url.port), url.hostname);
+    let received = '';
+    let done = false;
+    const finish = (outcome: Outcome) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearTimeout(rest);
+      socket.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(
+      () => finish({ status: 0, ok: false, problem: `slow body: no answer in 30 s` }),
+      30_000,
+    );
+    const judge = () => {
+      const head = received.indexOf('\r\n\r\n');
+      if (head < 0) return false;
+      const length = Number(/content-length: *(\d+)/i.exec(received.slice(0, head))?.[1] ?? Number.NaN);
+      if (!Number.isFinite(length) || Buffer.byteLength(received) < head + 4 + length) return false;
+      const got = Number(received.split(' ')[1]);
+      let typed = false;
+      try {
+        const e = ErrorResponse.safeParse(JSON.parse(received.slice(head + 4)));
+        typed = e.success && ERROR_CODES[e.data.error.code].status === got;
+      } catch {}
+      const ok = got === status && typed;
+      finish({
+        status: got,
+        ok,
+        ...(ok ? {} : { problem: `slow body: ${JSON.stringify(received.slice(0, 200))}` }),
+      });
+      return true;
+    };
+    socket.on('error', () => {});
+    socket.on('data', (c: Buffer) => {
+      received += c.toString();
+      judge();
+    });
+    socket.on('close', () => {
+      if (!judge())
+        finish({ status: 0, ok: false, problem: `slow body: closed, ${JSON.stringify(received)}` });
+    });
+    socket.on('connect', () => {
+      socket.write(
+        `POST /v1/sync HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
+          `${authorization === null ? '' : `Authorization: Bearer ${authorization}\r\n`}` +
+          `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+      );
+    });
+    const rest = setTimeout(() => {
+      if (!socket.destroyed) socket.write(body.slice(5));
+    }, pauseMs);
+  });
+}
+
 describe('fuzzed requests against the real HTTP server', () => {
   it(`answers ${TOTAL} generated bad requests with a typed 4xx and writes nothing`, async () => {
     const before = await fingerprint(db);
@@ -824,6 +1095,19 @@ describe('fuzzed requests against the real HTTP server', () => {
       record({ family: 'huge-chunked', method: 'POST', path: '/v1/sync', headers: {} }, outcome);
     }
 
+    // Slow bodies, 60 at once: without a token, with a token lacking exp, and with a valid token.
+    const slow = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        i % 3 === 0
+          ? slowBody(null, 401, 1_000 + i * 10)
+          : i % 3 === 1
+            ? slowBody(ctx.bad.noExp ?? '', 401, 1_000 + i * 10)
+            : slowBody(ctx.tokenD1, 400, 1_000 + i * 10),
+      ),
+    );
+    for (const outcome of slow)
+      record({ family: 'slow-body', method: 'POST', path: '/v1/sync', headers: {} }, outcome);
+
     const started = performance.now();
     let generating = 0;
     const slowest: Array<[number, string]> = [];
@@ -865,7 +1149,10 @@ describe('fuzzed requests against the real HTTP server', () => {
     );
     expect(failures).toEqual([]);
     expect(serverErrors).toBe(0);
-    expect(after).toEqual(before);
+    const changed = Object.keys({ ...before, ...after }).filter(
+      (t) => JSON.stringify(before[t]) !== JSON.stringify(after[t]),
+    );
+    expect(changed).toEqual([]);
     expect(sent).toBeGreaterThanOrEqual(TOTAL);
-  }, 900_000);
+  }, 1_800_000);
 });
