@@ -1,4 +1,4 @@
-import type { LicenseState } from '@satchel/sdk';
+import { isHeldStatus, type LicenseState } from '@satchel/sdk';
 
 /**
  * The one state a licence card shows, derived from the SDK's licence (its status and the playback
@@ -27,7 +27,7 @@ export interface CardFacts {
 
 /** Derives the card's state. Pure. */
 export function cardState(license: LicenseState, facts: CardFacts): CardState {
-  if (license.status === 'released' || license.status === 'revoked' || license.status === 'expired') {
+  if (!isHeldStatus(license.status)) {
     return { kind: 'ended', status: license.status };
   }
   if (license.status === 'issued') {

@@ -1,11 +1,9 @@
-import type { LicenseStatus } from '@satchel/protocol';
 import { isSatchelError, type LicenseState } from '@satchel/sdk';
 import type { DeviceConfig, LogEntry } from './persist.js';
 import { countdown } from './words.js';
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
-export const ACTIVE = new Set<LicenseStatus>(['issued', 'downloaded']);
 export const DEVICE_NAMES = [
   'Living-room laptop',
   'Phone',

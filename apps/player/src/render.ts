@@ -1,8 +1,9 @@
+import { isHeldStatus } from '@satchel/sdk';
 import { stop } from './actions/media.js';
 import type { PlayerApp } from './app.js';
 import type { DeviceSession } from './device.js';
 import { h, patch } from './dom.js';
-import { ACTIVE, bindingExpiry, countdownWords } from './helpers.js';
+import { bindingExpiry, countdownWords } from './helpers.js';
 import { isDeactivated } from './state.js';
 import { catalogueBlock } from './views/catalogue.js';
 import { deactivatedBlock } from './views/deactivated.js';
@@ -86,7 +87,7 @@ export function tickPanel(app: PlayerApp, d: DeviceSession): void {
   const readAt = view?.licenses[0]?.playback.secureNow;
   if (view !== null && readAt !== undefined) {
     const crossed = view.licenses.some((l) => {
-      if (!ACTIVE.has(l.status)) return false;
+      if (!isHeldStatus(l.status)) return false;
       const at = bindingExpiry(l).at;
       return at > readAt && at <= trusted;
     });

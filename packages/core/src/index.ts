@@ -101,6 +101,7 @@ export {
   type Device,
   ENDED_LICENSE_RETENTION_MS,
   evolve,
+  evolveLicense,
   FOLD_VERSION,
   fold,
   type Grants,
@@ -108,6 +109,8 @@ export {
   initialState,
   isActive,
   type License,
+  type LicenseEvent,
+  type LicenseProgress,
   REFUSAL_WINDOW_MS,
 } from './state.js';
 export { DAY_MS, HOUR_MS, MINUTE_MS, MONTH_WINDOW_MS, SECOND_MS, YEAR_WINDOW_MS } from './time.js';

@@ -200,28 +200,12 @@ function apply(draft: Draft, event: DomainEvent): void {
     }
     case 'LicenseReleased':
     case 'DownloadDeleted':
-      updateLicense(draft, event.data.licenseId, (l) => ({
-        ...l,
-        status: 'released',
-        statusReason: null,
-        endedAt: event.data.at,
-      }));
-      break;
     case 'LicenseRevoked':
-      updateLicense(draft, event.data.licenseId, (l) => ({
-        ...l,
-        status: 'revoked',
-        statusReason: event.data.reason,
-        endedAt: event.data.at,
-      }));
-      break;
     case 'LicenseExpired':
-      updateLicense(draft, event.data.licenseId, (l) => ({
-        ...l,
-        status: 'expired',
-        statusReason: event.data.reason,
-        endedAt: event.data.at,
-      }));
+    case 'DownloadCompleted':
+    case 'PlaybackStarted':
+    case 'PlaybackStopped':
+      updateLicense(draft, event.data.licenseId, (l) => evolveLicense(l, event));
       break;
     case 'TitleWithdrawn': {
       const { titleId, availableUntil } = event.data;
@@ -235,22 +219,6 @@ function apply(draft: Draft, event: DomainEvent): void {
     }
     case 'DeviceHistoryRebased':
       // History only: what the lost events did is not known, so nothing of the state changes.
-      break;
-    case 'DownloadCompleted':
-      updateLicense(draft, event.data.licenseId, (l) =>
-        l.status === 'issued' ? { ...l, status: 'downloaded', downloadedAt: event.data.at } : l,
-      );
-      break;
-    case 'PlaybackStarted':
-      // A start recorded before a renewal (synced late) belongs to the previous term.
-      updateLicense(draft, event.data.licenseId, (l) => ({
-        ...l,
-        firstPlayedAt: l.firstPlayedAt ?? (event.data.at >= l.issuedAt ? event.data.at : null),
-        lastPositionMs: event.data.positionMs,
-      }));
-      break;
-    case 'PlaybackStopped':
-      updateLicense(draft, event.data.licenseId, (l) => ({ ...l, lastPositionMs: event.data.positionMs }));
       break;
     case 'ClockRollbackDetected':
       draft.clockRollbacks += 1;
@@ -287,6 +255,65 @@ function prune(draft: Draft): void {
   }
 }
 
+/** The fields of a licence that the events about it alone change (a view of a licence has them too). */
+export interface LicenseProgress {
+  readonly issuedAt: number;
+  readonly status: LicenseStatus;
+  readonly statusReason: string | null;
+  readonly downloadedAt: number | null;
+  readonly firstPlayedAt: number | null;
+  readonly lastPositionMs: number | null;
+  readonly endedAt: number | null;
+}
+
+/** The events {@link evolveLicense} applies: those whose whole effect is on the one licence they name. */
+export type LicenseEvent = Extract<
+  DomainEvent,
+  {
+    type:
+      | 'DownloadCompleted'
+      | 'PlaybackStarted'
+      | 'PlaybackStopped'
+      | 'DownloadDeleted'
+      | 'LicenseReleased'
+      | 'LicenseRevoked'
+      | 'LicenseExpired';
+  }
+>;
+
+/**
+ * What an event about one licence does to it — the one implementation of these rules: {@link evolve}
+ * applies it to the account's licences, and the SDK to a snapshot's licence views when it lays the
+ * device's pending events over them. Pure; returns a new object (or `license` when nothing changes).
+ */
+export function evolveLicense<L extends LicenseProgress>(license: L, event: LicenseEvent): L {
+  const change = (fields: Partial<LicenseProgress>): L => ({ ...license, ...fields });
+  switch (event.type) {
+    case 'LicenseReleased':
+    case 'DownloadDeleted':
+      return change({ status: 'released', statusReason: null, endedAt: event.data.at });
+    case 'LicenseRevoked':
+    case 'LicenseExpired':
+      return change({
+        status: event.type === 'LicenseRevoked' ? 'revoked' : 'expired',
+        statusReason: event.data.reason,
+        endedAt: event.data.at,
+      });
+    case 'DownloadCompleted':
+      return license.status === 'issued'
+        ? change({ status: 'downloaded', downloadedAt: event.data.at })
+        : license;
+    case 'PlaybackStarted':
+      // A start recorded before a renewal (synced late) belongs to the previous term.
+      return change({
+        firstPlayedAt: license.firstPlayedAt ?? (event.data.at >= license.issuedAt ? event.data.at : null),
+        lastPositionMs: event.data.positionMs,
+      });
+    case 'PlaybackStopped':
+      return change({ lastPositionMs: event.data.positionMs });
+  }
+}
+
 /** Applies one event. Pure and deterministic: the result depends only on the state and the event. */
 export function evolve(state: AccountState, event: DomainEvent): AccountState {
   return fold([event], state);
@@ -310,7 +337,15 @@ export function hardExpiry(license: License) {
   return computeExpiry({ ...license, lastCheckInAt: null });
 }
 
-/** True when a licence holds a slot at `now`: issued or downloaded, and not past its hard expiry. */
-export function isActive(license: License, now: number): boolean {
-  return isHeldStatus(license.status) && hardExpiry(license).expiresAt > now;
+/**
+ * True when a licence holds a slot at `now`: issued or downloaded, and not past its hard expiry (its
+ * rental, playback or licence window, or the title's availability; a licence waiting for a check-in
+ * still holds its slot). The one definition of "active": the server's rules, the SDK's `heldLicense`,
+ * the player and the simulator use it, on an account's licence or on a snapshot's licence view alike.
+ */
+export function isActive(
+  license: Pick<License, 'status' | 'issuedAt' | 'firstPlayedAt' | 'policy'>,
+  now: number,
+): boolean {
+  return isHeldStatus(license.status) && computeExpiry({ ...license, lastCheckInAt: null }).expiresAt > now;
 }

@@ -272,6 +272,8 @@ describe('createSatchel', () => {
   it('schedules the background retry no sooner than the server asked', async () => {
     const s = setup({ autoSync: true, random: () => 0.01 });
     await s.client.register(s.server.enrolmentToken, { name: 'Laptop' });
+    // Registration lets background sync run at once; let that run end before the fault goes in.
+    await s.client.sync();
     s.server.faults.push({ kind: 'error', code: 'RATE_LIMITED', retryAfterMs: 7000 });
     await s.client.sync().catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));

@@ -1,4 +1,4 @@
-export { isSatchelError, SatchelError } from '@satchel/core';
+export { isActive, isHeldStatus, isSatchelError, SatchelError } from '@satchel/core';
 export {
   createSatchel,
   type DeviceCredential,

@@ -1,10 +1,10 @@
 import type { Allowance } from '@satchel/protocol';
+import { isHeldStatus } from '@satchel/sdk';
 import { download } from '../actions/media.js';
 import type { CatalogueTitle } from '../api.js';
 import type { PlayerApp } from '../app.js';
 import type { DeviceSession } from '../device.js';
 import { h } from '../dom.js';
-import { ACTIVE } from '../helpers.js';
 import type { PanelState } from '../state.js';
 import { accountAllowances, isDeactivated } from '../state.js';
 import { allowanceWords, moment, policyWords } from '../words.js';
@@ -17,7 +17,7 @@ export function catalogueBlock(app: PlayerApp, d: DeviceSession, view: PanelStat
     app.devices.map((x) => x.view),
     view.accountId,
   );
-  const held = new Map(view.licenses.filter((l) => ACTIVE.has(l.status)).map((l) => [l.titleId, l]));
+  const held = new Map(view.licenses.filter((l) => isHeldStatus(l.status)).map((l) => [l.titleId, l]));
   const items = app.page.catalogue.map((title) => {
     const license = held.get(title.titleId);
     const allowance = allowanceWords(

@@ -1,10 +1,10 @@
-import type { LicenseState } from '@satchel/sdk';
+import { isHeldStatus, type LicenseState } from '@satchel/sdk';
 import { play, remove, renew, stop, transfer } from '../actions/media.js';
 import type { PlayerApp } from '../app.js';
 import { actions, type CardContext, cardState, nextStepWords, stateLabel } from '../card-state.js';
 import type { DeviceSession } from '../device.js';
 import { h } from '../dom.js';
-import { ACTIVE, bindingExpiry, countdownWords } from '../helpers.js';
+import { bindingExpiry, countdownWords } from '../helpers.js';
 import { accountAllowances, type PanelState } from '../state.js';
 import { day, EXPIRY_BOUND, endedWords, moment, playbackWords, position } from '../words.js';
 import { timelineBlock } from './timeline.js';
@@ -14,7 +14,7 @@ export function downloadsBlock(app: PlayerApp, d: DeviceSession, view: PanelStat
   const idx = d.config.index;
   const now = d.trustedNow();
   const sorted = [...view.licenses].sort(
-    (a, b) => Number(ACTIVE.has(b.status)) - Number(ACTIVE.has(a.status)) || b.issuedAt - a.issuedAt,
+    (a, b) => Number(isHeldStatus(b.status)) - Number(isHeldStatus(a.status)) || b.issuedAt - a.issuedAt,
   );
   const items = sorted.map((license) => licenseItem(app, d, license, now));
   return h(
