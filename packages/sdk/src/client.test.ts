@@ -283,6 +283,36 @@ describe('createSatchel', () => {
     expect(status.nextSyncAt).toBeGreaterThanOrEqual(s.clock.now() + 7000);
   });
 
+  it('honours a 429 event quota refusal (Retry-After): waits at least as asked, keeps the outbox, loses nothing', async () => {
+    const s = await registered({ autoSync: true, random: () => 0.01 });
+    const licenseId = await downloaded(s);
+    await s.client.startPlayback(licenseId);
+    await s.client.stopPlayback(licenseId, 1_000);
+    const pending = (await s.client.status()).pendingEvents;
+    expect(pending).toBeGreaterThanOrEqual(3);
+    // The server refuses the whole batch: the device's event quota is used up for the next 30 minutes.
+    s.server.faults.push({
+      kind: 'error',
+      code: 'RATE_LIMITED',
+      retryAfterMs: 1_800_000,
+      retryAfterHeader: '1800',
+    });
+    const error = await s.client.sync().catch((e: unknown) => e);
+    expect(error).toMatchObject({ retryable: true, retryAfterMs: 1_800_000, status: 429 });
+    await new Promise((r) => setTimeout(r, 50));
+    const waiting = await s.client.status();
+    expect(waiting.lastError?.code).toBe('RATE_LIMITED');
+    expect(waiting.pendingEvents).toBe(pending);
+    expect(waiting.nextSyncAt).toBeGreaterThanOrEqual(s.clock.now() + 1_800_000);
+    // Once the window has passed the same events go through, each applied once.
+    s.clock.advance(1_800_000);
+    const result = await s.client.sync();
+    expect(result.acknowledged).toBe(pending);
+    expect((await s.client.status()).pendingEvents).toBe(0);
+    expect([...s.server.processed.values()].every((n) => n === 1)).toBe(true);
+    expect(s.server.state.licenses[licenseId]?.lastPositionMs).toBe(1_000);
+  });
+
   it('times a request out as TIMEOUT (retryable)', async () => {
     const s = await registered();
     const hanging = (_input: RequestInfo | URL, init?: RequestInit) =>
