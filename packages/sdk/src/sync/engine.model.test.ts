@@ -10,7 +10,8 @@ import { MAX_REQUESTS_PER_MINUTE } from './budget.js';
 import type { SatchelTimers } from './loop.js';
 
 // A model-based test of the sync engine: background sync on, a virtual clock driving every timer, and
-// random interleavings of records, explicit syncs and server answers (success, 4xx, 5xx with any hint,
+// random interleavings of records, explicit syncs and server answers (success, 4xx — a 429 with its hint in
+// the body or only in Retry-After —, 5xx with any hint,
 // a stalled body, a restore from backup, a 401, a frozen tab holding the sync lock). It checks: no event
 // is lost (each is on the server — applied or acknowledged as rejected — or still pending), every pending
 // event is acknowledged within ACK_BOUND_MS once the faults stop, and no 60-second window ever holds more
@@ -56,7 +57,7 @@ async function settle(): Promise<void> {
 
 type Answer =
   | { kind: 'ok' }
-  | { kind: '4xx'; code: 'VALIDATION_FAILED' | 'NOT_FOUND' | 'RATE_LIMITED' }
+  | { kind: '4xx'; code: 'VALIDATION_FAILED' | 'NOT_FOUND' | 'RATE_LIMITED'; retryAfterHeader?: string }
   | { kind: '5xx'; retryAfterMs?: number; retryAfterHeader?: string }
   | { kind: 'stall' }
   | { kind: '401' };
@@ -73,10 +74,14 @@ const hintMs = fc.constantFrom(0, 1, 500, 2000, 60_000, 3_000_000_000, 9_007_199
 const hintHeader = fc.constantFrom('0', '2', '3000000', '-1', 'soon', 'Wed, 21 Oct 2099 07:28:00 GMT');
 const answer: fc.Arbitrary<Answer> = fc.oneof(
   fc.constant({ kind: 'ok' as const }),
-  fc.record({
-    kind: fc.constant('4xx' as const),
-    code: fc.constantFrom('VALIDATION_FAILED', 'NOT_FOUND', 'RATE_LIMITED'),
-  }),
+  fc.record(
+    {
+      kind: fc.constant('4xx' as const),
+      code: fc.constantFrom('VALIDATION_FAILED', 'NOT_FOUND', 'RATE_LIMITED'),
+      retryAfterHeader: hintHeader,
+    },
+    { requiredKeys: ['kind', 'code'] },
+  ),
   fc.record(
     { kind: fc.constant('5xx' as const), retryAfterMs: hintMs, retryAfterHeader: hintHeader },
     { requiredKeys: ['kind'] },
@@ -132,6 +137,9 @@ describe('sync engine, model-based', () => {
           if (a.kind === '401') return errorOf(401, 'TOKEN_EXPIRED');
           if (a.kind === '4xx') {
             const status = a.code === 'VALIDATION_FAILED' ? 400 : a.code === 'NOT_FOUND' ? 404 : 429;
+            // A 429 says when to come back in its body or, as a quota answer may, only in Retry-After.
+            if (a.code === 'RATE_LIMITED' && a.retryAfterHeader !== undefined)
+              return errorOf(status, a.code, {}, { 'retry-after': a.retryAfterHeader });
             return errorOf(status, a.code, a.code === 'RATE_LIMITED' ? { retryAfterMs: 2000 } : {});
           }
           return errorOf(
