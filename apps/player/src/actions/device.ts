@@ -147,7 +147,7 @@ export async function moveClock(app: PlayerApp, d: DeviceSession, ms: number): P
       d,
       'clock',
       'Clock rollback detected',
-      `The device clock is ${countdown(rollback.behindMs)} behind the time the SDK trusts (${moment(rollback.trustedNow, d.now())}); decisions use that time until the next sync brings the server’s.`,
+      `The device clock was set back ${countdown(rollback.behindMs)} against the SDK’s own count of time; decisions use the time it trusts (${moment(rollback.trustedNow, d.now())}) until the next sync brings the server’s.`,
     );
   }
 }

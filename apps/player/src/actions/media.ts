@@ -100,7 +100,7 @@ export async function play(app: PlayerApp, d: DeviceSession, license: LicenseSta
       d,
       'clock',
       'Clock rollback detected',
-      `The device clock is ${countdown(result.clockRollback.behindMs)} behind trusted time; the decision used ${moment(result.secureNow, d.now())}.`,
+      `The device clock was set back ${countdown(result.clockRollback.behindMs)} against the SDK’s own count of time; the decision used the time it trusts, ${moment(result.secureNow, d.now())}.`,
     );
   }
   const wall = d.now();
