@@ -36,7 +36,7 @@ describe('the demo player, several devices of one account', () => {
   });
 
   const downloaded = (device: Locator, title: string) =>
-    device.locator('li.license[data-status="downloaded"]', { hasText: title }).waitFor({ timeout: 15_000 });
+    device.locator('li.license[data-status="downloaded"]', { hasText: title }).waitFor({ timeout: 45_000 });
 
   it('counts a renewal as a download and says how many are left this year', async () => {
     const device = page.locator('#device-1');
