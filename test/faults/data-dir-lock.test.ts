@@ -6,17 +6,22 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataDirOwner } from '../../apps/sync-server/src/data-dir-lock.js';
 import { freePort } from './lib/pg.js';
-import { buildSyncServer, ServerProcess } from './lib/server-process.js';
+import { bundle as bundleEntry, ServerProcess } from './lib/server-process.js';
 
 let bundle: string;
 const dataDir = mkdtempSync(join(tmpdir(), 'satchel-lock-'));
 const running: ServerProcess[] = [];
 
 beforeAll(async () => {
-  bundle = await buildSyncServer();
+  // A bundle of its own: security.test.ts may be writing the shared one in another worker meanwhile.
+  bundle = await bundleEntry(
+    fileURLToPath(new URL('../../apps/sync-server/src/main.ts', import.meta.url)),
+    'sync-server-lock.mjs',
+  );
 }, 60_000);
 
 afterAll(async () => {
