@@ -88,6 +88,47 @@ async function storedDeviceEvents(accountId: string, type: string) {
   );
 }
 
+type Backup = Record<'outbox' | 'meta', Array<[IDBValidKey, unknown]>>;
+
+function idbRequest<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/** The SDK's IndexedDB database as a backup of the device's storage holds it. */
+async function backupOf(name: string): Promise<Backup> {
+  const db = await idbRequest(indexedDB.open(name));
+  const tx = db.transaction(['outbox', 'meta'], 'readonly');
+  const rows = async (store: 'outbox' | 'meta') => {
+    const keys = await idbRequest(tx.objectStore(store).getAllKeys());
+    const values = await idbRequest(tx.objectStore(store).getAll());
+    return keys.map((k, i) => [k, values[i]] as [IDBValidKey, unknown]);
+  };
+  const backup = { outbox: await rows('outbox'), meta: await rows('meta') };
+  db.close();
+  return backup;
+}
+
+/** Puts a {@link backupOf} back over the database. */
+async function restore(name: string, backup: Backup): Promise<void> {
+  const db = await idbRequest(indexedDB.open(name));
+  const tx = db.transaction(['outbox', 'meta'], 'readwrite');
+  for (const store of ['outbox', 'meta'] as const) {
+    tx.objectStore(store).clear();
+    for (const [key, value] of backup[store]) {
+      if (store === 'outbox') tx.objectStore(store).put(value);
+      else tx.objectStore(store).put(value, key);
+    }
+  }
+  await new Promise<void>((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+  });
+  db.close();
+}
+
 describe('SDK against the real sync server', () => {
   it('records 1,000 events offline and delivers each exactly once when back online', async () => {
     const d = await device();
@@ -235,5 +276,30 @@ describe('SDK against the real sync server', () => {
     expect(rebased.map((r) => r.data)).toMatchObject([{ fromSeq: kept + 1, toSeq: kept + 2 }]);
     const [license] = await client.licenses();
     expect(license?.lastPositionMs).toBe(300);
+  });
+
+  it('device storage restored from an older backup: the events reusing acknowledged seqs are renumbered and applied, none lost', async () => {
+    const d = await device();
+    const licenseId = await downloaded(d.client);
+    await d.client.sync();
+    const backup = await backupOf(d.name);
+    await d.client.stopPlayback(licenseId, 100);
+    await d.client.stopPlayback(licenseId, 200);
+    await d.client.sync();
+    await d.client.close();
+    await restore(d.name, backup);
+    const restored = d.make();
+    await restored.stopPlayback(licenseId, 300);
+    await restored.stopPlayback(licenseId, 400);
+    await restored.stopPlayback(licenseId, 500);
+    const result = await restored.sync();
+    expect(result).toMatchObject({ pending: 0, rejected: [] });
+    expect((await restored.status()).recovery).toMatchObject({ kind: 'renumbered' });
+    const stopped = await storedDeviceEvents(d.accountId, 'PlaybackStopped');
+    expect(stopped).toHaveLength(5);
+    await restored.stopPlayback(licenseId, 600);
+    expect(await restored.sync()).toMatchObject({ pending: 0, rejected: [] });
+    const [license] = await restored.licenses();
+    expect(license?.lastPositionMs).toBe(600);
   });
 });
