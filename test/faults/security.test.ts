@@ -4,10 +4,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CURRENT_EVENT_VERSIONS } from '@satchel/core';
-import { ErrorResponse } from '@satchel/protocol/schemas';
+import { MAX_SYNC_BATCH_EVENTS, MAX_SYNC_BODY_BYTES } from '@satchel/protocol';
+import { ErrorResponse, SyncRequest } from '@satchel/protocol/schemas';
 import {
   createSatchelServer,
   DEVELOPMENT_TOKEN_SECRET,
@@ -19,7 +21,7 @@ import {
   Tokens,
 } from '@satchel/server';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withTestHooks } from '../../apps/sync-server/src/test-hooks.js';
 import { uuidv7 } from './lib/devices.js';
 import { FAULTS_SECRET, ROOMY_PLAN } from './lib/seed.js';
@@ -686,6 +688,196 @@ describe('rate limits', () => {
       await listener.close();
     }
   }, 30_000);
+});
+
+describe('bounded work per request', () => {
+  /** A raw HTTP/1.1 exchange: sends `head` (and `body` bytes, if any), collects the answer until `until`. */
+  function rawRequest(
+    port: number,
+    head: string,
+    body = '',
+    { waitMs = 8_000 } = {},
+  ): Promise<{ text: string; ms: number; closed: boolean }> {
+    return new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      let closed = false;
+      const finish = () => {
+        clearTimeout(timer);
+        resolve({ text, ms: performance.now() - t0, closed });
+        socket.destroy();
+      };
+      const timer = setTimeout(finish, waitMs);
+      socket.on('error', (e) => (text ? finish() : reject(e)));
+      socket.on('data', (chunk) => {
+        text += chunk.toString('utf8');
+        // The whole answer: headers and a body of its Content-Length.
+        const [headers, rest = ''] = text.split('\r\n\r\n');
+        const length = Number(/content-length:\s*(\d+)/i.exec(headers ?? '')?.[1] ?? Number.NaN);
+        if (Buffer.byteLength(rest) >= length) {
+          // Give the server a moment to close (when it says it will), then report.
+          setTimeout(finish, /connection: close/i.test(headers ?? '') ? 300 : 0);
+        }
+      });
+      socket.on('close', () => {
+        closed = true;
+      });
+      socket.write(head + body);
+    });
+  }
+  const head = (path: string, headers: Record<string, string>) =>
+    `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
+
+  it('a 1 MiB body of nested arrays is refused on every route that reads a body without being parsed', async () => {
+    const hostile = '['.repeat(524_287);
+    const d = a.devices[0];
+    if (!d) throw new Error('no device');
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const targets: Array<[string, string]> = [
+        ['/v1/sync', d.token],
+        ['/v1/sync/rebase', d.token],
+        ['/v1/licenses', d.token],
+        ['/v1/devices', a.accountToken],
+      ];
+      for (const [path, token] of targets) {
+        const t0 = performance.now();
+        const res = await call('POST', path, {
+          token,
+          raw: hostile,
+          headers: { 'content-type': 'application/json' },
+        });
+        expectError(res, 400, 'BAD_REQUEST');
+        expect(res.body.error.message, path).toMatch(/deeper than \d+ levels/);
+        expect(performance.now() - t0, path).toBeLessThan(5_000);
+      }
+      const parsedHostile = parse.mock.calls.filter(
+        ([text]) => typeof text === 'string' && text.length > 1000,
+      );
+      expect(parsedHostile.map(([text]) => String(text).slice(0, 20))).toEqual([]);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('a sync with more events than the protocol allows is refused before the schema walks them', async () => {
+    const d = a.devices[0];
+    if (!d) throw new Error('no device');
+    const walk = vi.spyOn(SyncRequest, 'safeParse');
+    try {
+      const res = await call('POST', '/v1/sync', {
+        token: d.token,
+        body: syncBody(
+          d.deviceId,
+          Array.from({ length: MAX_SYNC_BATCH_EVENTS + 1 }, () => ({})),
+        ),
+      });
+      expectError(res, 400, 'VALIDATION_FAILED');
+      expect(res.body.error.details[0].path).toEqual(['events']);
+      expect(walk).not.toHaveBeenCalled();
+    } finally {
+      walk.mockRestore();
+    }
+  });
+
+  it('an unauthenticated POST gets its 401 at once, without waiting for the body it declared', async () => {
+    const listener = await server.listen(0, '127.0.0.1');
+    try {
+      for (const path of ['/v1/sync', '/v1/licenses']) {
+        // 5 of 100 declared bytes, and no more: the answer must not wait for the other 95.
+        const res = await rawRequest(
+          listener.port,
+          head(path, { 'content-type': 'application/json', 'content-length': '100' }),
+          '{"pro',
+        );
+        expect(res.text, path).toMatch(/^HTTP\/1\.1 401/);
+        expect(res.text, path).toContain('UNAUTHENTICATED');
+        expect(res.text, path).toMatch(/connection: close/i);
+        expect(res.ms, path).toBeLessThan(5_000);
+      }
+    } finally {
+      await listener.close();
+    }
+  }, 30_000);
+
+  it('a body that stops arriving is answered 408 REQUEST_TIMEOUT within the time limit, and the connection closed', async () => {
+    const slow = await createSatchelServer({
+      db: server.db,
+      tokenSecret: FAULTS_SECRET,
+      logger: pino({ level: 'silent' }),
+      rateLimit: { burst: 100_000, perSecond: 100_000 },
+      bodyTimeoutMs: 400,
+    });
+    const listener = await slow.listen(0, '127.0.0.1');
+    const d = a.devices[0];
+    if (!d) throw new Error('no device');
+    try {
+      for (const path of ['/v1/sync', '/v1/licenses']) {
+        const res = await rawRequest(
+          listener.port,
+          head(path, {
+            authorization: `Bearer ${d.token}`,
+            'content-type': 'application/json',
+            'content-length': '100',
+          }),
+          '{"pro',
+        );
+        expect(res.text, path).toMatch(/^HTTP\/1\.1 408/);
+        expect(res.text, path).toContain('REQUEST_TIMEOUT');
+        expect(res.text, path).toMatch(/connection: close/i);
+        expect(res.ms, path).toBeLessThan(6_000);
+      }
+    } finally {
+      await listener.close();
+    }
+  }, 30_000);
+
+  it('a declared Content-Length over the limit is refused from the header (413), before any body', async () => {
+    const listener = await server.listen(0, '127.0.0.1');
+    const d = a.devices[0];
+    if (!d) throw new Error('no device');
+    try {
+      for (const path of ['/v1/sync', '/v1/licenses']) {
+        const res = await rawRequest(
+          listener.port,
+          head(path, {
+            authorization: `Bearer ${d.token}`,
+            'content-type': 'application/json',
+            'content-length': String(MAX_SYNC_BODY_BYTES + 1),
+          }),
+        );
+        expect(res.text, path).toMatch(/^HTTP\/1\.1 413/);
+        expect(res.text, path).toContain('PAYLOAD_TOO_LARGE');
+        expect(res.ms, path).toBeLessThan(5_000);
+      }
+    } finally {
+      await listener.close();
+    }
+  }, 30_000);
+
+  it('one device syncing on many connections at once: one merge runs, two wait their turn, the rest get 429 with Retry-After', async () => {
+    const h = await household(1);
+    const d = h.devices[0];
+    if (!d) throw new Error('no device');
+    // The token is verified (and cached) first, so that every request reaches the gate together.
+    expect((await call('GET', '/v1/licenses', { token: d.token })).status).toBe(200);
+    const body = syncBody(d.deviceId, [event(1, d.deviceId)]);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => call('POST', '/v1/sync', { token: d.token, body })),
+    );
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
+    for (const r of answers.filter((x) => x.status === 429)) {
+      expectError(r, 429, 'RATE_LIMITED');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    // The ones that ran, ran one after another: one accepted, the others answered as duplicates.
+    const results = answers.filter((r) => r.status === 200).map((r) => r.body.results[0].status);
+    expect(results.sort()).toEqual(['accepted', 'duplicate', 'duplicate']);
+  });
 });
 
 describe('secrets', () => {

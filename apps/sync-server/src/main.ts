@@ -3,6 +3,7 @@ import {
   DEVELOPMENT_TOKEN_SECRET,
   demoCatalogue,
   openDatabase,
+  type SyncHandler,
   serveFetch,
   startingUpFetch,
 } from '@satchel/server';
@@ -14,7 +15,7 @@ import { withDevEnrolment } from './dev-enrolment.js';
 import { ensureMedia, type MediaLibrary } from './media/generate.js';
 import { withMedia } from './media/serve.js';
 import { playerBuilt, withPlayer } from './player.js';
-import { withTestHooks } from './test-hooks.js';
+import { testHooksEnabled, withTestHooks } from './test-hooks.js';
 
 const started = performance.now();
 let config: ReturnType<typeof loadConfig>;
@@ -41,9 +42,14 @@ if (!config.databaseUrl) {
 
 // Liveness answers at once; the API answers 503 until the database is open and migrated.
 let handler: (request: Request) => Response | Promise<Response> = startingUpFetch;
+// POST /v1/sync is answered on Node's request and response once the server is up (not with the test
+// hooks, which wrap the fetch handler's sync answers).
+let leanSync: SyncHandler | undefined;
 let listener: Awaited<ReturnType<typeof serveFetch>>;
 try {
-  listener = await serveFetch((request) => handler(request), config.port, config.host, config.connections);
+  listener = await serveFetch((request) => handler(request), config.port, config.host, config.connections, {
+    sync: () => leanSync,
+  });
 } catch (e) {
   logger.fatal({ err: e, port: config.port }, 'cannot listen');
   process.exit(1);
@@ -124,6 +130,7 @@ try {
 const { token } = await server.tokens.mint({ kind: 'account', accountId: config.demoAccountId });
 // One-click enrolment from / (development servers only: never with NODE_ENV=production or a real secret).
 const devEnrolment = !config.production && config.tokenSecret === DEVELOPMENT_TOKEN_SECRET;
+if (!testHooksEnabled()) leanSync = server.sync;
 handler = withConsole(
   withPlayer(
     withDevEnrolment(

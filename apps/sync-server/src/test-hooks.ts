@@ -10,8 +10,7 @@ type Fetch = (request: Request) => Response | Promise<Response>;
  * kills it between the database commit and the HTTP response.
  */
 export function withTestHooks(fetch: Fetch, env: NodeJS.ProcessEnv = process.env): Fetch {
-  if (env.SATCHEL_TEST_HOOKS !== '1' || env.SATCHEL_ENV !== 'development' || env.NODE_ENV === 'production')
-    return fetch;
+  if (!testHooksEnabled(env)) return fetch;
   const delayMs = Number(env.SATCHEL_TEST_COMMIT_DELAY_MS ?? 200);
   const rate = Number(env.SATCHEL_TEST_COMMIT_DELAY_RATE ?? 0.25);
   return async (request) => {
@@ -22,4 +21,9 @@ export function withTestHooks(fetch: Fetch, env: NodeJS.ProcessEnv = process.env
     }
     return response;
   };
+}
+
+/** True when the fault-injection hooks are on (see {@link withTestHooks}). */
+export function testHooksEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.SATCHEL_TEST_HOOKS === '1' && env.SATCHEL_ENV === 'development' && env.NODE_ENV !== 'production';
 }

@@ -50,6 +50,13 @@ export const MAX_SYNC_BATCH_EVENTS = 500;
 /** Largest accepted request body, in bytes; a larger one is refused with `PAYLOAD_TOO_LARGE`. */
 export const MAX_SYNC_BODY_BYTES = 1_048_576;
 
+/**
+ * Deepest nesting of arrays and objects in a JSON request body. The deepest valid message nests 4 levels
+ * (a sync request's `events[i].data` value); the rest is room for event payloads to grow. A deeper body is
+ * refused with `BAD_REQUEST` before it is parsed.
+ */
+export const MAX_REQUEST_JSON_DEPTH = 16;
+
 /** The roles of an operator token: `support` may call the admin API's GET routes, `admin` every route. */
 export const OPERATOR_ROLES = ['support', 'admin'] as const;
 

@@ -27,11 +27,19 @@ export {
   isConflictRetriesExhaustedError,
   ServerError,
 } from './errors.js';
-export { type AppOptions, createApp } from './http/app.js';
+export { type Api, type AppOptions, createApi, createApp, refuseOversizedBatch } from './http/app.js';
+export {
+  type BodyBounds,
+  DEFAULT_BODY_BOUNDS,
+  DEFAULT_BODY_TIMEOUT_MS,
+  depthExceededAt,
+  parseJsonBody,
+} from './http/body.js';
 export {
   type ConnectionLimits,
   DEFAULT_CONNECTION_LIMITS,
 } from './http/connections.js';
+export { DeviceGate, type DeviceGateOptions } from './http/device-gate.js';
 export {
   type ClearKey,
   KEY_SYSTEMS,
@@ -89,8 +97,10 @@ export {
   openDatabase,
   type SatchelServer,
   type SatchelServerConfig,
+  type SyncHandler,
   serveFetch,
   startingUpFetch,
+  withLeanSync,
 } from './server.js';
 export { DeviceLimitError, ForbiddenError, NotFoundError, SatchelService, SeqGapError } from './service.js';
 export {

@@ -1,4 +1,10 @@
-import type { Server } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { protocolError } from '@satchel/protocol';
@@ -11,7 +17,7 @@ import { Catalogue } from './catalogue.js';
 import type { Database } from './db/database.js';
 import { pgliteDatabase } from './db/pglite.js';
 import { postgresDatabase } from './db/postgres.js';
-import { createApp } from './http/app.js';
+import { createApi } from './http/app.js';
 import {
   applyConnectionLimits,
   type ConnectionLimits,
@@ -57,6 +63,10 @@ export interface SatchelServerConfig {
   logger?: Logger;
   now?: () => number;
   maxBodyBytes?: number;
+  /** Time to receive a request body once reading starts, ms (default 10 000). */
+  bodyTimeoutMs?: number;
+  /** Syncs of one device waiting behind the running one, and how long each may wait (defaults 2 and 2 000 ms). */
+  deviceGate?: { maxWaiting?: number; waitMs?: number };
   /** The older form of the per-device request limit (see `resolveLimits`); `limits` overrides it. */
   rateLimit?: { burst: number; perSecond: number };
   /**
@@ -77,6 +87,12 @@ export interface SatchelServerConfig {
 /** A wired server: the HTTP app and the pieces behind it. */
 export interface SatchelServer {
   readonly app: Hono;
+  /**
+   * The lean `POST /v1/sync` handler on Node's request and response (see `Api.sync`); {@link listen}
+   * routes that request to it and everything else to {@link app}. Pass it to {@link serveFetch} to serve a
+   * wrapped fetch handler with the same lean path.
+   */
+  readonly sync: SyncHandler;
   readonly service: SatchelService;
   readonly tokens: Tokens;
   readonly metrics: Metrics;
@@ -123,7 +139,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
   await projections.ensure();
   if (config.runProjections) projections.start();
   const limits = new RequestLimits(config.db, resolveLimits(config.rateLimit, config.limits));
-  const app = createApp({
+  const api = createApi({
     service,
     tokens,
     db: config.db,
@@ -131,12 +147,16 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     logger,
     ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
     requestLimits: limits,
+    ...(config.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: config.bodyTimeoutMs }),
+    ...(config.deviceGate === undefined ? {} : { deviceGate: config.deviceGate }),
     ...(config.corsOrigin === undefined ? {} : { corsOrigin: config.corsOrigin }),
     ...(config.licenseProxy === undefined ? {} : { licenseProxy: config.licenseProxy }),
     projections,
-  }) as unknown as Hono;
+  });
+  const app = api.app as unknown as Hono;
   return {
     app,
+    sync: api.sync,
     service,
     tokens,
     metrics,
@@ -144,7 +164,8 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
     logger,
     limits,
     projections,
-    listen: (port, hostname = '0.0.0.0', limits = {}) => serveFetch(app.fetch, port, hostname, limits),
+    listen: (port, hostname = '0.0.0.0', limits = {}) =>
+      serveFetch(app.fetch, port, hostname, limits, { sync: () => api.sync }),
   };
 }
 
@@ -155,23 +176,54 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** Answers one request on Node's request and response; resolves once answered, never rejects. */
+export type SyncHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
 /**
- * Serves a fetch handler on Node's HTTP server, bounded by `limits` (each unset one takes its default
- * from {@link DEFAULT_CONNECTION_LIMITS}). Resolves once accepting connections; rejects when the port
- * cannot be bound (e.g. EADDRINUSE).
+ * `POST /v1/sync` (origin-form, with or without a query) goes to the handler `sync()` returns, everything
+ * else (and that request too while `sync()` returns undefined) to `rest`.
+ */
+export function withLeanSync(rest: RequestListener, sync: () => SyncHandler | undefined): RequestListener {
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (req.method === 'POST' && (url === '/v1/sync' || url.startsWith('/v1/sync?'))) {
+      const lean = sync();
+      if (lean) {
+        void lean(req, res);
+        return;
+      }
+    }
+    rest(req, res);
+  };
+}
+
+/**
+ * Serves a fetch handler on Node's HTTP server; with `sync` (returning a server's
+ * {@link SatchelServer.sync}, or undefined while there is none), `POST /v1/sync` is answered by it on
+ * Node's request and response, before any web-stream adaptation.
+ * `limits` bound the connections (each unset one takes its default from {@link DEFAULT_CONNECTION_LIMITS}).
+ * Resolves once accepting connections; rejects when the port cannot be bound (e.g. EADDRINUSE).
  */
 export function serveFetch(
   fetch: (request: Request) => Response | Promise<Response>,
   port: number,
   hostname = '0.0.0.0',
   limits: ConnectionLimits = {},
+  options: { sync?: (() => SyncHandler | undefined) | undefined } = {},
 ): Promise<Listener> {
   const bounds = { ...DEFAULT_CONNECTION_LIMITS, ...definedOnly(limits) };
+  const sync = options.sync;
   return new Promise((resolve, reject) => {
     const server = createAdaptorServer({
       fetch,
       hostname,
       serverOptions: httpServerOptions(bounds),
+      ...(sync
+        ? {
+            createServer: ((serverOptions: object, listener: RequestListener) =>
+              createServer(serverOptions, withLeanSync(listener, sync))) as typeof createServer,
+          }
+        : {}),
     }) as Server;
     applyConnectionLimits(server, bounds);
     server.once('error', reject);

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SyncResponse } from '@satchel/protocol';
 import {
   ERROR_CODES,
+  MAX_SYNC_BATCH_EVENTS,
   MAX_SYNC_BODY_BYTES,
   negotiateProtocolVersion,
   PROTOCOL_VERSION,
@@ -20,7 +23,6 @@ import {
   SyncRequest,
 } from '@satchel/protocol/schemas';
 import { type Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
@@ -35,10 +37,20 @@ import type { ProjectionRunner } from '../projections/runner.js';
 import type { SatchelService } from '../service.js';
 import { migrationsCurrent } from '../store/migrations.js';
 import { adminRoutes } from './admin-routes.js';
+import {
+  type BodyBounds,
+  DEFAULT_BODY_TIMEOUT_MS,
+  parseJsonBody,
+  readNodeBody,
+  readWebBody,
+  refuseDeclaredLength,
+  requireJson,
+} from './body.js';
+import { DeviceGate } from './device-gate.js';
 import { licenseHistory } from './license-history.js';
 import { type LicenseProxyOptions, licenseProxy } from './license-proxy.js';
 import { type LimitRefusal, type Limits, RequestLimits, resolveLimits } from './limits.js';
-import { fail, HttpError, readJson } from './request.js';
+import { fail, HttpError, readJson, validate } from './request.js';
 
 export interface AppOptions {
   service: SatchelService;
@@ -48,6 +60,10 @@ export interface AppOptions {
   logger?: Logger;
   /** Largest accepted body in bytes (default: the protocol's MAX_SYNC_BODY_BYTES). */
   maxBodyBytes?: number;
+  /** Time to receive a body once reading starts, ms (default {@link DEFAULT_BODY_TIMEOUT_MS}). */
+  bodyTimeoutMs?: number;
+  /** Syncs of one device in flight at once on this instance (see {@link DeviceGate}; default one running, two waiting up to 2 s). */
+  deviceGate?: { maxWaiting?: number; waitMs?: number };
   /**
    * The older form of the request limit: `burst` requests per device per `burst / perSecond` seconds
    * (see {@link resolveLimits}). `limits` overrides it.
@@ -65,7 +81,20 @@ export interface AppOptions {
   projections?: ProjectionRunner;
 }
 
-export type Env = { Variables: { requestId: string; log: Logger; principal: Principal } };
+export type Env = {
+  Variables: { requestId: string; log: Logger; principal: Principal; bodyBounds: BodyBounds };
+};
+
+/** The HTTP API: the Hono app, and the lean Node handler of `POST /v1/sync` that shares its checks. */
+export interface Api {
+  readonly app: Hono<Env>;
+  /**
+   * Answers `POST /v1/sync` on Node's request and response directly (no web-stream adaptation), with the
+   * same authentication, bounds, validation, typed errors, headers, metrics and logs as the Hono route.
+   * Resolves once the answer was written; never rejects.
+   */
+  readonly sync: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this refuses.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -157,17 +186,112 @@ const refuse = (r: LimitRefusal): never =>
   );
 
 /**
+ * A sync request with more events than the protocol allows is refused before the schema walks them
+ * (`VALIDATION_FAILED` on `events`, as the schema would say).
+ */
+export function refuseOversizedBatch(body: unknown): void {
+  const events = (body as { events?: unknown } | null)?.events;
+  if (Array.isArray(events) && events.length > MAX_SYNC_BATCH_EVENTS) {
+    fail(
+      protocolError('VALIDATION_FAILED', `A sync carries at most ${MAX_SYNC_BATCH_EVENTS} events`, {
+        details: [
+          {
+            path: ['events'],
+            message: `Too big: expected at most ${MAX_SYNC_BATCH_EVENTS} events, got ${events.length}`,
+            code: 'too_big',
+          },
+        ],
+      }),
+    );
+  }
+}
+
+const isSyncRoute = (method: string, path: string) => method === 'POST' && path === '/v1/sync';
+
+/**
  * Builds the HTTP API (Hono). Stateless apart from per-process metrics: any number of instances can
  * serve the same database, and on PostgreSQL they share the request limits and event quotas (see
  * {@link RequestLimits}). Throws a `RangeError` for invalid limits.
  */
 export function createApp(options: AppOptions): Hono<Env> {
+  return createApi(options).app;
+}
+
+/** Builds the HTTP API: the Hono app and the lean `POST /v1/sync` handler (see {@link Api}). */
+export function createApi(options: AppOptions): Api {
   const { service, tokens, db, metrics } = options;
   const logger = options.logger ?? pino({ level: 'info' });
   const maxBody = options.maxBodyBytes ?? MAX_SYNC_BODY_BYTES;
   const limiter =
     options.requestLimits ?? new RequestLimits(db, resolveLimits(options.rateLimit, options.limits));
+  const bodyBounds: BodyBounds = {
+    maxBytes: maxBody,
+    timeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+  };
+  const gate = new DeviceGate(options.deviceGate);
+  const corsOrigin = options.corsOrigin ?? '*';
+  const exposeHeaders = [REQUEST_ID_HEADER, 'retry-after'];
   const app = new Hono<Env>();
+
+  /**
+   * Authenticates a request from its headers alone (nothing of the body is read): the protocol version
+   * header, the bearer token, the device credential (every route but POST /v1/sync, which checks it in
+   * its own read statement), the principal's rate limit. Throws {@link HttpError} or the token's error.
+   */
+  const authenticate = async (
+    header: (name: string) => string | undefined,
+    method: string,
+    path: string,
+  ): Promise<Principal> => {
+    const announced = header(PROTOCOL_VERSION_HEADER);
+    if (announced !== undefined) {
+      const n = negotiateProtocolVersion(/^\d+$/.test(announced.trim()) ? Number(announced) : Number.NaN);
+      if (!n.ok) fail(n.error);
+    }
+    const auth = header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (!m?.[1]) fail(protocolError('UNAUTHENTICATED', 'A bearer token is required'));
+    const principal = await tokens.verify(m?.[1] ?? '');
+    // A device token's credential is checked on every request, so a deactivation or a newer registration
+    // takes effect at once: POST /v1/sync checks it in its own read statement (service.sync), every other
+    // route with one primary-key read here. A deactivated device's token is refused everywhere but
+    // POST /v1/sync, whose answer is how the device learns it was deactivated: every event refused (R8),
+    // nothing appended, its own final snapshot (licences revoked, no other device listed).
+    // The request is counted against its limits alongside that read (one round trip of latency).
+    const [status, limited] = await Promise.all([
+      principal.kind === 'device' && !isSyncRoute(method, path)
+        ? credentialStatus(db, principal.accountId, principal.deviceId, principal.generation ?? 0)
+        : null,
+      limiter.request(principal),
+    ]);
+    if (status === 'revoked') fail(protocolError('DEVICE_DEACTIVATED', 'This device was deactivated'));
+    if (status === 'superseded' || status === 'unknown')
+      fail(protocolError('UNAUTHENTICATED', 'This token has been revoked'));
+    if (limited) refuse(limited);
+    return principal;
+  };
+
+  /** The sync itself, once authenticated and parsed: the device check, version negotiation, the merge. */
+  const syncParsed = async (
+    p: Extract<Principal, { kind: 'device' }>,
+    raw: unknown,
+    requestId: string,
+  ): Promise<SyncResponse> => {
+    refuseOversizedBatch(raw);
+    const body = validate(SyncRequest, raw);
+    if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
+    const n = negotiateProtocolVersion(body.protocolVersion);
+    if (!n.ok) fail(n.error);
+    // The quota counts the batch before it is stored and gives back what turned out to be duplicates.
+    const overQuota = await limiter.events(p.accountId, p.deviceId, body.events.length);
+    if (overQuota) refuse(overQuota);
+    const answer = await service.sync(p.accountId, p.deviceId, body, requestId, {
+      generation: p.generation ?? 0,
+    });
+    const duplicates = answer.results.filter((r) => r.status === 'duplicate').length;
+    await limiter.refundEvents(p.accountId, p.deviceId, duplicates);
+    return answer;
+  };
 
   app.use('*', async (c, next) => {
     const incoming = c.req.header(REQUEST_ID_HEADER);
@@ -177,15 +301,11 @@ export function createApp(options: AppOptions): Hono<Env> {
     c.set('log', log);
     const started = performance.now();
     await next();
-    // A body left unread (the request was refused on its headers) is drained by the Node adapter after
-    // the answer, but only for 500 ms before it closes the connection under the client's next request:
-    // read a small one here. A larger one is left to the adapter (closing now could reset the connection
-    // before the client has read the answer).
+    // A body left unread (the request was refused on its headers, or its body was refused part-way) is
+    // not waited for: the answer goes at once and the connection closes after it (the listener's
+    // lingering close reads and drops what the client still sends).
     const raw = c.req.raw;
-    const length = Number(c.req.header('content-length'));
-    if (raw.body !== null && !raw.bodyUsed && Number.isFinite(length) && length <= maxBody) {
-      await raw.arrayBuffer().catch(() => undefined);
-    }
+    if (raw.body !== null && !raw.bodyUsed) c.header('connection', 'close');
     c.header(REQUEST_ID_HEADER, requestId);
     const route =
       matchedRoutes(c)
@@ -201,14 +321,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       );
     }
   });
-  app.use(
-    '*',
-    cors({
-      origin: options.corsOrigin ?? '*',
-      exposeHeaders: [REQUEST_ID_HEADER, 'retry-after'],
-      maxAge: 600,
-    }),
-  );
+  app.use('*', cors({ origin: corsOrigin, exposeHeaders, maxAge: 600 }));
 
   app.onError((e, c) => {
     const mapped = toProtocolError(e);
@@ -255,46 +368,13 @@ export function createApp(options: AppOptions): Hono<Env> {
   });
 
   const v1 = new Hono<Env>();
-  v1.use(
-    '*',
-    bodyLimit({
-      maxSize: maxBody,
-      onError: () =>
-        fail(
-          protocolError('PAYLOAD_TOO_LARGE', `The body exceeds ${maxBody} bytes`, {
-            details: { limitBytes: maxBody },
-          }),
-        ),
-    }),
-  );
   v1.use('*', async (c, next) => {
-    const announced = c.req.header(PROTOCOL_VERSION_HEADER);
-    if (announced !== undefined) {
-      const n = negotiateProtocolVersion(/^\d+$/.test(announced.trim()) ? Number(announced) : Number.NaN);
-      if (!n.ok) fail(n.error);
-    }
-    const auth = c.req.header('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    if (!m?.[1]) fail(protocolError('UNAUTHENTICATED', 'A bearer token is required'));
-    const principal = await tokens.verify(m?.[1] ?? '');
-    // A device token's credential is checked on every request, so a deactivation or a newer registration
-    // takes effect at once: POST /v1/sync checks it in its own read statement (service.sync), every other
-    // route with one primary-key read here. A deactivated device's token is refused everywhere but
-    // POST /v1/sync, whose answer is how the device learns it was deactivated: every event refused (R8),
-    // nothing appended, its own final snapshot (licences revoked, no other device listed).
-    // The request is counted against its limits alongside that read (one round trip of latency).
-    const [status, limited] = await Promise.all([
-      principal.kind === 'device' && !(c.req.method === 'POST' && c.req.path === '/v1/sync')
-        ? credentialStatus(db, principal.accountId, principal.deviceId, principal.generation ?? 0)
-        : null,
-      limiter.request(principal),
-    ]);
-    if (status === 'revoked') fail(protocolError('DEVICE_DEACTIVATED', 'This device was deactivated'));
-    if (status === 'superseded' || status === 'unknown')
-      fail(protocolError('UNAUTHENTICATED', 'This token has been revoked'));
+    const principal = await authenticate((name) => c.req.header(name), c.req.method, c.req.path);
+    // A declared length over the limit is refused from the header; reads stream within the bounds.
+    refuseDeclaredLength(c.req.header('content-length'), bodyBounds.maxBytes);
+    c.set('bodyBounds', bodyBounds);
     c.set('principal', principal);
     c.set('log', c.get('log').child(principal));
-    if (limited) refuse(limited);
     await next();
     c.header(PROTOCOL_VERSION_HEADER, String(PROTOCOL_VERSION));
   });
@@ -318,28 +398,29 @@ export function createApp(options: AppOptions): Hono<Env> {
 
   v1.post('/sync', async (c) => {
     const p = device(c);
-    const body = await readJson(c, SyncRequest);
-    if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
-    const n = negotiateProtocolVersion(body.protocolVersion);
-    if (!n.ok) fail(n.error);
-    // The quota counts the batch before it is stored and gives back what turned out to be duplicates.
-    const overQuota = await limiter.events(p.accountId, p.deviceId, body.events.length);
-    if (overQuota) refuse(overQuota);
-    const answer = await service.sync(p.accountId, p.deviceId, body, c.get('requestId'), {
-      generation: p.generation ?? 0,
-    });
-    const duplicates = answer.results.filter((r) => r.status === 'duplicate').length;
-    await limiter.refundEvents(p.accountId, p.deviceId, duplicates);
-    return c.json(answer);
+    const release = await gate.enter(`${p.accountId}:${p.deviceId}`);
+    try {
+      requireJson(c.req.header('content-type'));
+      const raw = parseJsonBody(await readWebBody(c.req.raw, bodyBounds));
+      return c.json(await syncParsed(p, raw, c.get('requestId')));
+    } finally {
+      release();
+    }
   });
 
   v1.post('/sync/rebase', async (c) => {
     const p = device(c);
-    const body = await readJson(c, RebaseRequest);
-    if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
-    const n = negotiateProtocolVersion(body.protocolVersion);
-    if (!n.ok) fail(n.error);
-    return c.json(await service.rebaseDevice(p.accountId, p.deviceId, body, c.get('requestId')));
+    const release = await gate.enter(`${p.accountId}:${p.deviceId}`);
+    try {
+      const body = await readJson(c, RebaseRequest);
+      if (body.deviceId !== p.deviceId)
+        fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
+      const n = negotiateProtocolVersion(body.protocolVersion);
+      if (!n.ok) fail(n.error);
+      return c.json(await service.rebaseDevice(p.accountId, p.deviceId, body, c.get('requestId')));
+    } finally {
+      release();
+    }
   });
 
   v1.post('/devices', async (c) => {
@@ -431,7 +512,12 @@ export function createApp(options: AppOptions): Hono<Env> {
   v1.post('/licenses/:licenseId/renew', async (c) => {
     const p = device(c);
     // The body is optional (the licence is in the path); its `fromRenewal` makes a retry idempotent.
-    const body = (await c.req.json().catch(() => null)) as { fromRenewal?: unknown } | null;
+    // Read within the bounds; a body that is not JSON is no body.
+    const bytes = await readWebBody(c.req.raw, bodyBounds);
+    let body: { fromRenewal?: unknown } | null = null;
+    try {
+      body = parseJsonBody(bytes) as { fromRenewal?: unknown } | null;
+    } catch {}
     const from = body?.fromRenewal;
     const fromRenewal = Number.isSafeInteger(from) && (from as number) >= 0 ? (from as number) : undefined;
     const id = licenseId(c);
@@ -450,9 +536,86 @@ export function createApp(options: AppOptions): Hono<Env> {
   v1.get('/licenses/:licenseId/history', async (c) => c.json(await history(device(c), licenseId(c))));
   const proxy = licenseProxy(service, options.licenseProxy ?? {}, logger);
   v1.post('/licenses/:licenseId/drm/:keySystem', async (c) =>
-    proxy(device(c), licenseId(c), c.req.param('keySystem') ?? '', c.req.raw),
+    proxy(device(c), licenseId(c), c.req.param('keySystem') ?? '', c.req.raw, () =>
+      readWebBody(c.req.raw, bodyBounds),
+    ),
   );
 
   app.route('/v1', v1);
-  return app;
+
+  const corsHeaders = (origin: string | undefined): Record<string, string> => {
+    const headers: Record<string, string> = { 'access-control-expose-headers': exposeHeaders.join(',') };
+    if (corsOrigin === '*') headers['access-control-allow-origin'] = '*';
+    else {
+      const allowed =
+        typeof corsOrigin === 'string' ? corsOrigin === origin : corsOrigin.includes(origin ?? '');
+      if (allowed && origin) headers['access-control-allow-origin'] = origin;
+      headers.vary = 'Origin';
+    }
+    return headers;
+  };
+
+  const sync = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    };
+    const incoming = header(REQUEST_ID_HEADER);
+    const requestId = incoming && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    let log: Logger | undefined;
+    let who: Principal | undefined;
+    const logOf = () => {
+      log ??= logger.child(who ? { requestId, ...who } : { requestId });
+      return log;
+    };
+    let status = 200;
+    let payload: string;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...corsHeaders(header('origin')),
+    };
+    let release: (() => void) | undefined;
+    try {
+      const p = await authenticate(header, 'POST', '/v1/sync');
+      if (p.kind !== 'device') fail(protocolError('FORBIDDEN', 'This endpoint needs a device token'));
+      const principal = p as Extract<Principal, { kind: 'device' }>;
+      who = principal;
+      release = await gate.enter(`${principal.accountId}:${principal.deviceId}`);
+      requireJson(header('content-type'));
+      const raw = parseJsonBody(await readNodeBody(req, bodyBounds));
+      payload = JSON.stringify(await syncParsed(principal, raw, requestId));
+      headers[PROTOCOL_VERSION_HEADER] = String(PROTOCOL_VERSION);
+    } catch (e) {
+      const mapped = toProtocolError(e);
+      if (!mapped) {
+        logOf().error({ err: e }, 'unhandled error');
+        status = 500;
+        payload = JSON.stringify({ error: protocolError('INTERNAL', 'Internal error', { requestId }) });
+      } else {
+        if (mapped.status >= 500) logOf().warn({ code: mapped.error.code }, mapped.error.message);
+        status = mapped.status;
+        Object.assign(headers, mapped.headers);
+        payload = JSON.stringify({ error: { ...mapped.error, requestId } });
+      }
+    } finally {
+      release?.();
+    }
+    // A body left unread (refused on the headers, or part-way) is not waited for: close after the answer.
+    if (!req.complete) headers.connection = 'close';
+    headers[REQUEST_ID_HEADER] = requestId;
+    headers['content-length'] = String(Buffer.byteLength(payload));
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(status, headers);
+      res.end(payload);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    metrics.httpRequests.inc({ route: '/v1/sync', method: 'POST', status: String(status) });
+    metrics.httpDuration.observe({ route: '/v1/sync', method: 'POST' }, seconds);
+    if (logger.isLevelEnabled('info')) {
+      logOf().info({ method: 'POST', route: '/v1/sync', status, ms: Math.round(seconds * 1000) }, 'request');
+    }
+  };
+
+  return { app, sync };
 }

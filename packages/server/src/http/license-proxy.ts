@@ -2,6 +2,7 @@ import { isHeldStatus } from '@satchel/core';
 import type { LicenseView } from '@satchel/protocol';
 import type { Logger } from 'pino';
 import { ForbiddenError, NotFoundError, type SatchelService } from '../service.js';
+import { parseJsonBody } from './body.js';
 
 /** EME key systems the licence proxy knows (the `:keySystem` path segment). */
 export const KEY_SYSTEMS = [
@@ -75,6 +76,7 @@ export function licenseProxy(service: SatchelService, options: LicenseProxyOptio
     licenseId: string,
     keySystem: string,
     request: Request,
+    readBody: () => Promise<Uint8Array> = async () => new Uint8Array(await request.arrayBuffer()),
   ): Promise<Response> => {
     if (!(KEY_SYSTEMS as readonly string[]).includes(keySystem)) {
       throw new NotFoundError(`Unknown key system ${keySystem}; one of ${KEY_SYSTEMS.join(', ')}`);
@@ -90,11 +92,11 @@ export function licenseProxy(service: SatchelService, options: LicenseProxyOptio
       const keys = (await options.clearKeys?.(license.titleId)) ?? [];
       if (keys.length === 0) throw new NotFoundError(`Title ${license.titleId} has no ClearKey key`);
       let wanted: Set<string> | null = null;
-      const body = await request.text();
-      if (body.trim() !== '') {
+      const body = await readBody();
+      if (Buffer.from(body).toString('utf8').trim() !== '') {
         let parsed: { kids?: unknown } = {};
         try {
-          parsed = JSON.parse(body) as { kids?: unknown };
+          parsed = (parseJsonBody(body) ?? {}) as { kids?: unknown };
         } catch {
           // Not a ClearKey licence request: answer with all the licence's keys, as for an empty body.
         }
@@ -116,7 +118,7 @@ export function licenseProxy(service: SatchelService, options: LicenseProxyOptio
         'content-type': request.headers.get('content-type') ?? 'application/octet-stream',
         ...upstream.headers,
       },
-      body: await request.arrayBuffer(),
+      body: Buffer.from(await readBody()),
       signal: AbortSignal.timeout(upstream.timeoutMs ?? 10_000),
     });
     log?.info({ licenseId, keySystem, status: answer.status }, 'licence forwarded');

@@ -1,35 +1,14 @@
-import { ERROR_CODES, type ProtocolError, protocolError, toValidationIssues } from '@satchel/protocol';
+import { protocolError, toValidationIssues } from '@satchel/protocol';
 import type { Context } from 'hono';
 import type * as z from 'zod/mini';
 
-/** An answer that is an error: its status, its wire body and extra headers. Thrown by {@link fail}. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: ProtocolError,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(body.message);
-  }
-}
+export { fail, HttpError } from './http-error.js';
 
-/** Ends the request with a wire error (the app's error handler writes it). */
-export const fail = (error: ProtocolError, headers?: Record<string, string>): never => {
-  throw new HttpError(ERROR_CODES[error.code].status, error, headers);
-};
+import { type BodyBounds, DEFAULT_BODY_BOUNDS, parseJsonBody, readWebBody, requireJson } from './body.js';
+import { fail } from './http-error.js';
 
-/** Reads a JSON body and validates it against `schema`; fails with 415, 400 or `VALIDATION_FAILED`. */
-export async function readJson<S extends z.ZodMiniType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) {
-    fail(protocolError('UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json'));
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await c.req.text());
-  } catch {
-    fail(protocolError('BAD_REQUEST', 'The body is not valid JSON'));
-  }
+/** Fails with `VALIDATION_FAILED` and zod's issues unless `schema` accepts `body`; returns the parsed value. */
+export function validate<S extends z.ZodMiniType>(schema: S, body: unknown): z.infer<S> {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
     fail(
@@ -39,6 +18,23 @@ export async function readJson<S extends z.ZodMiniType>(c: Context, schema: S): 
     );
   }
   return parsed.data as z.infer<S>;
+}
+
+/**
+ * Reads a JSON body within the request's bounds (`body.ts`: size from the header and while streaming,
+ * time, nesting depth), runs `precheck` on the parsed value (a cheap refusal before the schema walks it),
+ * and validates it against `schema`. Fails with 415, 413, 408, 400 or `VALIDATION_FAILED`.
+ */
+export async function readJson<S extends z.ZodMiniType>(
+  c: Context,
+  schema: S,
+  precheck?: (body: unknown) => void,
+): Promise<z.infer<S>> {
+  requireJson(c.req.header('content-type'));
+  const bounds = (c.get('bodyBounds') as BodyBounds | undefined) ?? DEFAULT_BODY_BOUNDS;
+  const body = parseJsonBody(await readWebBody(c.req.raw, bounds));
+  precheck?.(body);
+  return validate(schema, body);
 }
 
 /** Fails with `VALIDATION_FAILED` naming `field`. */

@@ -17,16 +17,22 @@ export interface ApiBackend {
 }
 
 /** The HTTP API and merge behaviour every backend must show. */
-export function apiContract(name: string, open: () => Promise<ApiBackend>): void {
+export function apiContract(
+  name: string,
+  open: () => Promise<ApiBackend>,
+  options: { http?: boolean } = {},
+): void {
+  const http = options.http === true;
   describe(`sync server API (${name})`, { timeout: 30_000 }, () => {
     let backend: ApiBackend;
     let h: Harness;
 
     beforeAll(async () => {
       backend = await open();
-      h = await harness(backend.db, { snapshotEvery: 20 });
+      h = await harness(backend.db, { snapshotEvery: 20, http });
     }, 120_000);
     afterAll(async () => {
+      await h?.close();
       await backend?.teardown();
     });
 
@@ -626,7 +632,7 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
     });
 
     it('rate-limits each device with 429 and Retry-After', async () => {
-      const limited = await harness(backend.db, { rateLimit: { burst: 3, perSecond: 0.5 } });
+      const limited = await harness(backend.db, { rateLimit: { burst: 3, perSecond: 0.5 }, http });
       const acct = await limited.account();
       const dev = await limited.device(acct.token);
       const statuses: number[] = [];
@@ -640,6 +646,14 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       expect(Number(last?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(last?.body.error).toMatchObject({ code: 'RATE_LIMITED' });
       expect(last?.body.error.retryAfterMs).toBeGreaterThan(0);
+      // POST /v1/sync too (answered by the lean handler over HTTP).
+      const sync = await limited.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, []),
+      });
+      expect(sync.status).toBe(429);
+      expect(Number(sync.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      await limited.close();
     });
 
     it('sends CORS headers for browser players', async () => {
@@ -648,6 +662,19 @@ export function apiContract(name: string, open: () => Promise<ApiBackend>): void
       });
       expect(res.status).toBeLessThan(300);
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      const acct = await h.account();
+      const dev = await h.device(acct.token);
+      const sync = await h.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, []),
+        headers: { origin: 'http://localhost:5173', 'x-request-id': 'cors-check-1' },
+      });
+      expect(sync.status).toBe(200);
+      expect(sync.headers.get('access-control-allow-origin')).toBe('*');
+      expect(sync.headers.get('access-control-expose-headers')).toContain('x-request-id');
+      expect(sync.headers.get('x-request-id')).toBe('cors-check-1');
+      expect(sync.headers.get('satchel-protocol-version')).toBe('1');
+      expect(sync.headers.get('content-type')).toMatch(/^application\/json/);
     });
   });
 }

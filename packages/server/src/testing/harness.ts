@@ -5,7 +5,7 @@ import { demoCatalogue } from '../catalogue.js';
 import type { Database } from '../db/database.js';
 import type { LicenseProxyOptions } from '../http/license-proxy.js';
 import type { Limits } from '../http/limits.js';
-import { createSatchelServer, type SatchelServer } from '../server.js';
+import { createSatchelServer, type Listener, type SatchelServer } from '../server.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 export const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
@@ -21,6 +21,8 @@ export interface Harness {
   ): Promise<{ status: number; body: any; headers: Headers }>;
   account(plan?: Plan): Promise<{ accountId: string; token: string }>;
   device(accountToken: string, name?: string): Promise<{ deviceId: string; token: string }>;
+  /** Closes the HTTP listener, if any. */
+  close(): Promise<void>;
 }
 
 /** A server on `db` with the demo catalogue, a settable clock and quiet logs. */
@@ -32,6 +34,11 @@ export async function harness(
     snapshotEvery?: number;
     maxBodyBytes?: number;
     licenseProxy?: LicenseProxyOptions;
+    /**
+     * Call over a real HTTP listener (`server.listen`: the lean `POST /v1/sync` and the Hono app) rather
+     * than the Hono app in process.
+     */
+    http?: boolean;
   } = {},
 ): Promise<Harness> {
   const clock = { now: T0 };
@@ -47,6 +54,7 @@ export async function harness(
     ...(options.licenseProxy === undefined ? {} : { licenseProxy: options.licenseProxy }),
   });
   await server.service.catalogue.put(demoCatalogue(T0));
+  const listener: Listener | null = options.http ? await server.listen(0, '127.0.0.1') : null;
   const call: Harness['call'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -56,7 +64,10 @@ export async function harness(
       body = JSON.stringify(o.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await server.app.request(path, { method, headers, ...(body === undefined ? {} : { body }) });
+    const init = { method, headers, ...(body === undefined ? {} : { body }) };
+    const res = listener
+      ? await fetch(`http://127.0.0.1:${listener.port}${path}`, init)
+      : await server.app.request(path, init);
     const text = await res.text();
     let parsed: unknown = text;
     try {
@@ -68,6 +79,9 @@ export async function harness(
     server,
     clock,
     call,
+    close: async () => {
+      await listener?.close();
+    },
     async account(plan) {
       const accountId = `acct-${uuidv7().slice(-12)}`;
       await server.service.createAccount(accountId, 'Test household', plan);
