@@ -86,6 +86,7 @@ export {
   AcceptedEventResult,
   DuplicateEventResult,
   EventResult,
+  isSyncRequest,
   ProtocolVersionNumber,
   RejectedEventResult,
   SyncRequest,

@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
 
 /** Largest instant a JavaScript `Date` can represent: 8.64e15 ms after the epoch. */
-const MAX_EPOCH_MS = 8.64e15;
+export const MAX_EPOCH_MS = 8.64e15;
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const UUID_V7_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
+export const UUID_V7_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export const ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 
 /** An instant on the wire: integer milliseconds since the Unix epoch, within the range of `Date`. */
 export const EpochMs = z.int().check(z.minimum(0), z.maximum(MAX_EPOCH_MS));
