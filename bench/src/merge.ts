@@ -74,6 +74,16 @@ export interface MergeResult {
   /** Latency with one device syncing at a time (no queueing). */
   singleP50Ms: number;
   singleP99Ms: number;
+  /**
+   * Where the single-device tail goes: the p50/p99 of one database statement in that window (two per
+   * sync), and the server's garbage-collection pauses (longest, and ms per sync).
+   */
+  singleStatementP50Ms: number;
+  singleStatementP99Ms: number;
+  singleGcMaxMs: number;
+  singleGcMsPerSync: number;
+  /** Garbage collection in the closed-loop window, ms per sync. */
+  gcMsPerSync: number;
   peakRssMiB: number;
   /** CPU the server process used per second of the closed-loop window (1 = one full core). */
   serverCores: number;
@@ -315,7 +325,12 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
     }
     o.log('  one device at a time, 3 s: latency without queueing');
     const single: number[] = [];
+    await server.window();
+    const s0 = await server.reading();
     await closedLoop(3, single, 1);
+    const s1 = await server.reading();
+    const singleWindow = await server.window();
+    const singleStatements = summarize(singleWindow.ms);
     client.close();
     const stats = await server.stop();
     if (tooManyFailures()) throw new Error(`${failures} of ${attempts} syncs failed: ${firstFailure}`);
@@ -366,6 +381,11 @@ export async function benchMerge(o: MergeOptions): Promise<MergeResult> {
       },
       singleP50Ms: round(one.p50, 1),
       singleP99Ms: round(one.p99, 1),
+      singleStatementP50Ms: round(singleStatements.p50, 2),
+      singleStatementP99Ms: round(singleStatements.p99, 2),
+      singleGcMaxMs: round(singleWindow.gcMaxMs, 1),
+      singleGcMsPerSync: round((s1.gcMs - s0.gcMs) / Math.max(1, single.length), 2),
+      gcMsPerSync: round((c1.server.gcMs - c0.server.gcMs) / syncs, 3),
       peakRssMiB: round(stats.maxRssBytes / 2 ** 20, 0),
       serverCores: round((c1.server.cpuUs - c0.server.cpuUs) / 1e6 / seconds, 2),
       serverCpuMsPerSync: round((c1.server.cpuUs - c0.server.cpuUs) / 1e3 / syncs, 2),

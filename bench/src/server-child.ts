@@ -7,6 +7,7 @@
  * clock (µs, the clock of `--cpu-prof` samples); answers `stop` with the peak RSS, then exits.
  */
 import { createSatchelServer, type Database, postgresDatabase, type Queryable } from '@satchel/server';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 
 const url = process.env.BENCH_DATABASE_URL;
@@ -17,7 +18,28 @@ if (!url || !secret || !process.send) {
 }
 const send = (message: unknown) => process.send?.(message);
 
-const counters = { transactions: 0, statements: 0, roundTrips: 0, transactionMs: 0, connectionMs: 0 };
+const counters = {
+  transactions: 0,
+  statements: 0,
+  roundTrips: 0,
+  transactionMs: 0,
+  connectionMs: 0,
+  /** Garbage-collection pauses: count, total and longest (ms). */
+  gcCount: 0,
+  gcMs: 0,
+  gcMaxMs: 0,
+};
+/** The latest statement durations (ms), to tell the database's share of a slow sync. */
+const statementMs: number[] = [];
+let windowGcMaxMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    counters.gcCount++;
+    counters.gcMs += e.duration;
+    counters.gcMaxMs = Math.max(counters.gcMaxMs, e.duration);
+    windowGcMaxMs = Math.max(windowGcMaxMs, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
 /**
  * Counts statements and round trips: a statement sent while another of the same transaction is still
  * in flight is pipelined (postgres.js writes it at once) and costs no round trip of its own.
@@ -33,6 +55,8 @@ const count = (q: Queryable, inTransaction: boolean): Queryable => {
       try {
         return await q.query(sql, params);
       } finally {
+        if (statementMs.length >= 50_000) statementMs.splice(0, 25_000);
+        statementMs.push(performance.now() - t0);
         inflight--;
         if (!inTransaction) counters.connectionMs += performance.now() - t0;
       }
@@ -94,6 +118,12 @@ process.on('message', async (message: { type?: string }) => {
       syncs: server.metrics.httpRequests.get({ route: '/v1/sync', method: 'POST', status: '200' }),
       ...counters,
     });
+    return;
+  }
+  if (message?.type === 'statements') {
+    // The statement durations and the longest GC pause since the last ask (ms), then forgotten.
+    send({ type: 'statements', ms: statementMs.splice(0), gcMaxMs: windowGcMaxMs });
+    windowGcMaxMs = 0;
     return;
   }
   if (message?.type !== 'stop') return;

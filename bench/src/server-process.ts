@@ -22,6 +22,10 @@ export interface ServerReading {
   transactionMs: number;
   /** Time connections were held: whole transactions, and single statements outside one. */
   connectionMs: number;
+  /** Garbage-collection pauses in the server: how many, their total and the longest, ms. */
+  gcCount: number;
+  gcMs: number;
+  gcMaxMs: number;
 }
 
 export interface ServerProcess {
@@ -29,6 +33,8 @@ export interface ServerProcess {
   readonly pid: number;
   readonly baseUrl: string;
   reading(): Promise<ServerReading>;
+  /** Each statement's duration and the longest GC pause (ms) since the last call. */
+  window(): Promise<{ ms: number[]; gcMaxMs: number }>;
   /** Stops the server (the CPU profile, if any, is written on exit). */
   stop(): Promise<ServerStats>;
 }
@@ -81,6 +87,7 @@ export function startServerProcess(options: {
         pid: child.pid ?? -1,
         baseUrl: `http://127.0.0.1:${m.port}`,
         reading: () => ask<ServerReading>('stats', 'stats'),
+        window: () => ask<{ ms: number[]; gcMaxMs: number }>('statements', 'statements'),
         async stop() {
           const stats = await ask<ServerStats>('stop', 'stopped');
           if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
