@@ -6,8 +6,9 @@
  * IPC: sends `{ type: 'listening', port }`; answers `stats` with CPU, database counters and the monotonic
  * clock (µs, the clock of `--cpu-prof` samples); answers `stop` with the peak RSS, then exits.
  */
-import { createSatchelServer, type Database, postgresDatabase, type Queryable } from '@satchel/server';
+
 import { PerformanceObserver } from 'node:perf_hooks';
+import { createSatchelServer, type Database, postgresDatabase, type Queryable } from '@satchel/server';
 import { pino } from 'pino';
 
 const url = process.env.BENCH_DATABASE_URL;

@@ -304,11 +304,12 @@ export function createApi(options: AppOptions): Api {
     c.set('log', log);
     const started = performance.now();
     await next();
-    // A body left unread (the request was refused on its headers, or its body was refused part-way) is
-    // not waited for: the answer goes at once and the connection closes after it (the listener's
-    // lingering close reads and drops what the client still sends).
-    const raw = c.req.raw;
-    if (raw.body !== null && !raw.bodyUsed) c.header('connection', 'close');
+    // A body still arriving when the answer is ready (the request was refused on its headers, or its
+    // body part-way) is not waited for: the answer goes at once and the connection closes after it (the
+    // listener's lingering close reads and drops what the client still sends). A body that has arrived
+    // unread is dropped by Node and the connection kept.
+    const nodeRequest = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    if (nodeRequest !== undefined && !nodeRequest.complete) c.header('connection', 'close');
     c.header(REQUEST_ID_HEADER, requestId);
     const route =
       matchedRoutes(c)
