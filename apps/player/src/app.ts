@@ -81,7 +81,6 @@ export class PlayerApp {
   async start(): Promise<void> {
     this.layout();
     this.dispatchPage({ type: 'log-loaded', entries: await this.log.recent() });
-    renderLog(this);
     const only = this.options.onlyDevice;
     if (only !== null && !this.settings.devices.some((c) => c.index === only)) {
       this.settings.devices.push(configFor(only));
