@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CURRENT_EVENT_VERSIONS } from '@satchel/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataDirOwner } from './data-dir-lock.js';
 
@@ -41,6 +43,72 @@ function satchel(args: string[], extra: Record<string, string> = {}) {
 }
 
 let server: ChildProcess | null = null;
+let serverUrl = '';
+
+const uuidv7 = () => {
+  const ts = Date.now().toString(16).padStart(12, '0');
+  const r = randomBytes(10).toString('hex');
+  const variant = ((Number.parseInt(r[3] ?? '0', 16) & 3) | 8).toString(16);
+  return `${ts.slice(0, 8)}-${ts.slice(8, 12)}-7${r.slice(0, 3)}-${variant}${r.slice(4, 7)}-${r.slice(7, 19)}`;
+};
+
+async function post(path: string, token: string, body: unknown) {
+  const r = await fetch(`${serverUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await r.json();
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * Over the public API, as a player would: a device in household-42 downloads paper-moon, plays it, then
+ * stops and starts 600 times (a long history, so one account's output is large).
+ * Returns the licence and when its first playback started.
+ */
+async function seedPlayback(): Promise<{ licenseId: string; firstPlayedAt: number; expiresAt: number }> {
+  const minted = await satchel(['token', 'account', 'household-42', '--json']);
+  const { token } = JSON.parse(minted.stdout);
+  const device = await post('/v1/devices', token, { name: 'CLI test laptop' });
+  const granted = await post('/v1/licenses', device.token, { titleId: 'paper-moon' });
+  expect(granted.outcome).toBe('granted');
+  const licenseId: string = granted.license.licenseId;
+  // Played right after the grant (device events are never dated before it nor after their receipt).
+  const t0: number = granted.license.issuedAt;
+  let seq = 0;
+  const event = (
+    type: 'DownloadCompleted' | 'PlaybackStarted' | 'PlaybackStopped',
+    at: number,
+    extra = {},
+  ) => ({
+    eventId: uuidv7(),
+    seq: ++seq,
+    type,
+    v: CURRENT_EVENT_VERSIONS[type],
+    occurredAt: at,
+    trustedAt: at,
+    data: { licenseId, deviceId: device.deviceId, at, ...extra },
+  });
+  const events = [event('DownloadCompleted', t0 + 1), event('PlaybackStarted', t0 + 2, { positionMs: 0 })];
+  for (let i = 1; i <= 600; i++) {
+    events.push(event(i % 2 ? 'PlaybackStopped' : 'PlaybackStarted', t0 + 2 + i, { positionMs: i * 1000 }));
+  }
+  while (Date.now() < t0 + 1000) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < events.length; i += 500) {
+    await post('/v1/sync', device.token, {
+      protocolVersion: 1,
+      deviceId: device.deviceId,
+      snapshotVersion: null,
+      events: events.slice(i, i + 500),
+    });
+  }
+  // paper-moon plays without a playback window (playbackDurationSec 0): the grant's expiry stands.
+  return { licenseId, firstPlayedAt: t0 + 2, expiresAt: granted.license.expiresAt };
+}
 
 afterAll(async () => {
   if (server && server.exitCode === null) {
@@ -70,6 +138,7 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
       await new Promise((r) => setTimeout(r, 250));
       url = (await dataDirOwner(dataDir))?.url;
     }
+    serverUrl = url.replace(/\/+$/, '');
     while (
       !(await fetch(`${url}/readyz`).then(
         (r) => r.ok,
@@ -227,5 +296,129 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
     const r = await satchel(['state', 'household-42', '--at', 'yesterday']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/not an instant/);
+  });
+
+  describe('studio accounting and what-if', () => {
+    let seeded: { licenseId: string; firstPlayedAt: number; expiresAt: number };
+    // Under a 24 h playback window the licence would end 24 h after its first playback.
+    const shift = () => seeded.expiresAt - (seeded.firstPlayedAt + 24 * HOUR);
+    beforeAll(async () => {
+      seeded = await seedPlayback();
+    }, 120_000);
+
+    it('report: the studio accounting the server keeps, per studio, title and month, with the lag; --json and --csv say the same', async () => {
+      const month = new Date().toISOString().slice(0, 7);
+      // The server's runner catches up in the background: wait until the report shows it, lag 0.
+      let report: {
+        rows: { studio: string; titleId: string; month: string; issued: number; accounts: number }[];
+        lag: { eventsBehind: number; leaseOwner: string | null }[];
+      } | null = null;
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const r = await satchel(['report', '--json']);
+        expect(r.code).toBe(0);
+        report = JSON.parse(r.stdout);
+        if (
+          report?.lag.every((l) => l.eventsBehind === 0) &&
+          report.rows.some((x) => x.titleId === 'paper-moon')
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const row = report?.rows.find((x) => x.titleId === 'paper-moon');
+      expect(row).toMatchObject({ month, issued: 1, accounts: 1 });
+      expect(report?.lag[0]?.leaseOwner).not.toBeNull();
+
+      const text = await satchel(['report']);
+      expect(text.stdout).toMatch(new RegExp(`${row?.studio}\\s+paper-moon\\s+${month}\\s+1\\s`));
+      expect(text.stdout).toMatch(
+        /Lag\n {2}studio-accounting generation 1 \(live\): 0 events, [\d.]+ s behind/,
+      );
+
+      const csv = await satchel(['report', '--csv']);
+      expect(csv.code).toBe(0);
+      const lines = csv.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^studio,title_id,month,issued,/);
+      expect(lines).toContainEqual(
+        expect.stringMatching(new RegExp(`^${row?.studio},paper-moon,${month},1,`)),
+      );
+      expect(csv.stderr).toMatch(/lag: studio-accounting generation 1 \(live\): 0 events/);
+    });
+
+    it('what-if title: a 24 h playback window where there was none reports the played licence expiring earlier, by as much; no progress bar when stderr is piped', async () => {
+      const r = await satchel(['what-if', 'title', 'paper-moon', 'playbackDurationSec=86400', '--json']);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.totals).toMatchObject({
+        accountsAffected: 1,
+        expiresEarlier: { licences: 1, maxMs: shift(), totalMs: shift() },
+        expiresLater: { licences: 0 },
+        refusedGrants: { total: 0 },
+      });
+      expect(report.accounts).toEqual([
+        expect.objectContaining({ accountId: 'household-42', expiresEarlier: 1 }),
+      ]);
+      // Progress is for terminals: piped, stderr carries the one connection note and nothing else.
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^satchel: via server /)]);
+      const text = await satchel(['what-if', 'title', 'paper-moon', 'playbackDurationSec=86400']);
+      const h = (shift() / HOUR).toFixed(1);
+      expect(text.stdout).toContain(`licences expiring earlier: 1 (${h} h in all, at most ${h} h)`);
+      expect(text.stdout).toMatch(new RegExp(`household-42\\s+0\\s+0\\s+0\\s+1\\s+0\\s+-${h} h`));
+    });
+
+    it('what-if --account: the two timelines side by side, and the --json answer (over 64 KiB) arrives whole through a pipe', async () => {
+      const json = await satchel([
+        'what-if',
+        'title',
+        'paper-moon',
+        'playbackDurationSec=86400',
+        '--account',
+        'household-42',
+        '--json',
+      ]);
+      expect(json.code).toBe(0);
+      expect(json.stdout.length).toBeGreaterThan(64 * 1024);
+      const detail = JSON.parse(json.stdout);
+      expect(detail.expiryChanges).toEqual([
+        expect.objectContaining({
+          licenseId: seeded.licenseId,
+          actualExpiresAt: seeded.expiresAt,
+          proposedExpiresAt: seeded.firstPlayedAt + 24 * HOUR,
+          deltaMs: -shift(),
+        }),
+      ]);
+      expect(detail.actual.length).toBeGreaterThan(600);
+      expect(detail.proposed.length).toBe(detail.actual.length);
+
+      const text = await satchel([
+        'what-if',
+        'title',
+        'paper-moon',
+        'playbackDurationSec=86400',
+        '--account',
+        'household-42',
+      ]);
+      expect(text.stdout).toContain(`would expire earlier by ${(shift() / HOUR).toFixed(1)} h`);
+      expect(text.stdout).toMatch(/actual\s+under the proposed rules/);
+      const licence = seeded.licenseId.slice(0, 8);
+      expect(text.stdout).toMatch(
+        new RegExp(`\\n {3}\\S+Z PlaybackStarted ${licence}\\s+\\S+Z PlaybackStarted ${licence}\\n`),
+      );
+      // The whole table came through: its last row is the last playback event, on both sides.
+      expect(text.stdout.trimEnd().split('\n').at(-1)).toMatch(
+        new RegExp(`PlaybackStarted ${licence}\\s+\\S+Z PlaybackStarted ${licence}$`),
+      );
+    });
+
+    it('what-if plan: a plan with no download device refuses the grant; an unknown plan field exits 2', async () => {
+      const r = await satchel(['what-if', 'plan', 'standard', 'maxDownloadDevices=0', '--json']);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.totals.refusedGrants.total).toBeGreaterThanOrEqual(1);
+      expect(Object.keys(report.totals.refusedGrants.byCode)).toEqual(['DEVICE_LIMIT']);
+      const bad = await satchel(['what-if', 'plan', 'standard', 'devices=1']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/unknown plan field devices/);
+    });
   });
 });

@@ -33,6 +33,11 @@ export interface Config {
   connections: Required<ConnectionLimits>;
   /** `SATCHEL_RATE_DEVICE`, `SATCHEL_RATE_ACCOUNT`, `SATCHEL_RATE_OPERATOR`, `SATCHEL_EVENT_QUOTA`: see {@link readLimits}. */
   limits: Partial<Limits>;
+  /**
+   * `SATCHEL_PROJECTIONS` (`on`, the default, or `off`): whether this instance runs the projection runner.
+   * Several instances may all run it; a lease per projection lets one at a time run each.
+   */
+  runProjections: boolean;
 }
 
 const LIMIT_VARIABLES = {
@@ -119,6 +124,9 @@ export function loadConfig(
   const snapshotEvery = Number(env.SATCHEL_SNAPSHOT_EVERY ?? 100);
   if (!Number.isInteger(snapshotEvery) || snapshotEvery < 1)
     throw new Error('SATCHEL_SNAPSHOT_EVERY must be a positive integer');
+  const projections = env.SATCHEL_PROJECTIONS ?? 'on';
+  if (projections !== 'on' && projections !== 'off')
+    throw new Error(`SATCHEL_PROJECTIONS must be 'on' or 'off', got ${JSON.stringify(projections)}`);
   const dataDir = env.SATCHEL_DATA_DIR
     ? resolve(env.SATCHEL_DATA_DIR)
     : fileURLToPath(new URL('../../../.satchel-data', import.meta.url));
@@ -137,5 +145,6 @@ export function loadConfig(
     corsOrigins: readCorsOrigins(env.SATCHEL_CORS_ORIGINS, production),
     connections: readConnectionLimits(env),
     limits: readLimits(env),
+    runProjections: projections === 'on',
   };
 }

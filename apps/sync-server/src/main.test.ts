@@ -45,6 +45,34 @@ const exited = (child: ChildProcess) =>
 
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
+type Readiness = {
+  status: string;
+  details?: {
+    runner?: { instanceId: string; running: boolean };
+    projections:
+      | { projection: string; position: number; eventsBehind: number; leaseOwner: string | null }[]
+      | null;
+  };
+};
+
+/** Polls `/readyz` until `until` holds for its answer; resolves with that answer, throws after `ms`. */
+async function readyzUntil(port: number, until: (r: Readiness) => boolean, ms = 80_000): Promise<Readiness> {
+  const deadline = Date.now() + ms;
+  let last: Readiness | null = null;
+  while (Date.now() < deadline) {
+    last = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      async (r) => (r.ok ? ((await r.json()) as Readiness) : null),
+      () => null,
+    );
+    if (last && until(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`/readyz never satisfied the condition; last answer ${JSON.stringify(last)}`);
+}
+
+// The sample media is not needed here: a media directory that cannot be created leaves the API running without it.
+const NO_MEDIA = '/dev/null/no-media';
+
 describe('the reference sync server process', { timeout: 90_000 }, () => {
   it('serves /healthz within 20 s on a fresh PGlite directory, becomes ready, and stops on SIGTERM', async () => {
     const port = await freePort();
@@ -101,6 +129,76 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
     );
     const history = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dataDir }, ['history', 'demo']));
     expect(history.out).toContain('TitleWithdrawn');
+  });
+
+  it('runs the projection runner: /readyz shows the studio accounting caught up under this instance, and SIGTERM gives the lease up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'satchel-runner-'));
+    try {
+      const port = await freePort();
+      const child = run('main.ts', {
+        SATCHEL_ENV: 'development',
+        PORT: String(port),
+        SATCHEL_DATA_DIR: dir,
+        SATCHEL_MEDIA_DIR: NO_MEDIA,
+      });
+      const done = exited(child);
+      const r = await readyzUntil(port, (r) => {
+        const p = r.details?.projections?.find((p) => p.projection === 'studio-accounting');
+        return p !== undefined && p.position > 0 && p.eventsBehind === 0 && p.leaseOwner !== null;
+      });
+      expect(r.details?.runner?.running).toBe(true);
+      expect(r.details?.projections?.[0]?.leaseOwner).toBe(r.details?.runner?.instanceId);
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(0);
+      // Stopped cleanly: the lease is given up at once (not left to lapse), so another instance can take it.
+      const lag = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dir }, ['projections', '--json']));
+      expect(lag.code).toBe(0);
+      const after = JSON.parse(lag.out.slice(lag.out.indexOf('{'))).projections;
+      expect(after).toMatchObject([{ projection: 'studio-accounting', leaseOwner: null, eventsBehind: 0 }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with SATCHEL_PROJECTIONS=off runs no consumer: /readyz shows the studio accounting behind and unleased', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'satchel-runner-off-'));
+    try {
+      const port = await freePort();
+      const child = run('main.ts', {
+        SATCHEL_ENV: 'development',
+        PORT: String(port),
+        SATCHEL_DATA_DIR: dir,
+        SATCHEL_MEDIA_DIR: NO_MEDIA,
+        SATCHEL_PROJECTIONS: 'off',
+      });
+      const done = exited(child);
+      const first = await readyzUntil(port, (r) => r.status === 'ready');
+      // A pause of several idle polls: a running consumer would have caught up by then.
+      await new Promise((r) => setTimeout(r, 2_000));
+      const r = await readyzUntil(port, (r) => r.status === 'ready');
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(0);
+      expect(first.details?.runner?.running).toBe(false);
+      expect(r.details?.projections).toMatchObject([
+        { projection: 'studio-accounting', position: 0, leaseOwner: null },
+      ]);
+      expect(r.details?.projections?.[0]?.eventsBehind).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses SATCHEL_PROJECTIONS other than on or off', async () => {
+    const { code, out } = await exited(
+      run('main.ts', {
+        SATCHEL_ENV: 'development',
+        PORT: '0',
+        SATCHEL_DATA_DIR: dataDir,
+        SATCHEL_PROJECTIONS: 'maybe',
+      }),
+    );
+    expect(code).toBe(1);
+    expect(out).toContain("SATCHEL_PROJECTIONS must be 'on' or 'off'");
   });
 
   it('refuses to start in production with the development signing secret', async () => {

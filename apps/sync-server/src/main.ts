@@ -3,6 +3,7 @@ import {
   DEVELOPMENT_TOKEN_SECRET,
   demoCatalogue,
   openDatabase,
+  type ProjectionRunner,
   type SyncHandler,
   serveFetch,
   startingUpFetch,
@@ -61,6 +62,7 @@ lock?.setUrl(
 );
 
 let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
+let runner: ProjectionRunner | undefined;
 // Signals are handled from the moment the port is open, so a stop during start-up is graceful too.
 let stopping = false;
 async function shutdown(signal: string) {
@@ -73,6 +75,8 @@ async function shutdown(signal: string) {
   }, 10_000);
   force.unref();
   await listener.close();
+  // The batch in flight commits (or rolls back) whole; the leases are given up for another instance.
+  await runner?.stop();
   await db?.close();
   await lock?.release();
   logger.info('stopped');
@@ -116,7 +120,9 @@ try {
       },
     },
     corsOrigin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
+    runProjections: config.runProjections,
   });
+  runner = server.projections;
   // Production seeds nothing: the catalogue and the accounts are the operator's.
   if (!config.production) {
     await server.service.catalogue.put(catalogue);
@@ -154,6 +160,7 @@ if (config.production) {
       corsOrigins: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
       limits: server.limits.limits,
       limitsStore: server.limits.store,
+      projections: config.runProjections ? 'running' : 'off',
       startupMs: Math.round(performance.now() - started),
     },
     'satchel sync server listening',
@@ -170,6 +177,7 @@ if (config.production) {
       limitsStore: server.limits.store,
       demoAccount: config.demoAccountId,
       demoAccountCreated: created,
+      projections: config.runProjections ? 'running' : 'off',
       startupMs: Math.round(performance.now() - started),
     },
     'satchel sync server listening',

@@ -196,6 +196,25 @@ describe('R25 what-if replay', () => {
     ]);
   });
 
+  it('R25 with timelines, the events: the recorded history as it is, and the proposed history without the refused grant', () => {
+    const account = Account.open({ devices: ['d1', 'd2'] });
+    account.download('l1', 'd1', 't1', MARCH_1);
+    account.download('l2', 'd2', 't2', MARCH_1 + 1);
+    const outcome = replayAccount(
+      'acc',
+      recorded(account.events),
+      { plans: { standard: { maxDownloadDevices: 1 } } },
+      { timelines: true },
+    );
+    expect(outcome.actualEvents).toEqual(account.events);
+    const proposedIssues = outcome.proposedEvents?.filter((e) => e.type === 'LicenseIssued');
+    expect(proposedIssues?.map((e) => (e.data as { licenseId: string }).licenseId)).toEqual(['l1']);
+    expect(outcome.proposedEvents?.some((e) => (e.data as { licenseId?: string }).licenseId === 'l2')).toBe(
+      false,
+    );
+    expect(replayAccount('acc', recorded(account.events), {}).actualEvents).toBeUndefined();
+  });
+
   it('R25 fewer renewals: the renewals beyond the new limit are refused and the licence ends sooner', () => {
     const account = Account.open();
     account.download('l1', 'd1', 't1', MARCH_1);

@@ -79,6 +79,13 @@ export interface ReplayOutcome {
   /** The recorded and the proposed timelines, when asked for (`timelines: true`). */
   readonly actual?: readonly TimelineEntry[];
   readonly proposed?: readonly TimelineEntry[];
+  /**
+   * The events themselves, when timelines are asked for: the recorded history and the history the
+   * proposed rules would have written (its refusals are in `proposed` only), in order, e.g. to draw both
+   * with the licence timeline.
+   */
+  readonly actualEvents?: readonly DomainEvent[];
+  readonly proposedEvents?: readonly DomainEvent[];
 }
 
 /** True when the outcome reports any difference. */
@@ -152,6 +159,8 @@ export function replayAccount(
   const timelines = options.timelines === true;
   const actualLine: TimelineEntry[] = [];
   const proposedLine: TimelineEntry[] = [];
+  const actualEvents: DomainEvent[] = [];
+  const proposedEvents: DomainEvent[] = [];
 
   const note = (
     map: Map<string, { titleId: string; expiresAt: number }>,
@@ -168,7 +177,10 @@ export function replayAccount(
     proposed = fold(events, proposed);
     for (const e of events) {
       note(proposedExpiry, proposed, licencesTouched(proposed, e));
-      if (timelines) proposedLine.push(entry(e));
+      if (timelines) {
+        proposedLine.push(entry(e));
+        proposedEvents.push(e);
+      }
     }
   };
   const run = (command: Command) => {
@@ -188,7 +200,10 @@ export function replayAccount(
     const before = actual;
     actual = evolve(actual, e);
     note(actualExpiry, actual, licencesTouched(actual, e));
-    if (timelines) actualLine.push(entry(e));
+    if (timelines) {
+      actualLine.push(entry(e));
+      actualEvents.push(e);
+    }
 
     const at = e.data.at;
     switch (e.type) {
@@ -293,6 +308,7 @@ export function replayAccount(
           newGrants.push({ request: e.data.request, licenseId, titleId, at, wasRefusedWith: e.data.code });
         } else if (timelines) {
           proposedLine.push(entry(e));
+          proposedEvents.push(e);
         }
         break;
       }
@@ -338,6 +354,6 @@ export function replayAccount(
     refusedRenewals,
     newGrants,
     expiryChanges,
-    ...(timelines ? { actual: actualLine, proposed: proposedLine } : {}),
+    ...(timelines ? { actual: actualLine, proposed: proposedLine, actualEvents, proposedEvents } : {}),
   };
 }

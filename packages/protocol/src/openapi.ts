@@ -73,8 +73,17 @@ export interface OpenApiDocument {
 const HealthResponse = z.object({ status: z.literal('ok') });
 const ReadinessResponse = z.object({
   status: z.literal('ready'),
-  /** Present when the instance runs projections: each one's lag (events and seconds behind the feed). */
-  details: z.optional(z.object({ projections: z.nullable(z.array(z.record(z.string(), z.unknown()))) })),
+  /**
+   * Present when the instance has a projection runner: whether this instance runs it (`running`; another
+   * instance may hold a projection's lease: `leaseOwner` is that instance's `instanceId`) and each
+   * projection generation's lag (events and seconds behind the feed).
+   */
+  details: z.optional(
+    z.object({
+      runner: z.optional(z.object({ instanceId: z.string(), running: z.boolean() })),
+      projections: z.nullable(z.array(z.record(z.string(), z.unknown()))),
+    }),
+  ),
 });
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -212,6 +221,49 @@ function ok(description: string, schema: string): JsonObject {
     description,
     headers: { [REQUEST_ID_HEADER]: { schema: { type: 'string' } } },
     content: { 'application/json': { schema: schemaRef(schema) } },
+  };
+}
+
+/**
+ * The what-if operation also answers `Accept: application/x-ndjson`: progress lines, then the report
+ * (docs/decisions/0010-what-if-progress.md).
+ */
+function whatIfOperation(operation: JsonObject & { responses: Record<string, JsonObject> }): JsonObject {
+  const line = {
+    oneOf: [
+      {
+        type: 'object',
+        required: ['type', 'done', 'total'],
+        properties: {
+          type: { const: 'progress' },
+          done: { type: 'integer', description: 'accounts replayed so far' },
+          total: { type: 'integer', description: 'accounts the change could touch' },
+        },
+      },
+      {
+        type: 'object',
+        required: ['type', 'result'],
+        properties: { type: { const: 'result' }, result: schemaRef('WhatIfResponse') },
+      },
+      {
+        type: 'object',
+        required: ['type', 'error'],
+        properties: { type: { const: 'error' }, error: schemaRef('ProtocolError') },
+      },
+    ],
+  };
+  const ok200 = operation.responses['200'] as { content: Record<string, unknown> };
+  return {
+    ...operation,
+    responses: {
+      ...operation.responses,
+      '200': {
+        ...ok200,
+        description:
+          'The report; with `Accept: application/x-ndjson`, one JSON value a line: `progress` lines while it runs, then one `result` line (or one `error` line if it fails after the answer started)',
+        content: { ...ok200.content, 'application/x-ndjson': { schema: line } },
+      },
+    },
   };
 }
 
@@ -583,11 +635,13 @@ function adminPaths(): Record<string, Record<string, JsonObject>> {
       ),
     },
     '/v1/admin/what-if': {
-      post: write(
-        'adminWhatIf',
-        'Re-decide the affected accounts under a proposed rule change and report what would differ (writes nothing)',
-        'WhatIfResponse',
-        'WhatIfRequest',
+      post: whatIfOperation(
+        write(
+          'adminWhatIf',
+          'Re-decide the affected accounts under a proposed rule change and report what would differ (writes nothing)',
+          'WhatIfResponse',
+          'WhatIfRequest',
+        ),
       ),
     },
     '/v1/admin/what-if/accounts/{accountId}': {

@@ -23,6 +23,18 @@ export interface Api {
   readonly where: string;
   /** Calls the admin API; resolves with the JSON answer, throws {@link ApiError} for an error answer. */
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Calls the admin API for a body that is not JSON (e.g. `text/csv`); resolves with it whole. */
+  text(method: string, path: string, body?: unknown): Promise<string>;
+  /**
+   * Calls an admin route that streams NDJSON (`Accept: application/x-ndjson`): `onLine` gets each JSON
+   * line as it arrives; resolves when the body has ended. Throws {@link ApiError} for an error answer.
+   */
+  stream(method: string, path: string, body: unknown, onLine: (value: unknown) => void): Promise<void>;
+  /**
+   * Local mode only: runs this process's projection runner until the projections have caught up with
+   * the feed (where no server runs, nothing else keeps them). Resolves with the events processed.
+   */
+  catchUpProjections?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -33,15 +45,19 @@ export interface ConnectOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-async function call<T>(
-  fetcher: (r: Request) => Promise<Response>,
+type Fetcher = (r: Request) => Promise<Response>;
+
+/** Sends one admin API request; resolves with the response when it is a success, throws {@link ApiError} otherwise. */
+async function send(
+  fetcher: Fetcher,
   base: string,
   token: string,
   method: string,
   path: string,
   body?: unknown,
-): Promise<T> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  accept = 'application/json',
+): Promise<Response> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetcher(
     new Request(`${base}${path}`, {
@@ -50,10 +66,11 @@ async function call<T>(
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     }),
   );
+  if (response.ok) return response;
   const text = await response.text();
-  let json: unknown;
+  let error: { code?: string; message?: string } | undefined;
   try {
-    json = JSON.parse(text);
+    error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
   } catch {
     throw new ApiError(
       response.status,
@@ -61,15 +78,60 @@ async function call<T>(
       `${method} ${path}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`,
     );
   }
-  if (!response.ok) {
-    const error = (json as { error?: { code?: string; message?: string } }).error;
+  throw new ApiError(
+    response.status,
+    error?.code ?? 'HTTP_ERROR',
+    error?.message ?? `HTTP ${response.status}`,
+  );
+}
+
+async function call<T>(
+  fetcher: Fetcher,
+  base: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const response = await send(fetcher, base, token, method, path, body);
+  const text = await response.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
     throw new ApiError(
       response.status,
-      error?.code ?? 'HTTP_ERROR',
-      error?.message ?? `HTTP ${response.status}`,
+      'BAD_RESPONSE',
+      `${method} ${path}: HTTP ${response.status}, not JSON: ${text.slice(0, 200)}`,
     );
   }
-  return json as T;
+}
+
+/** Reads an NDJSON body line by line as it arrives, calling `onLine` with each parsed line. */
+async function readLines(response: Response, onLine: (value: unknown) => void): Promise<void> {
+  if (!response.body) return;
+  const decoder = new TextDecoder();
+  let pending = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    pending += decoder.decode(chunk, { stream: true });
+    let nl = pending.indexOf('\n');
+    while (nl >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (line) onLine(JSON.parse(line));
+      nl = pending.indexOf('\n');
+    }
+  }
+  pending += decoder.decode();
+  if (pending.trim()) onLine(JSON.parse(pending));
+}
+
+function api(fetcher: Fetcher, base: string, token: string): Pick<Api, 'request' | 'text' | 'stream'> {
+  return {
+    request: (method, path, body) => call(fetcher, base, token, method, path, body),
+    text: async (method, path, body) => (await send(fetcher, base, token, method, path, body, '*/*')).text(),
+    stream: async (method, path, body, onLine) =>
+      readLines(await send(fetcher, base, token, method, path, body, 'application/x-ndjson'), onLine),
+  };
 }
 
 /**
@@ -103,7 +165,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
     return {
       mode: 'server',
       where: `server ${base}${running ? ` (pid ${running.pid}, owner of ${config.dataDir})` : ''}`,
-      request: (method, path, body) => call((r) => fetch(r), base, token, method, path, body),
+      ...api((r) => fetch(r), base, token),
       close: async () => {},
     };
   }
@@ -127,8 +189,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
     return {
       mode: 'local',
       where: `local database ${config.databaseUrl ? 'DATABASE_URL' : config.dataDir} (no server running)`,
-      request: (method, path, body) =>
-        call(async (r) => server.app.fetch(r), 'http://satchel.local', token, method, path, body),
+      ...api(async (r) => server.app.fetch(r), 'http://satchel.local', token),
+      catchUpProjections: () => server.projections.catchUp(),
       close: async () => {
         await db.close();
         await lock?.release();

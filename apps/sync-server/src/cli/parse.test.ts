@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { policyFields } from './parse.js';
+import { month, planFields, policyFields } from './parse.js';
 
 describe('policyFields', () => {
   it('takes durations and counts as non-negative integers, availableUntil as an instant', () => {
@@ -38,5 +38,27 @@ describe('policyFields', () => {
       /unknown policy field bogusKey \(known: licenseDurationSec, .*availableUntil\)/,
     );
     expect(() => policyFields(['toString=1'])).toThrow(/unknown policy field toString/);
+  });
+});
+
+describe('planFields', () => {
+  it('takes limits as non-negative integers, the monthly limit also as none', () => {
+    expect(planFields(['maxDownloadDevices=1', 'maxDownloadsPerMonth=none'])).toEqual({
+      maxDownloadDevices: 1,
+      maxDownloadsPerMonth: null,
+    });
+  });
+
+  it('refuses an unknown field, and none where the limit is required', () => {
+    expect(() => planFields(['devices=1'])).toThrow(/unknown plan field devices \(known: maxDownloadDevices/);
+    expect(() => planFields(['maxDownloadDevices=none'])).toThrow(/must be a non-negative integer, got none/);
+  });
+});
+
+describe('month', () => {
+  it('takes YYYY-MM and refuses anything else', () => {
+    expect(month('2026-11')).toBe('2026-11');
+    expect(() => month('2026-13')).toThrow(/not a month/);
+    expect(() => month('11/2026')).toThrow(/not a month/);
   });
 });

@@ -108,6 +108,12 @@ export const WhatIfTimelineEntry = z.object({
   detail: z.optional(z.string()),
 });
 
+/** One domain event of a what-if history: its type and its data (with `at`). */
+export const WhatIfEvent = z.object({
+  type: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+
 /** `POST /v1/admin/what-if/accounts/{accountId}`: one account's differences and both timelines. */
 export const WhatIfAccountResponse = z.object({
   accountId: Id,
@@ -149,5 +155,8 @@ export const WhatIfAccountResponse = z.object({
   ),
   actual: z.optional(z.array(WhatIfTimelineEntry)),
   proposed: z.optional(z.array(WhatIfTimelineEntry)),
+  /** The recorded events, and the events the proposed rules would have written, in order (to draw both timelines). */
+  actualEvents: z.optional(z.array(WhatIfEvent)),
+  proposedEvents: z.optional(z.array(WhatIfEvent)),
 });
 export type WhatIfAccountResponse = z.infer<typeof WhatIfAccountResponse>;

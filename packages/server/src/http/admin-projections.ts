@@ -1,10 +1,64 @@
 import type { RuleChange } from '@satchel/core';
+import { protocolError } from '@satchel/protocol';
 import { RuleChangeRequest, WhatIfRequest } from '@satchel/protocol/schemas';
 import { STUDIO_ACCOUNTING, studioReport, studioReportCsv } from '../projections/studio-accounting.js';
 import { whatIf, whatIfAccount } from '../projections/what-if.js';
 import { pathId } from './admin-params.js';
 import type { AdminRoutes } from './admin-routes.js';
-import { invalid, readJson } from './request.js';
+import { HttpError, invalid, readJson } from './request.js';
+
+/** The media type of a streamed what-if: one JSON value a line (docs/decisions/0010-what-if-progress.md). */
+export const NDJSON = 'application/x-ndjson';
+
+class Cancelled extends Error {}
+
+/**
+ * Runs `work` and streams its progress as NDJSON: `{"type":"progress","done","total"}` lines while it runs,
+ * then one `{"type":"result","result"}` line, or one `{"type":"error","error"}` line (a wire error) when it
+ * fails after the 200 has been sent. When the client goes away, the next progress report ends the work.
+ */
+function ndjsonProgress<T>(
+  signal: AbortSignal,
+  work: (progress: (done: number, total: number) => void) => Promise<T>,
+): Response {
+  const encoder = new TextEncoder();
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (value: unknown) => {
+        if (!cancelled) controller.enqueue(encoder.encode(`${JSON.stringify(value)}\n`));
+      };
+      void (async () => {
+        try {
+          const result = await work((done, total) => {
+            if (cancelled || signal.aborted) throw new Cancelled();
+            send({ type: 'progress', done, total });
+          });
+          send({ type: 'result', result });
+        } catch (e) {
+          if (!(e instanceof Cancelled))
+            send({
+              type: 'error',
+              error: e instanceof HttpError ? e.body : protocolError('INTERNAL', 'Internal error'),
+            });
+        } finally {
+          if (!cancelled) controller.close();
+        }
+      })();
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'content-type': `${NDJSON}; charset=utf-8`,
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    },
+  });
+}
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
@@ -22,7 +76,8 @@ const changeOf = (body: RuleChangeRequest): RuleChange => {
  * Studio accounting, the projections' lag and rebuilds, and what-if replay.
  * - `GET /reports/studios?from=YYYY-MM&to=YYYY-MM[&studio=…][&format=csv]`
  * - `GET /projections` (lag per projection generation); `POST /projections/{name}/rebuild`
- * - `POST /what-if` (a rule change: totals and the accounts that differ); `POST /what-if/accounts/{id}`
+ * - `POST /what-if` (a rule change: totals and the accounts that differ; with `Accept: application/x-ndjson`
+ *   the progress streamed, then the report); `POST /what-if/accounts/{id}`
  *   (one account's two timelines). What-if reads the store and writes nothing; it is a POST for its body,
  *   so it needs the admin role.
  */
@@ -54,11 +109,17 @@ export const projectionRoutes: AdminRoutes = (router, { admin, projections }) =>
   router.post('/what-if', async (c) => {
     const body = await readJson(c, WhatIfRequest);
     if (!projections) return c.json({ error: 'no store' }, 503);
-    const report = await whatIf(projections.db, changeOf(body), {
+    const change = changeOf(body);
+    const options = {
       ...(body.accountIds ? { accountIds: body.accountIds } : {}),
       detailLimit: body.detailLimit ?? 200,
-    });
-    return c.json(report);
+    };
+    if ((c.req.header('accept') ?? '').includes(NDJSON)) {
+      return ndjsonProgress(c.req.raw.signal, (onProgress) =>
+        whatIf(projections.db, change, { ...options, onProgress }),
+      );
+    }
+    return c.json(await whatIf(projections.db, change, options));
   });
   router.post('/what-if/accounts/:accountId', async (c) => {
     const accountId = pathId(c, 'accountId');

@@ -352,8 +352,12 @@ export function createApi(options: AppOptions): Api {
       if (await migrationsCurrent(db)) {
         if (!options.projections) return c.json({ status: 'ready' as const });
         // Projections lagging is reported, not a reason to take the instance out of rotation.
-        const projections = await options.projections.lag().catch(() => null);
-        return c.json({ status: 'ready' as const, details: { projections } });
+        const runner = options.projections;
+        const projections = await runner.lag().catch(() => null);
+        return c.json({
+          status: 'ready' as const,
+          details: { runner: { instanceId: runner.instanceId, running: runner.running }, projections },
+        });
       }
       fail(protocolError('UNAVAILABLE', 'Migrations are not applied'));
     } catch (e) {

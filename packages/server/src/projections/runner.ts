@@ -295,6 +295,11 @@ export class ProjectionRunner {
     }
   }
 
+  /** True between {@link start} and the end of {@link stop}: this instance's background loop is on. */
+  get running(): boolean {
+    return this.loop !== null;
+  }
+
   /** Starts the background loop (idempotent). Errors are reported to `onError` and retried after a pause. */
   start(): void {
     if (this.loop) return;

@@ -126,4 +126,34 @@ describe.skipIf(!run)('what-if replay on a seeded history (PostgreSQL)', () => {
     expect(detail.actual?.length).toBeGreaterThan(0);
     expect(detail.proposed?.some((e) => e.type === 'Refused' && e.detail === 'DEVICE_LIMIT')).toBe(true);
   });
+
+  it('POST /v1/admin/what-if with Accept: application/x-ndjson streams the progress, then the report the JSON answer has', async () => {
+    const { token } = await server.tokens.mint({
+      kind: 'operator',
+      operatorId: 'ops@example.com',
+      role: 'admin',
+    });
+    const body = JSON.stringify({ titles: { 'night-train': { playbackDurationSec: 24 * 3600 } } });
+    const post = (accept: string) =>
+      server.app.fetch(
+        new Request('http://satchel.test/v1/admin/what-if', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept },
+          body,
+        }),
+      );
+    const plain = await (await post('application/json')).json();
+    const streamed = await post('application/x-ndjson');
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
+    const lines = (await streamed.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.slice(0, -1)).toEqual([
+      { type: 'progress', done: 0, total: 25 },
+      { type: 'progress', done: 25, total: 25 },
+    ]);
+    expect(lines.at(-1)).toEqual({ type: 'result', result: plain });
+  });
 });
