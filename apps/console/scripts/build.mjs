@@ -38,6 +38,9 @@ await build({
   entryPoints: { console: join(app, 'src', 'main.ts') },
   bundle: true,
   format: 'esm',
+  // The chart library is a chunk of its own, loaded by the Reports page only.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   target: 'es2022',
   minify: true,
   sourcemap: true,

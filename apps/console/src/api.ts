@@ -56,3 +56,44 @@ export async function api<T>(
 /** Who the token speaks for (checks it). */
 export const whoami = (token?: string) =>
   api<WhoAmIResponse>('GET', '/v1/admin/whoami', undefined, token ?? session.token);
+
+/**
+ * Calls an admin route that streams NDJSON (`Accept: application/x-ndjson`), handing each JSON line to
+ * `onLine` as it arrives. Throws {@link ConsoleApiError} for an error answer.
+ */
+export async function apiStream(
+  method: string,
+  path: string,
+  body: unknown,
+  onLine: (value: unknown) => void,
+): Promise<void> {
+  const headers: Record<string, string> = {
+    accept: 'application/x-ndjson',
+    'content-type': 'application/json',
+  };
+  if (session.token) headers.authorization = `Bearer ${session.token}`;
+  const response = await fetch(path, { method, headers, body: JSON.stringify(body) });
+  if (!response.ok || !response.body) {
+    const json = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+    throw new ConsoleApiError(
+      response.status,
+      json.error?.code ?? 'HTTP_ERROR',
+      json.error?.message ?? `HTTP ${response.status}`,
+    );
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value) pending += value;
+    let nl = pending.indexOf('\n');
+    while (nl >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (line) onLine(JSON.parse(line));
+      nl = pending.indexOf('\n');
+    }
+    if (done) break;
+  }
+  if (pending.trim()) onLine(JSON.parse(pending));
+}
