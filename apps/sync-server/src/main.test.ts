@@ -153,7 +153,7 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
       // Stopped cleanly: the lease is given up at once (not left to lapse), so another instance can take it.
       const lag = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dir }, ['projections', '--json']));
       expect(lag.code).toBe(0);
-      const after = JSON.parse(lag.out.slice(lag.out.indexOf('{'))).projections;
+      const after = JSON.parse(lag.out.slice(lag.out.indexOf('{'), lag.out.lastIndexOf('}') + 1)).projections;
       expect(after).toMatchObject([{ projection: 'studio-accounting', leaseOwner: null, eventsBehind: 0 }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -183,6 +183,19 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
         { projection: 'studio-accounting', position: 0, leaseOwner: null },
       ]);
       expect(r.details?.projections?.[0]?.eventsBehind).toBeGreaterThan(0);
+      // With no server running, `satchel report` catches the projection up in its own process first, and
+      // gives the lease up when it ends.
+      const report = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dir }, ['report', '--json']));
+      expect(report.code).toBe(0);
+      expect(report.out).toMatch(/caught the projections up in this process \(\d+ events\)/);
+      const lag = JSON.parse(report.out.slice(report.out.indexOf('{'), report.out.lastIndexOf('}') + 1)).lag;
+      expect(lag).toMatchObject([{ projection: 'studio-accounting', eventsBehind: 0 }]);
+      expect(lag[0].position).toBeGreaterThan(0);
+      const after = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dir }, ['projections', '--json']));
+      const projections = JSON.parse(
+        after.out.slice(after.out.indexOf('{'), after.out.lastIndexOf('}') + 1),
+      ).projections;
+      expect(projections).toMatchObject([{ position: lag[0].position, leaseOwner: null }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -192,6 +192,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
       ...api(async (r) => server.app.fetch(r), 'http://satchel.local', token),
       catchUpProjections: () => server.projections.catchUp(),
       close: async () => {
+        // Gives up the leases a catch-up took, so a server started next runs the projections at once.
+        await server.projections.stop();
         await db.close();
         await lock?.release();
       },
