@@ -8,7 +8,6 @@ import { DEVELOPMENT_TOKEN_SECRET, openDatabase, Tokens } from '@satchel/server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const tsx = join(root, 'node_modules/.bin/tsx');
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const name = `satchel_test_${Math.random().toString(36).slice(2, 10)}`;
 const url = new URL(ADMIN_URL);
@@ -57,24 +56,22 @@ class Instance {
     const env = { ...process.env };
     delete env.NODE_ENV;
     delete env.SATCHEL_TOKEN_SECRET;
-    this.child = spawn(
-      tsx,
-      ['--tsconfig', 'apps/sync-server/tsconfig.json', 'apps/sync-server/src/main.ts'],
-      {
-        cwd: root,
-        env: {
-          ...env,
-          SATCHEL_ENV: 'development',
-          DATABASE_URL: url.toString(),
-          PORT: String(this.port),
-          HOST: '127.0.0.1',
-          SATCHEL_DATA_DIR: dataDir,
-          SATCHEL_MEDIA_DIR: '/dev/null/no-media',
-          LOG_LEVEL: 'warn',
-        },
-        stdio: 'ignore',
+    // Node with tsx as a loader, so SIGTERM reaches the server itself (see main.test.ts).
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'apps/sync-server/src/main.ts'], {
+      cwd: root,
+      env: {
+        ...env,
+        TSX_TSCONFIG_PATH: 'apps/sync-server/tsconfig.json',
+        SATCHEL_ENV: 'development',
+        DATABASE_URL: url.toString(),
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+        SATCHEL_DATA_DIR: dataDir,
+        SATCHEL_MEDIA_DIR: '/dev/null/no-media',
+        LOG_LEVEL: 'warn',
       },
-    );
+      stdio: 'ignore',
+    });
     this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
   }
   async readyz(): Promise<Readiness | null> {

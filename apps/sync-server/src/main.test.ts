@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const tsx = join(root, 'node_modules/.bin/tsx');
 const dataDir = mkdtempSync(join(tmpdir(), 'satchel-sync-server-'));
 
 const freePort = () =>
@@ -24,15 +23,13 @@ function run(script: string, env: Record<string, string>, args: string[] = []): 
   delete clean.NODE_ENV;
   delete clean.SATCHEL_TOKEN_SECRET;
   delete clean.SATCHEL_ENV;
-  return spawn(
-    tsx,
-    ['--tsconfig', 'apps/sync-server/tsconfig.json', `apps/sync-server/src/${script}`, ...args],
-    {
-      cwd: root,
-      env: { ...clean, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  // Node with tsx as a loader, not the tsx CLI: a signal reaches the server itself. (The CLI relays it
+  // and, when the child does not acknowledge within 30 ms — a loaded machine — kills it: exit 143.)
+  return spawn(process.execPath, ['--import', 'tsx', `apps/sync-server/src/${script}`, ...args], {
+    cwd: root,
+    env: { ...clean, LOG_LEVEL: 'warn', TSX_TSCONFIG_PATH: 'apps/sync-server/tsconfig.json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 const exited = (child: ChildProcess) =>
