@@ -226,7 +226,7 @@ function ok(description: string, schema: string): JsonObject {
 
 /**
  * The what-if operation also answers `Accept: application/x-ndjson`: progress lines, then the report
- * (docs/decisions/0012-what-if-progress.md).
+ * (docs/decisions/0013-what-if-progress.md).
  */
 function whatIfOperation(operation: JsonObject & { responses: Record<string, JsonObject> }): JsonObject {
   const line = {

@@ -7,7 +7,7 @@ import { pathId } from './admin-params.js';
 import type { AdminRoutes } from './admin-routes.js';
 import { HttpError, invalid, readJson } from './request.js';
 
-/** The media type of a streamed what-if: one JSON value a line (docs/decisions/0012-what-if-progress.md). */
+/** The media type of a streamed what-if: one JSON value a line (docs/decisions/0013-what-if-progress.md). */
 export const NDJSON = 'application/x-ndjson';
 
 class Cancelled extends Error {}
