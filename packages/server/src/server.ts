@@ -189,7 +189,9 @@ export function withLeanSync(rest: RequestListener, sync: () => SyncHandler | un
     if (req.method === 'POST' && (url === '/v1/sync' || url.startsWith('/v1/sync?'))) {
       const lean = sync();
       if (lean) {
-        void lean(req, res);
+        // The handler answers every error itself; should writing the answer throw, the connection is
+        // dropped rather than the process.
+        lean(req, res).catch(() => res.destroy());
         return;
       }
     }
