@@ -63,6 +63,8 @@ export type PolicyFields = { readonly [K in keyof Policy]?: Policy[K] | undefine
 export interface TitleChange {
   readonly name?: string;
   readonly policy?: PolicyFields;
+  /** The studio that owns the title, for its accounting. */
+  readonly studio?: string;
 }
 
 const defined = (fields: PolicyFields | undefined): Partial<Policy> =>
@@ -161,13 +163,14 @@ export class AdminService {
    * for an invalid policy. Resolves once durable.
    */
   async putTitle(
-    title: { titleId: string; name: string; policy?: PolicyFields },
+    title: { titleId: string; name: string; policy?: PolicyFields; studio?: string },
     by: string,
   ): Promise<{ title: CatalogueTitle; created: boolean }> {
     const existing = await this.service.catalogue.fresh(title.titleId);
     const base = existing?.policy ?? DEFAULT_POLICY;
     const policy = this.validPolicy({ ...base, ...defined(title.policy) });
-    await this.service.catalogue.put([{ titleId: title.titleId, name: title.name, policy }], {
+    const studio = title.studio === undefined ? {} : { studio: title.studio };
+    await this.service.catalogue.put([{ titleId: title.titleId, name: title.name, policy, ...studio }], {
       replace: true,
       changedBy: by,
     });
@@ -185,15 +188,17 @@ export class AdminService {
     if (existing === null) throw new NotFoundError(`No title ${titleId}`);
     if (
       change.name === undefined &&
+      change.studio === undefined &&
       (change.policy === undefined || Object.keys(change.policy).length === 0)
     ) {
-      throw new AdminRequestError('Nothing to change: give a name or policy fields');
+      throw new AdminRequestError('Nothing to change: give a name, a studio or policy fields');
     }
     const { title } = await this.putTitle(
       {
         titleId,
         name: change.name ?? existing.name,
         policy: { ...existing.policy, ...defined(change.policy) },
+        ...(change.studio === undefined ? {} : { studio: change.studio }),
       },
       by,
     );

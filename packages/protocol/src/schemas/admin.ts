@@ -57,11 +57,20 @@ export const PolicyPatch = z.partial(Policy);
 export type PolicyPatch = z.infer<typeof PolicyPatch>;
 
 /** `PUT /v1/admin/catalogue/{titleId}`: create a title, or write its name and policy as a new version. */
-export const PutTitleRequest = z.object({ name: Name, policy: z.optional(PolicyPatch) });
+export const PutTitleRequest = z.object({
+  name: Name,
+  policy: z.optional(PolicyPatch),
+  /** The studio that owns the title, for its accounting; kept when omitted (`unassigned` for a new title). */
+  studio: z.optional(Name),
+});
 export type PutTitleRequest = z.infer<typeof PutTitleRequest>;
 
 /** `PATCH /v1/admin/catalogue/{titleId}`: change the name or some policy fields (a new version). */
-export const UpdateTitleRequest = z.object({ name: z.optional(Name), policy: z.optional(PolicyPatch) });
+export const UpdateTitleRequest = z.object({
+  name: z.optional(Name),
+  policy: z.optional(PolicyPatch),
+  studio: z.optional(Name),
+});
 export type UpdateTitleRequest = z.infer<typeof UpdateTitleRequest>;
 
 /** A title with its policy version (1 when created, +1 per change). */
@@ -71,6 +80,8 @@ export const AdminTitle = z.object({
   policy: Policy,
   version: PositiveInt,
   updatedAt: EpochMs,
+  /** The studio that owns the title (`unassigned` when never given). */
+  studio: z.optional(z.string()),
 });
 export type AdminTitle = z.infer<typeof AdminTitle>;
 

@@ -11,7 +11,12 @@ export const catalogueRoutes: AdminRoutes = (router, { admin }) => {
     const titleId = pathId(c, 'titleId');
     const body = await readJson(c, PutTitleRequest);
     const result = await admin.putTitle(
-      { titleId, name: body.name, ...(body.policy ? { policy: body.policy } : {}) },
+      {
+        titleId,
+        name: body.name,
+        ...(body.policy ? { policy: body.policy } : {}),
+        ...(body.studio === undefined ? {} : { studio: body.studio }),
+      },
       operatorOf(c).operatorId,
     );
     return c.json(result, result.created ? 201 : 200);
@@ -24,6 +29,7 @@ export const catalogueRoutes: AdminRoutes = (router, { admin }) => {
       {
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(body.policy ? { policy: body.policy } : {}),
+        ...(body.studio === undefined ? {} : { studio: body.studio }),
       },
       operatorOf(c).operatorId,
     );

@@ -239,6 +239,29 @@ describe('admin API: operator tasks', () => {
     ]);
   });
 
+  it("sets a title's studio when it is created and changes it later; an omitted studio is kept", async () => {
+    const created = await admin('PUT', '/v1/admin/catalogue/owned', {
+      name: 'Owned',
+      studio: 'Harbour Films',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.title.studio).toBe('Harbour Films');
+    const renamed = await admin('PATCH', '/v1/admin/catalogue/owned', { name: 'Owned, renamed' });
+    expect(renamed.body.title).toMatchObject({ name: 'Owned, renamed', studio: 'Harbour Films' });
+    const moved = await admin('PATCH', '/v1/admin/catalogue/owned', { studio: 'Northlight Pictures' });
+    expect(moved.status).toBe(200);
+    expect(moved.body.title).toMatchObject({ studio: 'Northlight Pictures', version: 3 });
+    const unowned = await admin('PUT', '/v1/admin/catalogue/unowned', { name: 'Unowned' });
+    expect(unowned.body.title.studio).toBe('unassigned');
+    const listed = await admin('GET', '/v1/admin/catalogue');
+    const byId = Object.fromEntries(
+      listed.body.titles.map((t: { titleId: string; studio: string }) => [t.titleId, t.studio]),
+    );
+    expect(byId).toMatchObject({ owned: 'Northlight Pictures', unowned: 'unassigned' });
+    const empty = await admin('PATCH', '/v1/admin/catalogue/owned', { studio: '' });
+    expect(empty.status).toBe(400);
+  });
+
   it('records the operator who withdrew a title in its policy version, as for a policy change', async () => {
     await admin('PUT', '/v1/admin/catalogue/withdrawn-by', { name: 'Withdrawn by' });
     const at = h.clock.now + DAY_MS;

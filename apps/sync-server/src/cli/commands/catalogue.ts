@@ -23,10 +23,11 @@ export const catalogueCommands: CliCommands = (program, ctx) => {
         const r: AdminTitlesResponse = await api.request('GET', '/v1/admin/catalogue');
         out.result(r, () =>
           out.table([
-            ['title', 'name', 'version', 'updated', 'policy'],
+            ['title', 'name', 'studio', 'version', 'updated', 'policy'],
             ...r.titles.map((t) => [
               t.titleId,
               t.name,
+              t.studio ?? '-',
               String(t.version),
               iso(t.updatedAt),
               policyText(t.policy),
@@ -66,6 +67,7 @@ export const catalogueCommands: CliCommands = (program, ctx) => {
     )
     .argument('<titleId>')
     .requiredOption('--name <name>', "the title's name")
+    .option('--studio <studio>', 'the studio that owns the title, for its accounting (kept when omitted)')
     .argument(
       '[policy...]',
       'e.g. playbackDurationSec=21600 maxDownloadsPerYear=3 availableUntil=none',
@@ -75,7 +77,7 @@ export const catalogueCommands: CliCommands = (program, ctx) => {
       async (
         titleId: string,
         policy: Record<string, number | null> | undefined,
-        opts: { name: string },
+        opts: { name: string; studio?: string },
         command,
       ) =>
         ctx.run(command, async (api, out) => {
@@ -85,11 +87,12 @@ export const catalogueCommands: CliCommands = (program, ctx) => {
             {
               name: opts.name,
               policy: policy ?? {},
+              ...(opts.studio === undefined ? {} : { studio: opts.studio }),
             },
           );
           out.result(r, () =>
             out.line(
-              `${r.created ? 'created' : 'updated'} ${titleId}: version ${r.title.version}, ${policyText(r.title.policy)}`,
+              `${r.created ? 'created' : 'updated'} ${titleId}: version ${r.title.version}, studio ${r.title.studio ?? '-'}, ${policyText(r.title.policy)}`,
             ),
           );
         }),
