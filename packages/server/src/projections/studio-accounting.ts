@@ -1,4 +1,10 @@
-import { computeExpiry, type DomainEvent, type Policy } from '@satchel/core';
+import {
+  computeExpiry,
+  type DomainEvent,
+  type Policy,
+  REJECTION_CODES,
+  REVOCATION_REASONS,
+} from '@satchel/core';
 import { upcast } from '@satchel/core/schemas';
 import type { Queryable } from '../db/database.js';
 import type { Projection } from './runner.js';
@@ -418,10 +424,26 @@ export async function studioReport(q: Queryable, query: StudioReportQuery): Prom
   });
 }
 
-/** The report as CSV (RFC 4180), one line per row, revocations and refusals as one column per reason. */
+/** Every known reason first, in their declared order, then any other key the rows carry (sorted). */
+const columnsOf = (known: readonly string[], seen: Iterable<string>): string[] => [
+  ...known,
+  ...[...new Set(seen)].filter((k) => !known.includes(k)).sort(),
+];
+
+/**
+ * The report as CSV (RFC 4180), one line per row, revocations and refusals as one column per reason.
+ * The columns are the same whatever the rows hold — every revocation reason and every refusal code,
+ * zero where none was counted — so a spreadsheet or a loader sees one schema month after month.
+ */
 export function studioReportCsv(rows: readonly StudioMonthRow[]): string {
-  const revokedKeys = [...new Set(rows.flatMap((r) => Object.keys(r.revoked)))].sort();
-  const refusedKeys = [...new Set(rows.flatMap((r) => Object.keys(r.refused)))].sort();
+  const revokedKeys = columnsOf(
+    REVOCATION_REASONS,
+    rows.flatMap((r) => Object.keys(r.revoked)),
+  );
+  const refusedKeys = columnsOf(
+    REJECTION_CODES,
+    rows.flatMap((r) => Object.keys(r.refused)),
+  );
   const header = [
     'studio',
     'title_id',
