@@ -29,7 +29,7 @@ export type Counters = Record<CounterName, number>;
 export interface FloodFigures {
   unloadedP99Ms: number;
   floodedP99Ms: number;
-  /** floodedP99Ms / max(unloadedP99Ms, floorMs): what the test holds to ≤ 2. */
+  /** Median over the test's rounds of flooded p99 / max(quiet p99, floorMs): what the test holds to ≤ 2. */
   ratio: number;
   floorMs: number;
 }
