@@ -10,6 +10,7 @@
 
 import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CURRENT_EVENT_VERSIONS } from '@satchel/core';
@@ -181,6 +182,8 @@ async function startFlood(
     },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  // The attacker is another machine: its own sending must not take this machine's CPU from the server.
+  if (child.pid !== undefined) setPriority(child.pid, 19);
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const output: string[] = [];
   const started = new Promise<void>((resolve, reject) => {
