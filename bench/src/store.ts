@@ -1,6 +1,6 @@
-import { endAllPools } from '@event-driven-io/dumbo';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { EventStore, migrate, type NewEvent, postgresDatabase } from '@satchel/server';
+import pg from 'pg';
 import { uuidv7 } from 'uuidv7';
 import { backendCpuSeconds, freshDatabase } from './pg.js';
 import { lanes, round } from './stats.js';
@@ -83,7 +83,12 @@ async function satchelAppender(url: string): Promise<Appender> {
 }
 
 async function emmettAppender(url: string): Promise<Appender> {
-  const store = getPostgreSQLEventStore(url);
+  // Emmett is handed a pg pool the bench owns: it ends it itself, and an idle connection killed when the
+  // database is dropped is reported here instead of crashing the run as an unhandled 'error' event
+  // (Emmett's own shared pool had no listener, and endAllPools() did not end every pool it made).
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+  pool.on('error', () => {});
+  const store = getPostgreSQLEventStore(url, { connectionOptions: { pooled: true, pool } });
   await store.schema.migrate();
   return {
     async append(accountId, expectedVersion, events) {
@@ -91,9 +96,7 @@ async function emmettAppender(url: string): Promise<Appender> {
     },
     async close() {
       await store.close();
-      // close() only releases the store's reference to Emmett's shared, reference-counted pg pool, which
-      // stays open: end it, or dropping the database kills its idle connections and the pool throws.
-      await endAllPools();
+      await pool.end();
     },
   };
 }
