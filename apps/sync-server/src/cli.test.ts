@@ -158,6 +158,26 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
     expect(ids).toEqual(['demo', 'household-42']);
   });
 
+  it('put-title with no policy fields creates a title with the default policy and a studio, and renames it keeping both', async () => {
+    const created = await satchel([
+      'put-title',
+      'bare-film',
+      '--name',
+      'Bare film',
+      '--studio',
+      'Harbour Films',
+      '--json',
+    ]);
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      created: true,
+      title: { version: 1, studio: 'Harbour Films' },
+    });
+    const renamed = await satchel(['put-title', 'bare-film', '--name', 'Bare film, renamed']);
+    expect(renamed.code).toBe(0);
+    expect(renamed.stdout).toMatch(/updated bare-film: version 2, studio Harbour Films, /);
+  });
+
   it('versions a policy change, and prints every version', async () => {
     const put = await satchel([
       'put-title',

@@ -86,7 +86,8 @@ export const catalogueCommands: CliCommands = (program, ctx) => {
             `/v1/admin/catalogue/${encodeURIComponent(titleId)}`,
             {
               name: opts.name,
-              policy: policy ?? {},
+              // commander hands an optional variadic argument given no value over as []
+              policy: policy === undefined || Array.isArray(policy) ? {} : policy,
               ...(opts.studio === undefined ? {} : { studio: opts.studio }),
             },
           );
