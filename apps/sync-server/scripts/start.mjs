@@ -39,6 +39,16 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     server.kill(signal);
   });
 }
+// A process manager that signals `pnpm start` reaches pnpm, not this script: pnpm exits and this process is
+// handed to init. Treat losing the parent as SIGTERM, so the server shuts down gracefully instead of
+// keeping the port and the data directory.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) {
+    build.kill('SIGTERM');
+    server.kill('SIGTERM');
+  }
+}, 1000).unref();
 server.on('exit', (code, signal) => {
   build.kill('SIGTERM');
   process.exit(code ?? (signal ? 1 : 0));
