@@ -73,6 +73,11 @@ export async function transfer(
   await app.refresh(d);
 }
 
+/** A Stop pressed while its Play was still starting (decided, loading): honoured once the start ends. */
+const stopWhenStarted = new WeakMap<DeviceSession, string>();
+/** The licence whose Play is starting on a device (between the click and the adapter's answer). */
+const starting = new WeakMap<DeviceSession, string>();
+
 export async function play(app: PlayerApp, d: DeviceSession, license: LicenseState): Promise<void> {
   if (d.state.playing !== null) await stop(app, d, 'Stopped');
   const name = app.titleName(license.titleId);
@@ -85,9 +90,15 @@ export async function play(app: PlayerApp, d: DeviceSession, license: LicenseSta
       type: 'playing',
       playing: { licenseId: license.licenseId, expiresAt: Number.POSITIVE_INFINITY },
     });
-    result = await d.downloads.play(license.licenseId, d.video, { positionMs: resumeAt });
+    starting.set(d, license.licenseId);
+    try {
+      result = await d.downloads.play(license.licenseId, d.video, { positionMs: resumeAt });
+    } finally {
+      starting.delete(d);
+    }
     if (!result.allowed) d.dispatch({ type: 'playing', playing: null });
   } catch (error) {
+    stopWhenStarted.delete(d);
     d.dispatch({ type: 'playing', playing: null });
     // Stopped before the video started: the stop was recorded, and nothing failed.
     if (error instanceof DOMException && error.name === 'AbortError') return;
@@ -117,7 +128,13 @@ export async function play(app: PlayerApp, d: DeviceSession, license: LicenseSta
   if (result.allowed) {
     d.dispatch({ type: 'playing', playing: { licenseId: license.licenseId, expiresAt: result.expiresAt } });
     await app.record(d, 'allowed', `Play ${name}: allowed`, words);
+    if (stopWhenStarted.get(d) === license.licenseId) {
+      stopWhenStarted.delete(d);
+      await stop(app, d, 'Stopped');
+      return;
+    }
   } else {
+    stopWhenStarted.delete(d);
     d.dispatch({ type: 'notice', key: license.licenseId, text: words });
     await app.record(d, 'denied', `Play ${name}: refused (${result.reason})`, words);
   }
@@ -127,8 +144,14 @@ export async function play(app: PlayerApp, d: DeviceSession, license: LicenseSta
 export async function stop(app: PlayerApp, d: DeviceSession, why: string): Promise<void> {
   const playing = d.state.playing;
   if (playing === null) return;
-  // Nothing plays in the adapter (a stop is under way, or the start was refused): nothing to record.
   if (d.downloads.playing()?.licenseId !== playing.licenseId) {
+    // Still starting (the decision or the load is under way): stop as soon as it has started, so the stop
+    // is recorded at its position and the video does not play on behind a card that says it stopped.
+    if (starting.get(d) === playing.licenseId) {
+      stopWhenStarted.set(d, playing.licenseId);
+      return;
+    }
+    // Nothing plays in the adapter (a stop is under way, or the start was refused): nothing to record.
     d.dispatch({ type: 'playing', playing: null });
     return;
   }
