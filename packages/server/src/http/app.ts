@@ -53,6 +53,9 @@ import { type LicenseProxyOptions, licenseProxy } from './license-proxy.js';
 import { type LimitRefusal, type Limits, RequestLimits, resolveLimits } from './limits.js';
 import { fail, HttpError, readJson, validate } from './request.js';
 
+/** How long `/readyz` waits for the database before answering 503 (ms). */
+export const READY_DEADLINE_MS = 3_000;
+
 export interface AppOptions {
   service: SatchelService;
   tokens: Tokens;
@@ -348,8 +351,17 @@ export function createApi(options: AppOptions): Api {
   app.get('/healthz', (c) => c.json({ status: 'ok' as const }));
   app.get('/readyz', async (c) => {
     try {
-      await db.query('SELECT 1');
-      if (await migrationsCurrent(db)) {
+      // A probe answers promptly: a database that does not answer within the deadline (a pool waiting on
+      // connections to a server that is down) is not ready, rather than a probe that hangs.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('readiness deadline')), READY_DEADLINE_MS);
+      });
+      const current = await Promise.race([
+        db.query('SELECT 1').then(() => migrationsCurrent(db)),
+        deadline,
+      ]).finally(() => clearTimeout(timer));
+      if (current) {
         if (!options.projections) return c.json({ status: 'ready' as const });
         // Projections lagging is reported, not a reason to take the instance out of rotation.
         const runner = options.projections;

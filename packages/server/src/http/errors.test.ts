@@ -6,7 +6,7 @@ import type { Database } from '../db/database.js';
 import { ConflictRetriesExhaustedError } from '../errors.js';
 import { Metrics } from '../metrics.js';
 import type { SatchelService } from '../service.js';
-import { createApp } from './app.js';
+import { createApp, READY_DEADLINE_MS } from './app.js';
 
 const tokens = new Tokens('unit-secret-0123456789abcdef');
 // The device's credential is current (generation 0, not revoked); every other query finds nothing.
@@ -59,6 +59,23 @@ describe('HTTP error mapping', () => {
       code: 'INTERNAL',
       requestId: 'rid-1',
     });
+  });
+
+  it('answers readiness with 503 UNAVAILABLE within its deadline when the database does not answer', async () => {
+    const hanging = { query: () => new Promise(() => {}) } as unknown as Database;
+    const service = {} as unknown as SatchelService;
+    const app = createApp({
+      service,
+      tokens,
+      db: hanging,
+      metrics: new Metrics(),
+      logger: pino({ level: 'silent' }),
+    });
+    const started = Date.now();
+    const res = await app.request('/readyz');
+    expect(res.status).toBe(503);
+    expect(ErrorResponse.parse(await res.json()).error.code).toBe('UNAVAILABLE');
+    expect(Date.now() - started).toBeLessThan(READY_DEADLINE_MS + 5_000);
   });
 
   it('answers readiness with 503 UNAVAILABLE when migrations are missing', async () => {
