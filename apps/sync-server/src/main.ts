@@ -150,36 +150,24 @@ handler = withConsole(
 const base = `http://localhost:${listener.port}`;
 const where = `Satchel sync server (${config.env}) on ${base} (player: ${base}/${playerBuilt() ? '' : ' once built'}, operator console: ${base}/console${consoleBuilt() ? '' : ' once built'}, health: ${base}/healthz, API: ${base}/openapi.json)`;
 
+// What the server runs with, logged once it listens (production adds no demo account).
+const listening = {
+  env: config.env,
+  port: listener.port,
+  database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
+  corsOrigins: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
+  limits: server.limits.limits,
+  limitsStore: server.limits.store,
+  projections: config.runProjections ? 'running' : 'off',
+  startupMs: Math.round(performance.now() - started),
+};
 if (config.production) {
   // Production prints no token: operators mint them with 'pnpm satchel token …' (docs/operations.md).
-  logger.info(
-    {
-      env: config.env,
-      port: listener.port,
-      database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
-      corsOrigins: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
-      limits: server.limits.limits,
-      limitsStore: server.limits.store,
-      projections: config.runProjections ? 'running' : 'off',
-      startupMs: Math.round(performance.now() - started),
-    },
-    'satchel sync server listening',
-  );
+  logger.info(listening, 'satchel sync server listening');
   process.stdout.write(`\n${where}\n`);
 } else {
   logger.info(
-    {
-      env: config.env,
-      port: listener.port,
-      database: config.databaseUrl ? 'postgresql' : `pglite:${config.dataDir}`,
-      corsOrigins: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
-      limits: server.limits.limits,
-      limitsStore: server.limits.store,
-      demoAccount: config.demoAccountId,
-      demoAccountCreated: created,
-      projections: config.runProjections ? 'running' : 'off',
-      startupMs: Math.round(performance.now() - started),
-    },
+    { ...listening, demoAccount: config.demoAccountId, demoAccountCreated: created },
     'satchel sync server listening',
   );
   process.stdout.write(
