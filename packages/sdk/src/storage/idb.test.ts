@@ -171,4 +171,40 @@ describe('a full disk as Chromium reports it', () => {
     expect(await estimate(async () => ({ quota: 10_000_000, usage: 9_900_000 }))).toBe(true);
     expect(await estimate(async () => ({ quota: 10_000_000, usage: 1_000 }))).toBe(false);
   });
+
+  it('asks a second store to write when the quota does not follow the free space of the disk', async () => {
+    const nav = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    const had = Object.getOwnPropertyDescriptor(globalThis, 'caches');
+    const deleted: string[] = [];
+    const probe = async (put: () => Promise<void>) => {
+      Object.defineProperty(globalThis, 'navigator', {
+        value: { storage: { estimate: async () => ({ quota: 1_077_727_600, usage: 3_985_776 }) } },
+        configurable: true,
+      });
+      Object.defineProperty(globalThis, 'caches', {
+        value: {
+          open: async () => ({ put }),
+          delete: async (name: string) => deleted.push(name) > 0,
+        },
+        configurable: true,
+      });
+      try {
+        return await diskFull();
+      } finally {
+        if (nav !== undefined) Object.defineProperty(globalThis, 'navigator', nav);
+        if (had !== undefined) Object.defineProperty(globalThis, 'caches', had);
+        else delete (globalThis as { caches?: unknown }).caches;
+      }
+    };
+    // Chromium's answers on a full disk whose quota reads 1 GB: the Cache write fails with an internal error.
+    expect(
+      await probe(() =>
+        Promise.reject(
+          new DOMException("Failed to execute 'put' on 'Cache': Unexpected internal error.", 'UnknownError'),
+        ),
+      ),
+    ).toBe(true);
+    expect(await probe(async () => undefined)).toBe(false);
+    expect(deleted).toEqual(['satchel-disk-probe', 'satchel-disk-probe']);
+  });
 });

@@ -189,23 +189,44 @@ export function internalIoError(error: unknown): boolean {
   );
 }
 
-/** Free space below which a disk counts as full (bytes). */
+/** Free space below which a disk counts as full (bytes); also the size of the write probe. */
 const FULL_BELOW_BYTES = 1 << 20;
 
+/** The Cache Storage entry {@link diskFull} writes and deletes to probe the disk. */
+const PROBE_CACHE = 'satchel-disk-probe';
+
 /**
- * Whether the origin's storage is full: the browser cannot even compute its usage (Chromium's answer
- * when the disk is full), or less than 1 MiB of its quota is left. False where it cannot be told.
+ * Whether the origin's storage is full, asked after IndexedDB failed with an internal I/O error:
+ * - the browser cannot even compute its usage, or less than 1 MiB of its quota is left: full;
+ * - otherwise (Chromium's quota is not always bounded by the free space of the disk) a second, independent
+ *   store is asked to write 1 MiB: a Cache Storage entry, deleted at once. If that write fails too, the
+ *   disk is what fails (full, or unable to write at all); if it succeeds, IndexedDB's failure is its own.
+ * False where it cannot be told (no `navigator.storage`, no Cache Storage).
  */
 export async function diskFull(): Promise<boolean> {
-  const storage = (globalThis as { navigator?: { storage?: { estimate?: () => Promise<StorageEstimate> } } })
-    .navigator?.storage;
+  const g = globalThis as {
+    navigator?: { storage?: { estimate?: () => Promise<StorageEstimate> } };
+    caches?: CacheStorage;
+  };
+  const storage = g.navigator?.storage;
   if (storage?.estimate === undefined) return false;
   try {
     const { quota, usage } = await storage.estimate();
-    return quota !== undefined && usage !== undefined && quota - usage < FULL_BELOW_BYTES;
+    if (quota !== undefined && usage !== undefined && quota - usage < FULL_BELOW_BYTES) return true;
   } catch {
     return true;
   }
+  const caches = g.caches;
+  if (caches === undefined) return false;
+  try {
+    const cache = await caches.open(PROBE_CACHE);
+    await cache.put('/satchel-disk-probe', new Response(new Uint8Array(FULL_BELOW_BYTES)));
+  } catch {
+    return true;
+  } finally {
+    await caches.delete(PROBE_CACHE).catch(() => false);
+  }
+  return false;
 }
 
 /** A full disk reported as an internal error, as the typed error the docs promise. */
