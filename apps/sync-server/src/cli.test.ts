@@ -430,6 +430,31 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
       );
     });
 
+    it('what-if refuses a title, plan or account that does not exist with NOT_FOUND and exit 1, instead of reporting 0 accounts', async () => {
+      const cases = [
+        [['what-if', 'title', 'no-such-title', 'playbackDurationSec=86400'], 'No title no-such-title'],
+        [
+          ['what-if', 'plan', 'no-such-plan', 'maxDownloadDevices=1', '--json'],
+          'No plan no-such-plan (no account has been on it)',
+        ],
+        [
+          ['what-if', 'title', 'paper-moon', 'playbackDurationSec=86400', '--accounts', 'household-42,ghost'],
+          'No account ghost',
+        ],
+        [['what-if', 'plan', 'standard', 'maxDownloadDevices=1', '--account', 'ghost'], 'No account ghost'],
+      ] as const;
+      const runs = await Promise.all(cases.map(([args]) => satchel([...args])));
+      for (const [i, r] of runs.entries()) {
+        const [args, message] = cases[i] ?? [[], ''];
+        expect([args.join(' '), r.code, r.stdout, r.stderr.trim().split('\n').at(-1)]).toEqual([
+          args.join(' '),
+          1,
+          '',
+          `satchel: NOT_FOUND: ${message}`,
+        ]);
+      }
+    });
+
     it('what-if plan: a plan with no download device refuses the grant; an unknown plan field exits 2', async () => {
       const r = await satchel(['what-if', 'plan', 'standard', 'maxDownloadDevices=0', '--json']);
       expect(r.code).toBe(0);

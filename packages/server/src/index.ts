@@ -82,6 +82,7 @@ export {
 } from './projections/studio-accounting.js';
 export {
   affectedAccounts,
+  checkWhatIfNames,
   readHistories,
   type WhatIfAccountSummary,
   type WhatIfOptions,

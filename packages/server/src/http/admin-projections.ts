@@ -2,7 +2,7 @@ import type { RuleChange } from '@satchel/core';
 import { protocolError } from '@satchel/protocol';
 import { RuleChangeRequest, WhatIfRequest } from '@satchel/protocol/schemas';
 import { STUDIO_ACCOUNTING, studioReport, studioReportCsv } from '../projections/studio-accounting.js';
-import { whatIf, whatIfAccount } from '../projections/what-if.js';
+import { checkWhatIfNames, whatIf, whatIfAccount } from '../projections/what-if.js';
 import { pathId } from './admin-params.js';
 import type { AdminRoutes } from './admin-routes.js';
 import { HttpError, invalid, readJson } from './request.js';
@@ -79,7 +79,8 @@ const changeOf = (body: RuleChangeRequest): RuleChange => {
  * - `POST /what-if` (a rule change: totals and the accounts that differ; with `Accept: application/x-ndjson`
  *   the progress streamed, then the report); `POST /what-if/accounts/{id}`
  *   (one account's two timelines). What-if reads the store and writes nothing; it is a POST for its body,
- *   so it needs the admin role.
+ *   so it needs the admin role. A title, plan or account it names that does not exist is `404 NOT_FOUND`
+ *   (answered before any stream starts).
  */
 export const projectionRoutes: AdminRoutes = (router, { admin, projections }) => {
   router.get('/reports/studios', async (c) => {
@@ -110,6 +111,8 @@ export const projectionRoutes: AdminRoutes = (router, { admin, projections }) =>
     const body = await readJson(c, WhatIfRequest);
     if (!projections) return c.json({ error: 'no store' }, 503);
     const change = changeOf(body);
+    // Before the stream's 200: a title, plan or account that does not exist is a 404, not 0 accounts.
+    await checkWhatIfNames(projections.db, change, body.accountIds);
     const options = {
       ...(body.accountIds ? { accountIds: body.accountIds } : {}),
       detailLimit: body.detailLimit ?? 200,
@@ -125,6 +128,8 @@ export const projectionRoutes: AdminRoutes = (router, { admin, projections }) =>
     const accountId = pathId(c, 'accountId');
     const body = await readJson(c, RuleChangeRequest);
     if (!projections) return c.json({ error: 'no store' }, 503);
-    return c.json(await whatIfAccount(projections.db, accountId, changeOf(body)));
+    const change = changeOf(body);
+    await checkWhatIfNames(projections.db, change, [accountId]);
+    return c.json(await whatIfAccount(projections.db, accountId, change));
   });
 };

@@ -297,6 +297,51 @@ describe('admin API: operator tasks', () => {
     expect([at.status, at.body.error.code]).toEqual([400, 'VALIDATION_FAILED']);
   });
 
+  it('refuses a what-if naming a title, plan or account that does not exist with 404 NOT_FOUND, as the other routes do, streamed or not', async () => {
+    const longer = { playbackDurationSec: 86400 };
+    const cases = [
+      [{ titles: { 'no-such-title': longer } }, 'No title no-such-title'],
+      [{ plans: { 'no-such-plan': { maxDownloadDevices: 1 } } }, 'No plan no-such-plan'],
+      [
+        { titles: { 'night-train': longer }, accountIds: [fixture.accountId, 'ghost-1', 'ghost-2'] },
+        'No accounts ghost-1, ghost-2',
+      ],
+    ] as const;
+    for (const [body, message] of cases) {
+      for (const accept of ['application/json', 'application/x-ndjson']) {
+        const res = await h.call('POST', '/v1/admin/what-if', {
+          token: tokens.admin,
+          body,
+          headers: { accept },
+        });
+        expect([accept, res.status, res.body.error?.code, res.body.error?.message]).toEqual([
+          accept,
+          404,
+          'NOT_FOUND',
+          expect.stringContaining(message),
+        ]);
+      }
+    }
+    const account = await admin('POST', '/v1/admin/what-if/accounts/no-such-account', {
+      plans: { standard: { maxDownloadDevices: 1 } },
+    });
+    expect([account.status, account.body.error?.code, account.body.error?.message]).toEqual([
+      404,
+      'NOT_FOUND',
+      'No account no-such-account',
+    ]);
+    const title = await admin('POST', `/v1/admin/what-if/accounts/${fixture.accountId}`, {
+      titles: { 'no-such-title': longer },
+    });
+    expect([title.status, title.body.error?.code]).toEqual([404, 'NOT_FOUND']);
+    const known = await admin('POST', '/v1/admin/what-if', {
+      titles: { 'night-train': longer },
+      plans: { standard: { maxDownloadDevices: 1 } },
+      accountIds: [fixture.accountId],
+    });
+    expect([known.status, known.body.totals?.accountsScanned]).toEqual([200, 1]);
+  });
+
   it('resolves a plan downgrade with LIMIT_CONFLICT revocations, readable in the history', async () => {
     const account = await h.account();
     const one = await h.device(account.token, 'One');

@@ -6,7 +6,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { createSatchelServer, type SatchelServer } from '../server.js';
 import { type FreshDatabase, freshPostgresDatabase, requirePostgres } from '../testing/databases.js';
 import { seedHistory } from '../testing/history.js';
-import { affectedAccounts, whatIf, whatIfAccount } from './what-if.js';
+import { affectedAccounts, checkWhatIfNames, whatIf, whatIfAccount } from './what-if.js';
 
 const T0 = Date.UTC(2026, 2, 2, 9);
 const run = await requirePostgres('what-if.pg.test.ts');
@@ -125,6 +125,22 @@ describe.skipIf(!run)('what-if replay on a seeded history (PostgreSQL)', () => {
     expect(detail.refusedGrants.length).toBe(first?.refusedGrants);
     expect(detail.actual?.length).toBeGreaterThan(0);
     expect(detail.proposed?.some((e) => e.type === 'Refused' && e.detail === 'DEVICE_LIMIT')).toBe(true);
+  });
+
+  it('refuses names that do not exist, every one of them, as NOT_FOUND; known names pass', async () => {
+    const [known] = await affectedAccounts(db, { titles: { 'night-train': {} } });
+    await expect(
+      checkWhatIfNames(db, { titles: { 'night-train': {}, ghost: {} }, plans: { standard: {}, gold: {} } }, [
+        known ?? '',
+        'nobody',
+      ]),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'No title ghost; no plan gold (no account has been on it); no account nobody',
+    });
+    await expect(
+      checkWhatIfNames(db, { titles: { 'night-train': {} }, plans: { standard: {} } }, [known ?? '']),
+    ).resolves.toBeUndefined();
   });
 
   it('POST /v1/admin/what-if with Accept: application/x-ndjson streams the progress, then the report the JSON answer has', async () => {

@@ -8,6 +8,7 @@ import {
 } from '@satchel/core';
 import { upcast } from '@satchel/core/schemas';
 import type { Queryable } from '../db/database.js';
+import { NotFoundError } from '../service.js';
 
 /** What one account would see under the proposed rules, in counts. */
 export interface WhatIfAccountSummary {
@@ -82,6 +83,55 @@ type HistoryRow = {
   recorded_at: Date | string;
 };
 
+const KNOWN_TITLES_SQL = `SELECT title_id AS id FROM catalogue_titles
+  WHERE title_id IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
+
+const KNOWN_PLANS_SQL = `SELECT DISTINCT data->'plan'->>'planId' AS id FROM events
+  WHERE type IN ('AccountOpened', 'AccountPlanChanged')
+    AND data->'plan'->>'planId' IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
+
+const KNOWN_ACCOUNTS_SQL = `SELECT account_id AS id FROM accounts
+  WHERE account_id IN (SELECT jsonb_array_elements_text($1::text::jsonb))`;
+
+/** Of `ids`, those `sql` does not find (in the order given, each once). */
+async function missing(q: Queryable, sql: string, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const found = new Set((await q.query<{ id: string }>(sql, [JSON.stringify(ids)])).map((r) => r.id));
+  return [...new Set(ids)].filter((id) => !found.has(id));
+}
+
+/** `title a, b` (at most 10 named), or nothing for no ids. */
+const listed = (what: string, ids: readonly string[], why = ''): string[] =>
+  ids.length === 0
+    ? []
+    : [
+        `${what}${ids.length > 1 ? 's' : ''} ${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ` and ${ids.length - 10} more` : ''}${why}`,
+      ];
+
+/**
+ * Checks that everything a what-if names exists: each title of `change` is in the catalogue, each plan
+ * is one an account has been on, each of `accountIds` is an account. Throws {@link NotFoundError}
+ * (wire `404 NOT_FOUND`) naming every one that is not, rather than replaying nothing and reporting
+ * 0 accounts. Reads the store and writes nothing.
+ */
+export async function checkWhatIfNames(
+  q: Queryable,
+  change: RuleChange,
+  accountIds: readonly string[] = [],
+): Promise<void> {
+  const [titles, plans, accounts] = await Promise.all([
+    missing(q, KNOWN_TITLES_SQL, Object.keys(change.titles ?? {})),
+    missing(q, KNOWN_PLANS_SQL, Object.keys(change.plans ?? {})),
+    missing(q, KNOWN_ACCOUNTS_SQL, accountIds),
+  ]);
+  const unknown = [
+    ...listed('title', titles),
+    ...listed('plan', plans, ` (no account has been on ${plans.length > 1 ? 'them' : 'it'})`),
+    ...listed('account', accounts),
+  ];
+  if (unknown.length > 0) throw new NotFoundError(`No ${unknown.join('; no ')}`);
+}
+
 /** The accounts a change could touch: those that were granted (or refused) one of its titles, or hold one of its plans. */
 export async function affectedAccounts(q: Queryable, change: RuleChange): Promise<string[]> {
   const rows = await q.query<{ account_id: string }>(AFFECTED_SQL, [
@@ -111,7 +161,10 @@ export async function readHistories(
   return out;
 }
 
-/** Replays one account under `change` with both timelines, for a side-by-side view. Writes nothing. */
+/**
+ * Replays one account under `change` with both timelines, for a side-by-side view. Writes nothing.
+ * Names are taken as given (an unknown account replays as empty): see {@link checkWhatIfNames}.
+ */
 export async function whatIfAccount(
   q: Queryable,
   accountId: string,
@@ -135,7 +188,8 @@ const summarise = (o: ReplayOutcome): WhatIfAccountSummary => ({
  * Re-decides the history of every account `change` could touch under the proposed rules (core's
  * `replayAccount`), chunk by chunk, and reports what would differ: totals over all of them and a summary
  * per differing account. Reads the store and writes nothing. Memory is bounded by one chunk of
- * histories plus `detailLimit` summaries.
+ * histories plus `detailLimit` summaries. Names are taken as given (a title or plan no account holds
+ * touches none): the admin API refuses unknown ones first with {@link checkWhatIfNames}.
  */
 export async function whatIf(
   q: Queryable,
