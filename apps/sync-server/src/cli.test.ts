@@ -272,6 +272,58 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
     expect(change.stderr).toMatch(/satchel: FORBIDDEN: This needs the admin role/);
   });
 
+  it('prints availableUntil as an ISO-8601 UTC instant for people, as epoch ms in --json like every other instant', async () => {
+    const until = '2030-01-01T00:00:00.000Z';
+    const put = await satchel(['put-title', 'dated-film', '--name', 'Dated film', `availableUntil=${until}`]);
+    expect(put.stdout).toContain(`availableUntil=${until}`);
+    const [titles, versions, json] = await Promise.all([
+      satchel(['titles']),
+      satchel(['title-versions', 'dated-film']),
+      satchel(['titles', '--json']),
+    ]);
+    expect(titles.stdout).toMatch(new RegExp(`dated-film .*availableUntil=${until.replace(/\./g, '\\.')}`));
+    expect(titles.stdout).toMatch(/night-train .*availableUntil=none/);
+    expect(versions.stdout).toContain(`availableUntil=${until}`);
+    const title = JSON.parse(json.stdout).titles.find((t: { titleId: string }) => t.titleId === 'dated-film');
+    expect(title.policy.availableUntil).toBe(Date.parse(until));
+  });
+
+  it('token operator and token account say where they minted and which servers take the token, as the other commands say where they go', async () => {
+    const [account, operator, secret] = await Promise.all([
+      satchel(['token', 'account', 'household-42', '--json']),
+      satchel(['token', 'operator', 'ops@example.com', '--server', 'https://satchel.example.com']),
+      satchel(['token', 'account', 'household-42'], {
+        SATCHEL_TOKEN_SECRET: 'another-secret-0123456789abcdef',
+      }),
+    ]);
+    expect(account.stderr.split('\n')[0]).toBe(
+      'satchel: minted here (no server asked), signed with the public development secret (no SATCHEL_TOKEN_SECRET): a development server on it takes it, a production server never does',
+    );
+    expect(JSON.parse(account.stdout)).toMatchObject({ accountId: 'household-42' });
+    expect(operator.stderr).toMatch(
+      /^satchel: minted here \(no server asked, not https:\/\/satchel\.example\.com\), signed with the public development secret/,
+    );
+    expect(operator.stderr).toMatch(/\nsupport operator ops@example\.com, expires /);
+    expect(secret.stderr).toMatch(
+      /^satchel: minted here \(no server asked\), signed with SATCHEL_TOKEN_SECRET: a server takes it if it runs with the same secret\n/,
+    );
+  });
+
+  it('a 401 says to set SATCHEL_OPERATOR_TOKEN, and exits 1', async () => {
+    const [signed, given] = await Promise.all([
+      satchel(['whoami'], { SATCHEL_TOKEN_SECRET: 'another-secret-0123456789abcdef' }),
+      satchel(['accounts'], { SATCHEL_OPERATOR_TOKEN: 'not-a-token' }),
+    ]);
+    expect(signed.code).toBe(1);
+    expect(signed.stderr).toMatch(
+      /\nsatchel: UNAUTHENTICATED: Invalid token\nsatchel: SATCHEL_OPERATOR_TOKEN is not set, so the CLI signed its own admin token with SATCHEL_TOKEN_SECRET, which this server does not accept: set SATCHEL_OPERATOR_TOKEN to an operator token of this server/,
+    );
+    expect(given.code).toBe(1);
+    expect(given.stderr).toMatch(
+      /\nsatchel: UNAUTHENTICATED: .*\nsatchel: the server refused SATCHEL_OPERATOR_TOKEN: set it to a current operator token of this server/,
+    );
+  });
+
   it('exits 2 on a policy value that is not of its field, naming it, and changes nothing', async () => {
     for (const value of ['-5', '1.5', '12-01']) {
       const r = await satchel(['set-policy', 'cli-film', `playbackDurationSec=${value}`]);

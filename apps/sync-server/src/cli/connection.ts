@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { createSatchelServer, openDatabase, Tokens } from '@satchel/server';
+import { createSatchelServer, DEVELOPMENT_TOKEN_SECRET, openDatabase, Tokens } from '@satchel/server';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
 import { dataDirOwner, lockDataDir } from '../data-dir-lock.js';
@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** What the person at the terminal can do about it (e.g. which token to set on a 401). */
+    readonly hint?: string,
   ) {
     super(message);
     this.name = 'SatchelCliApiError';
@@ -47,17 +49,23 @@ export interface ConnectOptions {
 
 type Fetcher = (r: Request) => Promise<Response>;
 
+/** The bearer token the CLI sends, and what to tell the person when the server refuses it (401). */
+interface Auth {
+  readonly token: string;
+  readonly unauthorized?: string;
+}
+
 /** Sends one admin API request; resolves with the response when it is a success, throws {@link ApiError} otherwise. */
 async function send(
   fetcher: Fetcher,
   base: string,
-  token: string,
+  auth: Auth,
   method: string,
   path: string,
   body?: unknown,
   accept = 'application/json',
 ): Promise<Response> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept };
+  const headers: Record<string, string> = { authorization: `Bearer ${auth.token}`, accept };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetcher(
     new Request(`${base}${path}`, {
@@ -82,18 +90,19 @@ async function send(
     response.status,
     error?.code ?? 'HTTP_ERROR',
     error?.message ?? `HTTP ${response.status}`,
+    response.status === 401 ? auth.unauthorized : undefined,
   );
 }
 
 async function call<T>(
   fetcher: Fetcher,
   base: string,
-  token: string,
+  auth: Auth,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<T> {
-  const response = await send(fetcher, base, token, method, path, body);
+  const response = await send(fetcher, base, auth, method, path, body);
   const text = await response.text();
   try {
     return JSON.parse(text) as T;
@@ -125,13 +134,29 @@ async function readLines(response: Response, onLine: (value: unknown) => void): 
   if (pending.trim()) onLine(JSON.parse(pending));
 }
 
-function api(fetcher: Fetcher, base: string, token: string): Pick<Api, 'request' | 'text' | 'stream'> {
+function api(fetcher: Fetcher, base: string, auth: Auth): Pick<Api, 'request' | 'text' | 'stream'> {
   return {
-    request: (method, path, body) => call(fetcher, base, token, method, path, body),
-    text: async (method, path, body) => (await send(fetcher, base, token, method, path, body, '*/*')).text(),
+    request: (method, path, body) => call(fetcher, base, auth, method, path, body),
+    text: async (method, path, body) => (await send(fetcher, base, auth, method, path, body, '*/*')).text(),
     stream: async (method, path, body, onLine) =>
-      readLines(await send(fetcher, base, token, method, path, body, 'application/x-ndjson'), onLine),
+      readLines(await send(fetcher, base, auth, method, path, body, 'application/x-ndjson'), onLine),
   };
+}
+
+/**
+ * What to tell someone whose server refused the CLI's token: the server's own secret signs its tokens,
+ * so on a server the CLI does not share a secret with (production) the token must come from outside.
+ */
+function unauthorizedHint(operatorToken: boolean, tokenSecret: string): string {
+  const how =
+    "mint one with `pnpm satchel token operator <you> --role admin` where SATCHEL_TOKEN_SECRET is the server's, or have an admin mint one with `--remote`";
+  if (operatorToken)
+    return `the server refused SATCHEL_OPERATOR_TOKEN: set it to a current operator token of this server (${how})`;
+  const signer =
+    tokenSecret === DEVELOPMENT_TOKEN_SECRET
+      ? 'the public development secret (no SATCHEL_TOKEN_SECRET)'
+      : 'SATCHEL_TOKEN_SECRET';
+  return `SATCHEL_OPERATOR_TOKEN is not set, so the CLI signed its own admin token with ${signer}, which this server does not accept: set SATCHEL_OPERATOR_TOKEN to an operator token of this server (${how})`;
 }
 
 /**
@@ -161,11 +186,15 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
   }
   if (url !== null) {
     const base = url.replace(/\/+$/, '');
+    const operatorToken = Boolean(env.SATCHEL_OPERATOR_TOKEN);
     const token = env.SATCHEL_OPERATOR_TOKEN || (await mintAdmin());
     return {
       mode: 'server',
       where: `server ${base}${running ? ` (pid ${running.pid}, owner of ${config.dataDir})` : ''}`,
-      ...api((r) => fetch(r), base, token),
+      ...api((r) => fetch(r), base, {
+        token,
+        unauthorized: unauthorizedHint(operatorToken, config.tokenSecret),
+      }),
       close: async () => {},
     };
   }
@@ -189,7 +218,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Api> {
     return {
       mode: 'local',
       where: `local database ${config.databaseUrl ? 'DATABASE_URL' : config.dataDir} (no server running)`,
-      ...api(async (r) => server.app.fetch(r), 'http://satchel.local', token),
+      ...api(async (r) => server.app.fetch(r), 'http://satchel.local', { token }),
       catchUpProjections: () => server.projections.catchUp(),
       close: async () => {
         // Gives up the leases a catch-up took, so a server started next runs the projections at once.

@@ -37,7 +37,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       // Help asked for is a success; a usage error is 2, as for other command-line tools.
       code = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code) ? 0 : 2;
     } else if (e instanceof ApiError) {
-      process.stderr.write(`satchel: ${e.code}: ${e.message}\n`);
+      process.stderr.write(`satchel: ${e.code}: ${e.message}\n${e.hint ? `satchel: ${e.hint}\n` : ''}`);
       code = 1;
     } else {
       process.stderr.write(`satchel: ${err.message ?? String(e)}\n`);

@@ -8,9 +8,13 @@ import type { CliCommands } from '../context.js';
 import { iso } from '../output.js';
 import { instant, policyArgument } from '../parse.js';
 
+/** A policy as `key=value` pairs, as `set-policy` takes them; `availableUntil` as an ISO-8601 UTC instant. */
 const policyText = (p: Record<string, unknown>) =>
   Object.entries(p)
-    .map(([k, v]) => `${k}=${v === null ? 'none' : String(v)}`)
+    .map(
+      ([k, v]) =>
+        `${k}=${v === null ? 'none' : k === 'availableUntil' && typeof v === 'number' ? iso(v) : String(v)}`,
+    )
     .join(' ');
 
 /** The catalogue: titles, versioned policies, withdrawal. */

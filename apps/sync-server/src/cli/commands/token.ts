@@ -1,10 +1,27 @@
 import { hostname } from 'node:os';
-import { Tokens } from '@satchel/server';
-import { Option } from 'commander';
+import { DEVELOPMENT_TOKEN_SECRET, Tokens } from '@satchel/server';
+import { type Command, Option } from 'commander';
 import { loadConfig } from '../../config.js';
 import type { CliCommands } from '../context.js';
-import { iso } from '../output.js';
+import { iso, type Output } from '../output.js';
 import { integer } from '../parse.js';
+
+/**
+ * Tokens signed in this process from the configuration's secret. Says on stderr where the token was
+ * minted and which servers take it, as the commands that connect say where they go.
+ */
+function localTokens(command: Command, out: Output): Tokens {
+  const config = loadConfig(process.env, { defaultEnv: 'development' });
+  const server = (command.optsWithGlobals() as { server?: string }).server ?? process.env.SATCHEL_SERVER;
+  out.note(
+    `satchel: minted here (no server asked${server ? `, not ${server}` : ''}), signed with ${
+      config.tokenSecret === DEVELOPMENT_TOKEN_SECRET
+        ? 'the public development secret (no SATCHEL_TOKEN_SECRET): a development server on it takes it, a production server never does'
+        : 'SATCHEL_TOKEN_SECRET: a server takes it if it runs with the same secret'
+    }`,
+  );
+  return new Tokens(config.tokenSecret);
+}
 
 /** `token`: operator, account and device tokens. */
 export const tokenCommands: CliCommands = (program, ctx) => {
@@ -43,7 +60,7 @@ export const tokenCommands: CliCommands = (program, ctx) => {
           return;
         }
         const out = ctx.output(command);
-        const t = await new Tokens(loadConfig(process.env, { defaultEnv: 'development' }).tokenSecret).mint(
+        const t = await localTokens(command, out).mint(
           { kind: 'operator', operatorId, role: opts.role },
           Date.now(),
           opts.ttl,
@@ -61,11 +78,7 @@ export const tokenCommands: CliCommands = (program, ctx) => {
     .option('--ttl <seconds>', 'lifetime (default 30 d)', integer)
     .action(async (accountId: string, opts: { ttl?: number }, command) => {
       const out = ctx.output(command);
-      const t = await new Tokens(loadConfig(process.env, { defaultEnv: 'development' }).tokenSecret).mint(
-        { kind: 'account', accountId },
-        Date.now(),
-        opts.ttl,
-      );
+      const t = await localTokens(command, out).mint({ kind: 'account', accountId }, Date.now(), opts.ttl);
       out.result({ token: t.token, accountId, expiresAt: t.expiresAt }, () => out.line(t.token));
       out.note(`account ${accountId}, expires ${iso(t.expiresAt)}`);
     });
