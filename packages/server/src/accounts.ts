@@ -14,6 +14,7 @@ import type { Metrics } from './metrics.js';
 import type {
   DeviceReceipt,
   EventMetadata,
+  EventQuota,
   EventStore,
   Fold,
   LoadedStream,
@@ -82,6 +83,13 @@ export interface AccountUnit {
   ): void;
 }
 
+/** A device's event quota to count a unit's appended events against, at the unit's time (epoch ms). */
+export interface DeviceQuota {
+  deviceId: string;
+  limit: EventQuota;
+  at: number;
+}
+
 export interface AccountRepositoryOptions {
   /** Attempts before a conflicting unit of work gives up with a retryable error (default 8). */
   maxAttempts?: number;
@@ -135,7 +143,11 @@ export class AccountRepository {
    * {@link ConflictRetriesExhaustedError} (retryable). Any other error from `work` rolls back and is rethrown.
    * A device's sync takes {@link executeDeviceBatch} instead.
    */
-  async execute<T>(accountId: string, work: (unit: AccountUnit) => Promise<T>): Promise<T> {
+  async execute<T>(
+    accountId: string,
+    work: (unit: AccountUnit) => Promise<T>,
+    options: { quota?: DeviceQuota } = {},
+  ): Promise<T> {
     return this.retrying(accountId, () =>
       this.db.transaction(async (tx) => {
         const loaded = await this.load(accountId, tx);
@@ -158,7 +170,15 @@ export class AccountRepository {
         };
         const result = await work(unit);
         if (pending.length > 0 || this.snapshotDue(loaded, current)) {
-          await this.write(tx, accountId, loaded, current, pending, {});
+          const q = options.quota;
+          await this.write(
+            tx,
+            accountId,
+            loaded,
+            current,
+            pending,
+            q ? { quota: { deviceId: q.deviceId, events: pending.length, limit: q.limit, at: q.at } } : {},
+          );
         }
         return result;
       }),
@@ -187,6 +207,7 @@ export class AccountRepository {
       /** The device's credential, read in the same statement (null when it has none). */
       credential: { generation: number; revoked: boolean } | null;
     }) => DeviceBatchDecision<T>,
+    quota?: EventQuota,
   ): Promise<T> {
     return this.retrying(accountId, async () => {
       const read = await this.store.loadDeviceBatch(this.db, accountId, accountFold, deviceId, batch);
@@ -212,6 +233,8 @@ export class AccountRepository {
             at: d.at,
             expectedLastSeq: read.cursor,
           },
+          // Every event that is not a duplicate has a new receipt: those are what the device adds.
+          ...(quota ? { quota: { deviceId, events: d.receipts.length, limit: quota, at: d.at } } : {}),
         },
       );
       return d.result;
@@ -234,7 +257,7 @@ export class AccountRepository {
     loaded: LoadedStream<AccountState>,
     state: AccountState,
     events: NewEvent[],
-    extra: Pick<StreamWrite<AccountState>, 'receipts' | 'cursor'>,
+    extra: Pick<StreamWrite<AccountState>, 'receipts' | 'cursor' | 'quota'>,
   ): Promise<void> {
     const snapshotDue = this.snapshotDue(loaded, state);
     await this.store.write(q, accountId, {

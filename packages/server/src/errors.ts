@@ -38,6 +38,23 @@ export class ConflictRetriesExhaustedError extends ServerError {
   }
 }
 
+/**
+ * A device's new events do not fit in its event quota (see `EventQuota`): nothing was written. The
+ * device may send them again in `retryAfterMs` (ms, at least 1), when its window ends.
+ */
+export class EventQuotaExceededError extends ServerError {
+  readonly retryAfterMs: number;
+  readonly limit: number;
+  readonly windowSec: number;
+  constructor(deviceId: string, limit: number, windowSec: number, retryAfterMs: number) {
+    super('RATE_LIMITED', `Device ${deviceId} has used its quota of ${limit} events per ${windowSec} s`);
+    this.name = 'SatchelEventQuotaExceededError';
+    this.retryAfterMs = retryAfterMs;
+    this.limit = limit;
+    this.windowSec = windowSec;
+  }
+}
+
 const named =
   <T>(name: string) =>
   (e: unknown): e is T =>
@@ -49,3 +66,5 @@ export const isConcurrencyError = named<ConcurrencyError>('SatchelConcurrencyErr
 export const isConflictRetriesExhaustedError = named<ConflictRetriesExhaustedError>(
   'SatchelConflictRetriesExhaustedError',
 );
+/** True for an {@link EventQuotaExceededError}, from any realm. */
+export const isEventQuotaExceededError = named<EventQuotaExceededError>('SatchelEventQuotaExceededError');

@@ -126,9 +126,11 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
   );
   const accounts = new AccountRepository(store, { metrics });
   const catalogue = new Catalogue(config.db);
+  const resolved = resolveLimits(config.rateLimit, config.limits);
   const service = new SatchelService(accounts, {
     catalogue,
     metrics,
+    eventQuota: resolved.events,
     ...(config.now ? { now: config.now } : {}),
   });
   const tokens = new Tokens(config.tokenSecret, config.tokens);
@@ -138,7 +140,7 @@ export async function createSatchelServer(config: SatchelServerConfig): Promise<
   });
   await projections.ensure();
   if (config.runProjections) projections.start();
-  const limits = new RequestLimits(config.db, resolveLimits(config.rateLimit, config.limits));
+  const limits = new RequestLimits(config.db, resolved);
   const api = createApi({
     service,
     tokens,

@@ -45,7 +45,7 @@ import {
 import { ServerError } from './errors.js';
 import { mergeBatch } from './merge.js';
 import type { Metrics } from './metrics.js';
-import type { DeviceCursor, DeviceReceipt, StoredEvent } from './store/event-store.js';
+import type { DeviceCursor, DeviceReceipt, EventQuota, StoredEvent } from './store/event-store.js';
 
 /** A `seq` does not follow the last acknowledged one; the whole batch was refused and nothing written. */
 export class SeqGapError extends ServerError {
@@ -92,7 +92,17 @@ export interface ServiceOptions {
   now?: () => number;
   /** Refusals recorded per account per rolling 24 hours (R24; default core's `REFUSAL_QUOTA`, 50). */
   refusalQuota?: number;
+  /**
+   * New events one device may add to the store per window (default {@link DEFAULT_EVENT_QUOTA}): a sync's
+   * events that are not duplicates (accepted or rejected, each is stored) and the events a licence
+   * request or renewal records (its grant or refusal). Counted by the write that stores them; a sync or
+   * request that does not fit throws `EventQuotaExceededError` (errors.ts) and writes nothing.
+   */
+  eventQuota?: EventQuota;
 }
+
+/** The default event quota: 10,000 new events per device per hour. */
+export const DEFAULT_EVENT_QUOTA: EventQuota = { points: 10_000, windowSec: 3600 };
 
 const toRefusal = (r: Rejection): Refusal => {
   const out: Refusal = { code: r.code, message: r.message };
@@ -113,9 +123,12 @@ export class SatchelService {
   readonly now: () => number;
   private readonly metrics: Metrics | undefined;
   private readonly refusalQuota: number;
+  /** The event quota every device's writes are counted against. */
+  readonly eventQuota: EventQuota;
 
   constructor(accounts: AccountRepository, options: ServiceOptions) {
     this.refusalQuota = options.refusalQuota ?? REFUSAL_QUOTA;
+    this.eventQuota = options.eventQuota ?? DEFAULT_EVENT_QUOTA;
     this.accounts = accounts;
     this.catalogue = options.catalogue;
     this.metrics = options.metrics;
@@ -336,6 +349,7 @@ export class SatchelService {
         now,
       }),
       replayOf.issue(title.titleId),
+      true,
     );
   }
 
@@ -355,6 +369,7 @@ export class SatchelService {
       licenseId,
       (now) => ({ type: 'RenewLicense', licenseId, deviceId, now }),
       fromRenewal === undefined ? undefined : replayOf.renew(fromRenewal),
+      true,
     );
   }
 
@@ -375,47 +390,53 @@ export class SatchelService {
     licenseId: string,
     command: (now: number) => Command,
     replay?: Replay,
+    counted = false,
   ): Promise<LicenseResponse> {
     const now = this.now();
     const limited = await this.limitedTitles();
-    return this.accounts.execute(accountId, async (unit) => {
-      this.requireActiveDevice(unit.state, deviceId);
-      this.expire(unit, now);
-      const held = unit.state.licenses[licenseId];
-      if (held !== undefined && held.deviceId === deviceId && replay?.(held, now) === true) {
+    const quota = counted ? { quota: { deviceId, limit: this.eventQuota, at: now } } : {};
+    return this.accounts.execute(
+      accountId,
+      async (unit) => {
+        this.requireActiveDevice(unit.state, deviceId);
+        this.expire(unit, now);
+        const held = unit.state.licenses[licenseId];
+        if (held !== undefined && held.deviceId === deviceId && replay?.(held, now) === true) {
+          return {
+            outcome: 'granted',
+            license: licenseView(held, now),
+            snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+          };
+        }
+        const c = command(now);
+        const d = decide(unit.state, c);
+        if (!d.ok) {
+          if (d.rejection.code === 'LICENSE_NOT_FOUND' || d.rejection.code === 'WRONG_DEVICE') {
+            throw new NotFoundError('No such licence on this device');
+          }
+          this.metrics?.refusals.inc({ code: d.rejection.code });
+          if (c.type === 'IssueLicense' || c.type === 'RenewLicense') {
+            const recorded = refusalEvent(unit.state, c, d.rejection, this.refusalQuota);
+            if (recorded) unit.emit([recorded]);
+            else this.metrics?.refusalsNotRecorded.inc();
+          }
+          return {
+            outcome: 'refused',
+            refusal: toRefusal(d.rejection),
+            snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
+          };
+        }
+        unit.emit(d.events);
+        const license = unit.state.licenses[licenseId];
+        if (!license) throw new NotFoundError('No such licence on this device');
         return {
           outcome: 'granted',
-          license: licenseView(held, now),
+          license: licenseView(license, now),
           snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
         };
-      }
-      const c = command(now);
-      const d = decide(unit.state, c);
-      if (!d.ok) {
-        if (d.rejection.code === 'LICENSE_NOT_FOUND' || d.rejection.code === 'WRONG_DEVICE') {
-          throw new NotFoundError('No such licence on this device');
-        }
-        this.metrics?.refusals.inc({ code: d.rejection.code });
-        if (c.type === 'IssueLicense' || c.type === 'RenewLicense') {
-          const recorded = refusalEvent(unit.state, c, d.rejection, this.refusalQuota);
-          if (recorded) unit.emit([recorded]);
-          else this.metrics?.refusalsNotRecorded.inc();
-        }
-        return {
-          outcome: 'refused',
-          refusal: toRefusal(d.rejection),
-          snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
-        };
-      }
-      unit.emit(d.events);
-      const license = unit.state.licenses[licenseId];
-      if (!license) throw new NotFoundError('No such licence on this device');
-      return {
-        outcome: 'granted',
-        license: licenseView(license, now),
-        snapshot: this.snapshotOf(unit.state, deviceId, now, limited),
-      };
-    });
+      },
+      quota,
+    );
   }
 
   /**
@@ -479,6 +500,7 @@ export class SatchelService {
           at: now,
         };
       },
+      this.eventQuota,
     );
     if (this.metrics)
       for (const [status, n] of countBy(response.results, (r) => r.status))

@@ -32,7 +32,7 @@ import { AdminService } from '../admin.js';
 import type { MemberPrincipal, Principal, Tokens } from '../auth.js';
 import { credentialStatus } from '../credentials.js';
 import { type Database, dbError } from '../db/database.js';
-import { isConflictRetriesExhaustedError, ServerError } from '../errors.js';
+import { isConflictRetriesExhaustedError, isEventQuotaExceededError, ServerError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 import type { SatchelService } from '../service.js';
@@ -136,6 +136,12 @@ function toProtocolError(
       headers: { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) },
     };
   }
+  if (isEventQuotaExceededError(e)) {
+    return refusal({
+      retryAfterMs: e.retryAfterMs,
+      details: { scope: 'events', limit: e.limit, windowSec: e.windowSec },
+    });
+  }
   if (e instanceof ServerError) {
     const code = e.code as ProtocolErrorCode;
     if (code === 'SEQ_GAP') {
@@ -178,16 +184,24 @@ function toProtocolError(
   return null;
 }
 
-/** Ends the request with `429 RATE_LIMITED`, its `Retry-After` (whole seconds) and which limit refused. */
-const refuse = (r: LimitRefusal): never =>
-  fail(
-    protocolError(
-      'RATE_LIMITED',
-      r.details.scope === 'events' ? 'The event quota of this device is used up' : 'Too many requests',
-      { retryAfterMs: r.retryAfterMs, details: r.details },
-    ),
-    { 'retry-after': String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))) },
-  );
+/** `429 RATE_LIMITED`, its `Retry-After` (whole seconds) and which limit refused. */
+const refusal = (
+  r: LimitRefusal,
+): { status: number; error: ProtocolError; headers: Record<string, string> } => ({
+  status: 429,
+  error: protocolError(
+    'RATE_LIMITED',
+    r.details.scope === 'events' ? 'The event quota of this device is used up' : 'Too many requests',
+    { retryAfterMs: r.retryAfterMs, details: r.details },
+  ),
+  headers: { 'retry-after': String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))) },
+});
+
+/** Ends the request with {@link refusal}'s answer. */
+const refuse = (r: LimitRefusal): never => {
+  const { error, headers } = refusal(r);
+  return fail(error, headers);
+};
 
 /**
  * A sync request with more events than the protocol allows is refused before the schema walks them
@@ -288,15 +302,8 @@ export function createApi(options: AppOptions): Api {
     if (body.deviceId !== p.deviceId) fail(protocolError('FORBIDDEN', 'The token belongs to another device'));
     const n = negotiateProtocolVersion(body.protocolVersion);
     if (!n.ok) fail(n.error);
-    // The quota counts the batch before it is stored and gives back what turned out to be duplicates.
-    const overQuota = await limiter.events(p.accountId, p.deviceId, body.events.length);
-    if (overQuota) refuse(overQuota);
-    const answer = await service.sync(p.accountId, p.deviceId, body, requestId, {
-      generation: p.generation ?? 0,
-    });
-    const duplicates = answer.results.filter((r) => r.status === 'duplicate').length;
-    await limiter.refundEvents(p.accountId, p.deviceId, duplicates);
-    return answer;
+    // The event quota is counted by the merge's own write (service.eventQuota): what is stored, once.
+    return service.sync(p.accountId, p.deviceId, body, requestId, { generation: p.generation ?? 0 });
   };
 
   app.use('*', async (c, next) => {
@@ -507,9 +514,7 @@ export function createApi(options: AppOptions): Api {
   v1.post('/licenses', async (c) => {
     const p = device(c);
     const body = await readJson(c, LicenseRequest);
-    // A grant or a refusal is recorded either way: every request counts towards the event quota.
-    const overQuota = await limiter.events(p.accountId, p.deviceId, 1);
-    if (overQuota) refuse(overQuota);
+    // What it records (a grant or a refusal) counts towards the event quota, in the service's write.
     return c.json(await service.requestLicense(p.accountId, p.deviceId, body));
   });
   v1.get('/licenses', async (c) => {
@@ -541,8 +546,6 @@ export function createApi(options: AppOptions): Api {
     const from = body?.fromRenewal;
     const fromRenewal = Number.isSafeInteger(from) && (from as number) >= 0 ? (from as number) : undefined;
     const id = licenseId(c);
-    const overQuota = await limiter.events(p.accountId, p.deviceId, 1);
-    if (overQuota) refuse(overQuota);
     return c.json(await service.renewLicense(p.accountId, p.deviceId, id, fromRenewal));
   });
   v1.post('/licenses/:licenseId/release', async (c) => {

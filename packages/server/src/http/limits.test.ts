@@ -74,21 +74,6 @@ describe('request limits in one process (PGlite)', () => {
       details: { scope: 'operator', limit: 1 },
     });
   });
-
-  it('the event quota counts a batch before it is stored and gives back duplicates', async () => {
-    const limits = new RequestLimits(
-      db,
-      resolveLimits(undefined, { events: { points: 1000, windowSec: 60 } }),
-    );
-    expect(await limits.events('a', 'd', 0)).toBeNull();
-    expect(await limits.events('a', 'd', 600)).toBeNull();
-    await limits.refundEvents('a', 'd', 300);
-    expect(await limits.events('a', 'd', 700)).toBeNull();
-    const refused = await limits.events('a', 'd', 1);
-    expect(refused).toMatchObject({ details: { scope: 'events', limit: 1000, windowSec: 60 } });
-    expect(refused?.retryAfterMs).toBeGreaterThan(0);
-    expect(await limits.events('a', 'other-device', 500)).toBeNull();
-  });
 });
 
 describe('resolveLimits with a very large token bucket', () => {

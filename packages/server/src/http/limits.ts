@@ -6,6 +6,7 @@ import {
   RateLimiterRes,
 } from 'rate-limiter-flexible';
 import type { Database } from '../db/database.js';
+import { DEFAULT_EVENT_QUOTA } from '../service.js';
 
 /** At most `points` in each fixed window of `windowSec` seconds (a whole number, at least 1). */
 export interface LimitWindow {
@@ -19,7 +20,8 @@ export interface LimitWindow {
  * registering more devices does not get more requests. `operator` counts per operator token. `events` is
  * the quota of new events one device may add to the store per window: sync events that are not
  * duplicates (accepted or rejected: both are stored) and licence requests (each records a grant or a
- * refusal).
+ * refusal). The request limits are counted by {@link RequestLimits}; the event quota by the write that
+ * stores the events (the service's `eventQuota`, see ADR 0014).
  */
 export interface Limits {
   readonly device: LimitWindow;
@@ -33,7 +35,7 @@ export const DEFAULT_LIMITS: Limits = {
   device: { points: 200, windowSec: 10 },
   account: { points: 600, windowSec: 10 },
   operator: { points: 600, windowSec: 10 },
-  events: { points: 10_000, windowSec: 3600 },
+  events: DEFAULT_EVENT_QUOTA,
 };
 
 /** The largest count a limit may have (the store's counters are 32-bit). */
@@ -85,7 +87,7 @@ export interface LimitRefusal {
 export const RATE_LIMIT_TABLE = 'rate_limits';
 
 /**
- * The counters behind {@link Limits}.
+ * The request counters behind {@link Limits} (the event quota is counted by the store's write).
  *
  * On PostgreSQL they live in the `rate_limits` table (rate-limiter-flexible's PostgreSQL store: one
  * upsert per counter and request, atomic), so every instance on the database shares them: N instances
@@ -102,7 +104,6 @@ export class RequestLimits {
   private readonly device: RateLimiterAbstract;
   private readonly account: RateLimiterAbstract;
   private readonly operator: RateLimiterAbstract;
-  private readonly eventQuota: RateLimiterAbstract;
   /** `postgres` when the counters are shared in the database, `memory` when they are this process's. */
   readonly store: 'postgres' | 'memory';
 
@@ -125,7 +126,6 @@ export class RequestLimits {
     this.device = make('rq-d', limits.device);
     this.account = make('rq-a', limits.account);
     this.operator = make('rq-o', limits.operator);
-    this.eventQuota = make('ev-d', limits.events);
   }
 
   /**
@@ -149,22 +149,6 @@ export class RequestLimits {
       accountCount,
     ]);
     return longer(byDevice, byAccount);
-  }
-
-  /**
-   * Counts `n` new events of a device against its quota before they are stored. Resolves null when they
-   * fit, else the refusal (the counted events stay counted: the device waits until the window ends).
-   * `n` 0 counts nothing and asks no store.
-   */
-  async events(accountId: string, deviceId: string, n: number): Promise<LimitRefusal | null> {
-    if (n <= 0) return null;
-    return take(this.eventQuota, key(accountId, deviceId), n, 'events', this.limits.events);
-  }
-
-  /** Gives back `n` events counted by {@link events} that were not stored (duplicates). Never rejects. */
-  async refundEvents(accountId: string, deviceId: string, n: number): Promise<void> {
-    if (n <= 0) return;
-    await this.eventQuota.reward(key(accountId, deviceId), n).catch(() => undefined);
   }
 }
 

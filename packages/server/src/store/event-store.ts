@@ -13,6 +13,7 @@ export type {
   DeviceCursor,
   DeviceReceipt,
   EventMetadata,
+  EventQuota,
   Fold,
   LoadedStream,
   NewEvent,

@@ -146,6 +146,23 @@ CREATE TABLE rate_limits (
 );
 CREATE INDEX rate_limits_expire_idx ON rate_limits (expire);`,
   },
+  {
+    version: 61,
+    name: 'event quotas',
+    // Each device's event quota, counted by the write that appends the events (store/write.ts), so a
+    // batch counts exactly once, when and only when it is stored. A fixed window: `used` events since
+    // `window_start` (epoch ms, the server clock). Only the two counters change: the fill factor leaves
+    // room for heap-only updates. The request counters stay in rate_limits (http/limits.ts).
+    sql: `
+DELETE FROM rate_limits WHERE key LIKE 'ev-d:%';
+CREATE TABLE event_quotas (
+  account_id   text    NOT NULL,
+  device_id    text    NOT NULL,
+  window_start bigint  NOT NULL,
+  used         integer NOT NULL,
+  CONSTRAINT event_quotas_pkey PRIMARY KEY (account_id, device_id)
+) WITH (fillfactor = 80);`,
+  },
 ];
 
 const LOCK_KEY = 7_318_245_001;

@@ -92,4 +92,19 @@ export interface StreamWrite<S> {
   cursor?: { deviceId: string; lastSeq: number; at: number; expectedLastSeq?: number };
   /** A snapshot to save; one of another fold version at the same stream version is replaced. */
   snapshot?: Snapshot<S>;
+  /**
+   * Counts `events` new events of a device against its quota in the same statement: when they do not fit
+   * in the device's current window, nothing at all is written and the write throws an
+   * `EventQuotaExceededError`. `events` 0 counts nothing.
+   */
+  quota?: { deviceId: string; events: number; limit: EventQuota; at: number };
+}
+
+/**
+ * The quota of new events one device may add to the store: at most `points` in each fixed window of
+ * `windowSec` seconds, the window starting at the first event counted after the last one ended.
+ */
+export interface EventQuota {
+  readonly points: number;
+  readonly windowSec: number;
 }

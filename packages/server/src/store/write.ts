@@ -1,21 +1,35 @@
 import { dbError, type Queryable } from '../db/database.js';
-import { ConcurrencyError } from '../errors.js';
+import { ConcurrencyError, EventQuotaExceededError } from '../errors.js';
 import type { StreamWrite } from './types.js';
 
 // Lists travel as typed arrays (one per column) and are expanded with unnest: the statement has a fixed
 // text, is prepared once per connection, and PostgreSQL parses no JSON but the payloads themselves. The
 // JSON payloads travel as one text each, joined by the record separator U+001E, which JSON.stringify
 // never leaves unescaped: no array quoting on either side.
-// Data-modifying CTEs all run to completion; `go` gates every insert on the cursor's compare-and-set.
-const WRITE_SQL = `WITH cursor AS (
+// Data-modifying CTEs all run to completion; `fits` gates the cursor and `go` every insert: on the event
+// quota's count and the cursor's compare-and-set. The last SELECT reads the quota row as it was before
+// the statement: when the quota refused, that is the window the device waits out.
+const WRITE_SQL = `WITH quota AS (
+  INSERT INTO event_quotas AS q (account_id, device_id, window_start, used)
+  SELECT $1::text, $21::text, $25::bigint, $22::int WHERE $21::text IS NOT NULL AND $22::int <= $23::int
+  ON CONFLICT (account_id, device_id) DO UPDATE
+  SET window_start = CASE WHEN q.window_start + $24::bigint <= excluded.window_start
+      THEN excluded.window_start ELSE q.window_start END,
+    used = CASE WHEN q.window_start + $24::bigint <= excluded.window_start
+      THEN excluded.used ELSE q.used + excluded.used END
+  WHERE q.window_start + $24::bigint <= excluded.window_start OR q.used + excluded.used <= $23::int
+  RETURNING 1
+), fits AS (
+  SELECT ($21::text IS NULL OR EXISTS (SELECT 1 FROM quota)) AS ok
+), cursor AS (
   INSERT INTO device_cursors (account_id, device_id, last_seq, last_sync_at)
-  SELECT $1::text, $14::text, $15::bigint, $16::timestamptz WHERE $14::text IS NOT NULL
+  SELECT $1::text, $14::text, $15::bigint, $16::timestamptz WHERE $14::text IS NOT NULL AND (SELECT ok FROM fits)
   ON CONFLICT (account_id, device_id) DO UPDATE
   SET last_seq = greatest(device_cursors.last_seq, excluded.last_seq), last_sync_at = excluded.last_sync_at
   WHERE $17::bigint IS NULL OR device_cursors.last_seq = $17::bigint
   RETURNING 1
 ), go AS (
-  SELECT ($14::text IS NULL OR $17::bigint IS NULL OR EXISTS (SELECT 1 FROM cursor)) AS ok
+  SELECT (SELECT ok FROM fits) AND ($14::text IS NULL OR $17::bigint IS NULL OR EXISTS (SELECT 1 FROM cursor)) AS ok
 ), appended AS (
   INSERT INTO events (account_id, stream_version, event_id, type, schema_version, data, metadata)
   SELECT $1::text, $2::bigint + e.n, e.event_id, e.type, e.schema_version, e.data::jsonb, e.metadata::jsonb
@@ -37,7 +51,8 @@ const WRITE_SQL = `WITH cursor AS (
   SET fold_version = excluded.fold_version, state = excluded.state, created_at = now()
   WHERE snapshots.fold_version <> excluded.fold_version
 )
-SELECT ok FROM go`;
+SELECT (SELECT ok FROM go) AS ok, (SELECT ok FROM fits) AS fits,
+  (SELECT window_start FROM event_quotas WHERE account_id = $1 AND device_id = $21::text) AS window_start`;
 
 const RS = '\u001e';
 
@@ -45,13 +60,16 @@ const RS = '\u001e';
  * The one write path of the event store: see `EventStore.write`.
  * @throws {ConcurrencyError} when a stream version, an event id or a receipt is already taken, or the
  * cursor's compare-and-set finds another value.
+ * @throws {EventQuotaExceededError} when `w.quota`'s events do not fit in the device's window.
  */
 export async function writeStream<S>(q: Queryable, accountId: string, w: StreamWrite<S>): Promise<void> {
   const events = w.events;
   const receipts = w.receipts ?? [];
-  let rows: { ok: boolean }[];
+  const quota = w.quota !== undefined && w.quota.events > 0 ? w.quota : undefined;
+  const windowMs = quota ? quota.limit.windowSec * 1000 : null;
+  let rows: Answer[];
   try {
-    rows = await q.query<{ ok: boolean }>(WRITE_SQL, [
+    rows = await q.query<Answer>(WRITE_SQL, [
       accountId,
       w.expectedVersion,
       events.map((e) => e.eventId),
@@ -72,10 +90,32 @@ export async function writeStream<S>(q: Queryable, accountId: string, w: StreamW
       w.snapshot?.version ?? null,
       w.snapshot?.foldVersion ?? null,
       w.snapshot ? JSON.stringify(w.snapshot.state) : null,
+      quota?.deviceId ?? null,
+      quota?.events ?? null,
+      quota?.limit.points ?? null,
+      windowMs,
+      quota?.at ?? null,
     ]);
   } catch (e) {
     const err = dbError(e);
     throw err?.code === '23505' ? new ConcurrencyError(accountId, w.expectedVersion, err.constraint) : e;
   }
-  if (rows[0]?.ok !== true) throw new ConcurrencyError(accountId, w.expectedVersion, 'device_cursors_pkey');
+  const answer = rows[0];
+  if (quota && windowMs !== null && answer?.fits === false) {
+    const started = answer.window_start === null ? quota.at : Number(answer.window_start);
+    throw new EventQuotaExceededError(
+      quota.deviceId,
+      quota.limit.points,
+      quota.limit.windowSec,
+      Math.max(1, started + windowMs - quota.at),
+    );
+  }
+  if (answer?.ok !== true) throw new ConcurrencyError(accountId, w.expectedVersion, 'device_cursors_pkey');
+}
+
+/** The write's one row: whether it wrote, whether the quota let it, and the quota's window as read. */
+interface Answer {
+  ok: boolean;
+  fits: boolean;
+  window_start: string | number | null;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Queryable } from '../db/database.js';
-import { isConcurrencyError } from '../errors.js';
+import { isConcurrencyError, isEventQuotaExceededError } from '../errors.js';
 import { EventStore, type Fold, type NewEvent, type StoredEvent } from '../store/event-store.js';
 import { MIGRATIONS, migrate, migrationsCurrent } from '../store/migrations.js';
 import { uid, uuid } from './ids.js';
@@ -384,6 +384,69 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         cursor: { deviceId: 'd2', lastSeq: 3, at: 3_000, expectedLastSeq: 0 },
       });
       expect(await cursorOf(store, backend.db, account, 'd2')).toBe(3);
+    });
+
+    it("counts a device's new events against its quota in the same write: over it, nothing at all is written", async () => {
+      const account = uid('acct');
+      const limit = { points: 5, windowSec: 60 };
+      const receipt = (seq: number, eventId: string) => ({
+        deviceId: 'd1',
+        seq,
+        eventId,
+        status: 'accepted' as const,
+        code: null,
+        message: null,
+      });
+      let version = 0;
+      let seq = 0;
+      const sync = (n: number, at: number, deviceId = 'd1') => {
+        const events = Array.from({ length: n }, (_, i) => ev('A', { i }, { deviceId, seq: seq + 1 + i }));
+        return store.write(backend.db, account, {
+          expectedVersion: version,
+          events,
+          receipts: events.map((e, i) => ({ ...receipt(seq + 1 + i, e.eventId), deviceId })),
+          cursor: { deviceId, lastSeq: seq + n, at, expectedLastSeq: seq },
+          quota: { deviceId, events: n, limit, at },
+        });
+      };
+      await sync(3, 10_000);
+      version = 3;
+      seq = 3;
+      // 3 + 3 > 5: refused, with the wait until the window (opened at 10 s) ends at 70 s.
+      const refused = await sync(3, 25_000).catch((e: unknown) => e);
+      expect(isEventQuotaExceededError(refused)).toBe(true);
+      expect(refused).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 45_000, limit: 5, windowSec: 60 });
+      expect(await versionOf(store, backend.db, account)).toBe(3);
+      expect(await cursorOf(store, backend.db, account, 'd1')).toBe(3);
+      expect((await store.receipts(backend.db, account, 'd1', [4], [])).bySeq.size).toBe(0);
+      // What still fits goes through; another device of the account has its own quota.
+      await sync(2, 26_000);
+      version = 5;
+      seq = 5;
+      await expect(sync(1, 27_000)).rejects.toSatisfy(isEventQuotaExceededError);
+      const other = ev('B', {}, { deviceId: 'd2', seq: 1 });
+      await store.write(backend.db, account, {
+        expectedVersion: 5,
+        events: [other],
+        receipts: [{ ...receipt(1, other.eventId), deviceId: 'd2' }],
+        quota: { deviceId: 'd2', events: 1, limit, at: 27_000 },
+      });
+      version = 6;
+      // Once the window has ended, a new one opens with the batch.
+      await sync(5, 70_000);
+      expect(await cursorOf(store, backend.db, account, 'd1')).toBe(10);
+      version = 11;
+      seq = 10;
+      // A batch larger than the whole quota never fits; 0 events count nothing, even over the quota.
+      await expect(sync(6, 200_000)).rejects.toSatisfy(isEventQuotaExceededError);
+      await expect(
+        store.write(backend.db, account, {
+          expectedVersion: 11,
+          events: [],
+          cursor: { deviceId: 'd1', lastSeq: 10, at: 71_000, expectedLastSeq: 10 },
+          quota: { deviceId: 'd1', events: 0, limit, at: 71_000 },
+        }),
+      ).resolves.toBeUndefined();
     });
 
     it('keeps payloads exact through the write (quotes, backslashes, separators, unicode, nulls)', async () => {
