@@ -482,6 +482,18 @@ describe('pnpm satchel', { timeout: 180_000 }, () => {
       );
     });
 
+    it('what-if prints a proposed availableUntil as an ISO-8601 instant for people, as epoch ms in --json', async () => {
+      const until = '2030-01-01T00:00:00.000Z';
+      const [text, json] = await Promise.all([
+        satchel(['what-if', 'title', 'paper-moon', `availableUntil=${until}`]),
+        satchel(['what-if', 'title', 'paper-moon', `availableUntil=${until}`, '--json']),
+      ]);
+      expect(text.stdout).toContain(`What if: {"titles":{"paper-moon":{"availableUntil":"${until}"}}}`);
+      expect(JSON.parse(json.stdout).change).toEqual({
+        titles: { 'paper-moon': { availableUntil: Date.parse(until) } },
+      });
+    });
+
     it('what-if refuses a title, plan or account that does not exist with NOT_FOUND and exit 1, instead of reporting 0 accounts', async () => {
       const cases = [
         [['what-if', 'title', 'no-such-title', 'playbackDurationSec=86400'], 'No title no-such-title'],

@@ -82,7 +82,8 @@ function printWhatIf(out: Output, r: WhatIfResponse): void {
       : ` (${Object.entries(c)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ')})`;
-  out.line(`What if: ${JSON.stringify(r.change)}`);
+  const instants = (k: string, v: unknown) => (k === 'availableUntil' && typeof v === 'number' ? iso(v) : v);
+  out.line(`What if: ${JSON.stringify(r.change, instants)}`);
   out.line(`  accounts scanned ${t.accountsScanned}, affected ${t.accountsAffected}`);
   out.line(`  grants that would be refused: ${t.refusedGrants.total}${byCode(t.refusedGrants.byCode)}`);
   out.line(`  renewals that would be refused: ${t.refusedRenewals.total}${byCode(t.refusedRenewals.byCode)}`);
