@@ -194,6 +194,10 @@ export class AccountRepository {
    * rerun from a fresh read, as {@link execute} does; after `maxAttempts` it throws
    * {@link ConflictRetriesExhaustedError} (retryable). An error thrown by `decide` is rethrown, nothing
    * written. Resolves once the write committed (the events, receipts and cursor are durable).
+   *
+   * `options.quota`: the device's event quota, counted in the write (its new receipts). `options.admitted`:
+   * awaited once the read has answered and before `decide`; when it rejects, that error is thrown and
+   * nothing is written (the HTTP layer's request limit, counted while the read runs).
    */
   executeDeviceBatch<T>(
     accountId: string,
@@ -207,10 +211,13 @@ export class AccountRepository {
       /** The device's credential, read in the same statement (null when it has none). */
       credential: { generation: number; revoked: boolean } | null;
     }) => DeviceBatchDecision<T>,
-    quota?: EventQuota,
+    options: { quota?: EventQuota; admitted?: Promise<unknown> } = {},
   ): Promise<T> {
+    const { quota, admitted } = options;
     return this.retrying(accountId, async () => {
       const read = await this.store.loadDeviceBatch(this.db, accountId, accountFold, deviceId, batch);
+      // The caller's admission (a request limit counted while the read ran) decides before anything else.
+      if (admitted !== undefined) await admitted;
       this.observeLoad(read.loaded);
       const d = decide({
         state: read.loaded.state,

@@ -451,14 +451,15 @@ export class SatchelService {
    * With `token` (the HTTP route passes the device token's credential generation), the device's credential
    * is checked in the same read statement: a superseded or unknown credential throws {@link AuthError}
    * (`UNAUTHENTICATED`) and nothing is written; a revoked one (a deactivated device) is merged, and every
-   * event is refused because the device is deactivated.
+   * event is refused because the device is deactivated. `token.admitted` is awaited after the read and
+   * before anything is decided: its rejection is thrown and nothing is written.
    */
   async sync(
     accountId: string,
     deviceId: string,
     request: SyncRequest,
     requestId?: string,
-    token?: { readonly generation: number },
+    token?: { readonly generation: number; readonly admitted?: Promise<unknown> },
   ): Promise<SyncResponse> {
     const now = this.now();
     const limited = await this.limitedTitles();
@@ -500,7 +501,7 @@ export class SatchelService {
           at: now,
         };
       },
-      this.eventQuota,
+      { quota: this.eventQuota, ...(token?.admitted ? { admitted: token.admitted } : {}) },
     );
     if (this.metrics)
       for (const [status, n] of countBy(response.results, (r) => r.status))

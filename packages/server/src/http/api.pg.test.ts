@@ -198,4 +198,48 @@ if (!available) {
       expect(ours.length).toBe(written.size);
     });
   });
+
+  describe('the request limit of a sync, counted while the merge reads (lean handler, PostgreSQL counters)', () => {
+    let fresh: FreshDatabase;
+    let h: Harness;
+
+    beforeAll(async () => {
+      fresh = await freshPostgresDatabase();
+      h = await harness(fresh.open() as Database, {
+        http: true,
+        limits: { device: { points: 3, windowSec: 120 } },
+      });
+    });
+    afterAll(async () => {
+      await h?.close();
+      await fresh?.drop();
+    });
+
+    it('a sync over the limit is 429 scope device and writes nothing, though its read already ran', async () => {
+      const acct = await h.account();
+      const dev = await h.device(acct.token);
+      const sync = (seq: number) =>
+        h.call('POST', '/v1/sync', {
+          token: dev.token,
+          body: syncBody(dev.deviceId, [
+            envelope(
+              seq,
+              'PlaybackStopped',
+              { licenseId: uuidv7(), deviceId: dev.deviceId, positionMs: 1 },
+              T0,
+            ),
+          ]),
+        });
+      const answers = [await sync(1), await sync(2), await sync(3), await sync(4), await sync(4)];
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429]);
+      expect(answers[3]?.body.error).toMatchObject({
+        code: 'RATE_LIMITED',
+        details: { scope: 'device', limit: 3, windowSec: 120 },
+      });
+      expect(Number(answers[3]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const cursors = await h.server.service.deviceCursors(acct.accountId);
+      expect(cursors.find((c) => c.deviceId === dev.deviceId)?.lastSeq).toBe(3);
+      expect(await h.server.service.deviceReceipts(acct.accountId, dev.deviceId, [4])).toEqual([]);
+    });
+  });
 }

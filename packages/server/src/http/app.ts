@@ -256,11 +256,8 @@ export function createApi(options: AppOptions): Api {
    * header, the bearer token, the device credential (every route but POST /v1/sync, which checks it in
    * its own read statement), the principal's rate limit. Throws {@link HttpError} or the token's error.
    */
-  const authenticate = async (
-    header: (name: string) => string | undefined,
-    method: string,
-    path: string,
-  ): Promise<Principal> => {
+  /** The principal of a request from its headers: the protocol version header and the bearer token. */
+  const identify = async (header: (name: string) => string | undefined): Promise<Principal> => {
     const announced = header(PROTOCOL_VERSION_HEADER);
     if (announced !== undefined) {
       const n = negotiateProtocolVersion(/^\d+$/.test(announced.trim()) ? Number(announced) : Number.NaN);
@@ -269,7 +266,15 @@ export function createApi(options: AppOptions): Api {
     const auth = header('authorization') ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
     if (!m?.[1]) fail(protocolError('UNAUTHENTICATED', 'A bearer token is required'));
-    const principal = await tokens.verify(m?.[1] ?? '');
+    return tokens.verify(m?.[1] ?? '');
+  };
+
+  const authenticate = async (
+    header: (name: string) => string | undefined,
+    method: string,
+    path: string,
+  ): Promise<Principal> => {
+    const principal = await identify(header);
     // A device token's credential is checked on every request, so a deactivation or a newer registration
     // takes effect at once: POST /v1/sync checks it in its own read statement (service.sync), every other
     // route with one primary-key read here. A deactivated device's token is refused everywhere but
@@ -289,11 +294,15 @@ export function createApi(options: AppOptions): Api {
     return principal;
   };
 
-  /** The sync itself, once authenticated and parsed: the device check, version negotiation, the merge. */
+  /**
+   * The sync itself, once authenticated and parsed: the device check, version negotiation, the merge.
+   * `admitted` (the request limit's answer) is awaited by the merge once its read has answered.
+   */
   const syncParsed = async (
     p: Extract<Principal, { kind: 'device' }>,
     raw: unknown,
     requestId: string,
+    admitted?: Promise<void>,
   ): Promise<SyncResponse> => {
     refuseOversizedBatch(raw);
     // The fast check walks the envelope once; only a body it doubts is walked by the schema (which also
@@ -303,7 +312,10 @@ export function createApi(options: AppOptions): Api {
     const n = negotiateProtocolVersion(body.protocolVersion);
     if (!n.ok) fail(n.error);
     // The event quota is counted by the merge's own write (service.eventQuota): what is stored, once.
-    return service.sync(p.accountId, p.deviceId, body, requestId, { generation: p.generation ?? 0 });
+    return service.sync(p.accountId, p.deviceId, body, requestId, {
+      generation: p.generation ?? 0,
+      ...(admitted ? { admitted } : {}),
+    });
   };
 
   app.use('*', async (c, next) => {
@@ -600,14 +612,27 @@ export function createApi(options: AppOptions): Api {
     };
     let release: (() => void) | undefined;
     try {
-      const p = await authenticate(header, 'POST', '/v1/sync');
+      const p = await identify(header);
       if (p.kind !== 'device') fail(protocolError('FORBIDDEN', 'This endpoint needs a device token'));
       const principal = p as Extract<Principal, { kind: 'device' }>;
       who = principal;
+      // The request is counted while its body arrives and the merge's read runs: one round trip fewer.
+      // A refusal known before the body is complete (a key already over its limit is refused from memory)
+      // answers at once; one known later is thrown by the merge after its read, before anything is written.
+      const limited = limiter.request(principal);
+      limited.catch(() => undefined);
       release = await gate.enter(`${principal.accountId}:${principal.deviceId}`);
       requireJson(header('content-type'));
-      const raw = parseJsonBody(await readNodeBody(req, bodyBounds));
-      payload = JSON.stringify(await syncParsed(principal, raw, requestId));
+      const body = readNodeBody(req, bodyBounds);
+      const early = await Promise.race([limited, body.then(() => null)]);
+      if (early) refuse(early);
+      const raw = parseJsonBody(await body);
+      const admitted = limited.then((refused) => {
+        if (refused) refuse(refused);
+      });
+      // Awaited by the merge after its read; until then, a refusal is not an unhandled rejection.
+      admitted.catch(() => undefined);
+      payload = JSON.stringify(await syncParsed(principal, raw, requestId, admitted));
       headers[PROTOCOL_VERSION_HEADER] = String(PROTOCOL_VERSION);
     } catch (e) {
       const mapped = toProtocolError(e);
