@@ -73,13 +73,15 @@ export function startServerProcess(options: {
       child.off('exit', onExit);
       const ask = <T>(type: string, answer: string) =>
         new Promise<T>((res, rej) => {
+          const onExit = (code: number | null) => rej(new Error(`the server process exited (code ${code})`));
           const onMessage = (r: { type: string } & T) => {
             if (r.type !== answer) return;
             child.off('message', onMessage);
+            child.off('exit', onExit);
             res(r);
           };
           child.on('message', onMessage);
-          child.once('exit', (code) => rej(new Error(`the server process exited (code ${code})`)));
+          child.once('exit', onExit);
           child.send({ type });
         });
       resolve({

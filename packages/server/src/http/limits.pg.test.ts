@@ -44,9 +44,13 @@ if (!available) {
       await fresh?.drop();
     });
 
-    it('the counters live in PostgreSQL, not in either process', () => {
+    it('the counters live in PostgreSQL, not in either process, in an unlogged table (no WAL, no flush)', async () => {
       expect(one.server.limits.store).toBe('postgres');
       expect(two.server.limits.store).toBe('postgres');
+      const [table] = await one.server.db.query<{ relpersistence: string }>(
+        "SELECT relpersistence FROM pg_class WHERE relname = 'rate_limits' AND relkind = 'r'",
+      );
+      expect(table?.relpersistence).toBe('u');
     });
 
     it('case 6: N instances do not allow N times the rate: one device sending to both gets its limit in total', async () => {
