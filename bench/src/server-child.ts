@@ -116,7 +116,7 @@ process.on('message', async (message: { type?: string }) => {
       type: 'stats',
       cpuUs: cpu.user + cpu.system,
       monotonicUs: Number(process.hrtime.bigint() / 1000n),
-      syncs: server.metrics.httpRequests.get({ route: '/v1/sync', method: 'POST', status: '200' }),
+      syncs: await server.metrics.httpRequests.get({ route: '/v1/sync', method: 'POST', status: '200' }),
       ...counters,
     });
     return;
