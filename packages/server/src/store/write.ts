@@ -7,11 +7,20 @@ import type { StreamWrite } from './types.js';
 // JSON payloads travel as one text each, joined by the record separator U+001E, which JSON.stringify
 // never leaves unescaped: no array quoting on either side.
 // Data-modifying CTEs all run to completion; `fits` gates the cursor and `go` every insert: on the event
-// quota's count and the cursor's compare-and-set. The last SELECT reads the quota row as it was before
-// the statement: when the quota refused, that is the window the device waits out.
-const WRITE_SQL = `WITH quota AS (
+// quota's count and the cursor's compare-and-set. The quota counts only when the compare-and-set will
+// hold (`cas`: the cursor row locked, as last committed), so a write that loses its race to a sync of
+// the same device writes nothing, its count included. The last SELECT reads the quota row as it was
+// before the statement: when the quota refused, that is the window the device waits out.
+const WRITE_SQL = `WITH held AS (
+  SELECT last_seq FROM device_cursors
+  WHERE account_id = $1::text AND device_id = $14::text AND $17::bigint IS NOT NULL AND $21::text IS NOT NULL
+  FOR UPDATE
+), cas AS (
+  SELECT ($14::text IS NULL OR $17::bigint IS NULL OR coalesce((SELECT last_seq FROM held) = $17::bigint, true)) AS ok
+), quota AS (
   INSERT INTO event_quotas AS q (account_id, device_id, window_start, used)
-  SELECT $1::text, $21::text, $25::bigint, $22::int WHERE $21::text IS NOT NULL AND $22::int <= $23::int
+  SELECT $1::text, $21::text, $25::bigint, $22::int
+  WHERE $21::text IS NOT NULL AND $22::int <= $23::int AND (SELECT ok FROM cas)
   ON CONFLICT (account_id, device_id) DO UPDATE
   SET window_start = CASE WHEN q.window_start + $24::bigint <= excluded.window_start
       THEN excluded.window_start ELSE q.window_start END,
@@ -20,7 +29,7 @@ const WRITE_SQL = `WITH quota AS (
   WHERE q.window_start + $24::bigint <= excluded.window_start OR q.used + excluded.used <= $23::int
   RETURNING 1
 ), fits AS (
-  SELECT ($21::text IS NULL OR EXISTS (SELECT 1 FROM quota)) AS ok
+  SELECT ($21::text IS NULL OR NOT (SELECT ok FROM cas) OR EXISTS (SELECT 1 FROM quota)) AS ok
 ), cursor AS (
   INSERT INTO device_cursors (account_id, device_id, last_seq, last_sync_at)
   SELECT $1::text, $14::text, $15::bigint, $16::timestamptz WHERE $14::text IS NOT NULL AND (SELECT ok FROM fits)

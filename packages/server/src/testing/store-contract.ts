@@ -449,6 +449,49 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       ).resolves.toBeUndefined();
     });
 
+    it('a write the cursor refuses counts nothing against the quota, also when two pools race', async () => {
+      const account = uid('acct');
+      const limit = { points: 6, windowSec: 60 };
+      const batch = (version: number, from: number, expectedLastSeq: number, n: number, at: number) => {
+        const events = Array.from({ length: n }, (_, i) => ev('A', { i }, { deviceId: 'd1', seq: from + i }));
+        return {
+          expectedVersion: version,
+          events,
+          receipts: events.map((e, i) => ({
+            deviceId: 'd1',
+            seq: from + i,
+            eventId: e.eventId,
+            status: 'accepted' as const,
+            code: null,
+            message: null,
+          })),
+          cursor: { deviceId: 'd1', lastSeq: from + n - 1, at, expectedLastSeq },
+          quota: { deviceId: 'd1', events: n, limit, at },
+        };
+      };
+      await store.write(backend.db, account, batch(0, 1, 0, 2, 10_000));
+      // A sync that read the cursor before the first one wrote loses its compare-and-set: nothing stored,
+      // so nothing counted (it is rerun from a fresh read and counted then, once).
+      await expect(store.write(backend.db, account, batch(2, 1, 0, 2, 11_000))).rejects.toSatisfy(
+        isConcurrencyError,
+      );
+      await store.write(backend.db, account, batch(2, 3, 2, 2, 12_000));
+      // Two syncs of the same batch at once, through two pools: one stores it, the other loses; 2 + 2 + 2 fit.
+      const other = backend.second ?? backend.db;
+      const raced = await Promise.allSettled([
+        store.write(backend.db, account, batch(4, 5, 4, 2, 13_000)),
+        store.write(other, account, batch(4, 5, 4, 2, 13_000)),
+      ]);
+      expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const lost = raced.find((r) => r.status === 'rejected');
+      expect(isConcurrencyError(lost?.reason)).toBe(true);
+      expect(await versionOf(store, backend.db, account)).toBe(6);
+      // The quota holds exactly the 6 stored events: one more is refused.
+      await expect(store.write(backend.db, account, batch(6, 7, 6, 1, 14_000))).rejects.toSatisfy(
+        isEventQuotaExceededError,
+      );
+    });
+
     it('keeps payloads exact through the write (quotes, backslashes, separators, unicode, nulls)', async () => {
       const account = uid('acct');
       const data = { s: 'q"uo\\te\n', u: 'é€😀', rs: 'a\u001eb', nested: [1, { z: null }], empty: '' };
