@@ -10,7 +10,10 @@ import type { StreamWrite } from './types.js';
 // quota's count and the cursor's compare-and-set. The quota counts only when the compare-and-set will
 // hold (`cas`: the cursor row locked, as last committed), so a write that loses its race to a sync of
 // the same device writes nothing, its count included. The last SELECT reads the quota row as it was
-// before the statement: when the quota refused, that is the window the device waits out.
+// before the statement: when the quota refused, that is the window the device waits out. A window is
+// over at its end by the writer's clock, or when it starts more than a window after the writer's now (a
+// clock far ahead opened it): a device never waits more than two windows on a clock that is not its
+// writer's.
 const WRITE_SQL = `WITH held AS (
   SELECT last_seq FROM device_cursors
   WHERE account_id = $1::text AND device_id = $14::text AND $17::bigint IS NOT NULL AND $21::text IS NOT NULL
@@ -23,10 +26,11 @@ const WRITE_SQL = `WITH held AS (
   WHERE $21::text IS NOT NULL AND $22::int <= $23::int AND (SELECT ok FROM cas)
   ON CONFLICT (account_id, device_id) DO UPDATE
   SET window_start = CASE WHEN q.window_start + $24::bigint <= excluded.window_start
-      THEN excluded.window_start ELSE q.window_start END,
+      OR q.window_start > excluded.window_start + $24::bigint THEN excluded.window_start ELSE q.window_start END,
     used = CASE WHEN q.window_start + $24::bigint <= excluded.window_start
-      THEN excluded.used ELSE q.used + excluded.used END
-  WHERE q.window_start + $24::bigint <= excluded.window_start OR q.used + excluded.used <= $23::int
+      OR q.window_start > excluded.window_start + $24::bigint THEN excluded.used ELSE q.used + excluded.used END
+  WHERE q.window_start + $24::bigint <= excluded.window_start
+    OR q.window_start > excluded.window_start + $24::bigint OR q.used + excluded.used <= $23::int
   RETURNING 1
 ), fits AS (
   SELECT ($21::text IS NULL OR NOT (SELECT ok FROM cas) OR EXISTS (SELECT 1 FROM quota)) AS ok
@@ -111,7 +115,10 @@ export async function writeStream<S>(q: Queryable, accountId: string, w: StreamW
   }
   const answer = rows[0];
   if (quota && windowMs !== null && answer?.fits === false) {
-    const started = answer.window_start === null ? quota.at : Number(answer.window_start);
+    // The row as read before the statement: absent, or a window already over by this clock, when a
+    // concurrent write opened the window that refused (it opened no later than now: wait a whole window).
+    const read = answer.window_start === null ? null : Number(answer.window_start);
+    const started = read === null || read + windowMs <= quota.at ? quota.at : read;
     throw new EventQuotaExceededError(
       quota.deviceId,
       quota.limit.points,

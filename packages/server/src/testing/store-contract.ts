@@ -492,6 +492,65 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       );
     });
 
+    it("waits out a quota window by the writer's clock, and a window opened more than a window ahead of it ends", async () => {
+      const account = uid('acct');
+      const limit = { points: 2, windowSec: 60 };
+      let version = 0;
+      const write = async (at: number) => {
+        const e = ev('A', {}, { deviceId: 'd1' });
+        await store.write(backend.db, account, {
+          expectedVersion: version,
+          events: [e],
+          quota: { deviceId: 'd1', events: 1, limit, at },
+        });
+        version += 1;
+      };
+      const refusal = (at: number) => write(at).catch((e: unknown) => e);
+      // A window opened at 1,000 s by a clock ahead of this one: full.
+      await write(1_000_000);
+      await write(1_000_001);
+      // 30 s behind its start: the window ends in 90 s by this clock (within two windows), and is refused.
+      expect(await refusal(970_000)).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 90_000 });
+      // At the window's last millisecond: 1 ms; at its end, a new window.
+      expect(await refusal(1_059_999)).toMatchObject({ retryAfterMs: 1 });
+      await write(1_060_000);
+      await write(1_060_001);
+      // A clock more than a whole window behind the window's start (a clock set far ahead opened it) does
+      // not wait for it: a new window opens at its own time, and is counted from there.
+      await write(900_000);
+      await write(900_001);
+      expect(await refusal(900_002)).toMatchObject({ retryAfterMs: 59_998 });
+      expect(version).toBe(6);
+      // On PostgreSQL: a window that ended is reopened and filled by a concurrent write while this one
+      // waits for its row. The refusal waits for the new window (opened no later than now), not 1 ms.
+      const second = backend.second;
+      if (second) {
+        const opened = deferred();
+        const commit = deferred();
+        const filling = second.transaction(async (tx) => {
+          await store.write(tx, account, {
+            expectedVersion: 6,
+            events: [ev('A', {}, { deviceId: 'd1' }), ev('A', {}, { deviceId: 'd1' })],
+            quota: { deviceId: 'd1', events: 2, limit, at: 2_000_000 },
+          });
+          opened.resolve();
+          await commit.promise;
+        });
+        await opened.promise;
+        const waiting = store
+          .write(backend.db, account, {
+            expectedVersion: 8,
+            events: [ev('A', {}, { deviceId: 'd1' })],
+            quota: { deviceId: 'd1', events: 1, limit, at: 2_000_010 },
+          })
+          .catch((e: unknown) => e);
+        await new Promise((r) => setTimeout(r, 150));
+        commit.resolve();
+        await filling;
+        expect(await waiting).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: 60_000 });
+      }
+    });
+
     it('keeps payloads exact through the write (quotes, backslashes, separators, unicode, nulls)', async () => {
       const account = uid('acct');
       const data = { s: 'q"uo\\te\n', u: 'é€😀', rs: 'a\u001eb', nested: [1, { z: null }], empty: '' };
