@@ -72,6 +72,8 @@ export interface AccountUnit {
   readonly state: AccountState;
   /** Stream version the appends will expect. */
   readonly loadedVersion: number;
+  /** Events queued by {@link emit} so far in this attempt. */
+  readonly emitted: number;
   /**
    * Queues events for append (in order) and folds them into `state`. `eventIds[i]`, when given, is the
    * id of `events[i]` (a device's own event id); others get a fresh UUIDv7.
@@ -88,6 +90,11 @@ export interface DeviceQuota {
   deviceId: string;
   limit: EventQuota;
   at: number;
+  /**
+   * How many of the unit's events are the server's own, not the device's (e.g. the expiries recorded
+   * before a licence decision): those are not counted. Asked once the unit's work has run (default 0).
+   */
+  uncounted?: () => number;
 }
 
 export interface AccountRepositoryOptions {
@@ -160,6 +167,9 @@ export class AccountRepository {
             return current;
           },
           loadedVersion: loaded.version,
+          get emitted() {
+            return pending.length;
+          },
           emit(events, metadata = {}, eventIds = []) {
             if (events.length === 0) return;
             events.forEach((e, i) => {
@@ -177,7 +187,16 @@ export class AccountRepository {
             loaded,
             current,
             pending,
-            q ? { quota: { deviceId: q.deviceId, events: pending.length, limit: q.limit, at: q.at } } : {},
+            q
+              ? {
+                  quota: {
+                    deviceId: q.deviceId,
+                    events: pending.length - (q.uncounted?.() ?? 0),
+                    limit: q.limit,
+                    at: q.at,
+                  },
+                }
+              : {},
           );
         }
         return result;

@@ -394,12 +394,17 @@ export class SatchelService {
   ): Promise<LicenseResponse> {
     const now = this.now();
     const limited = await this.limitedTitles();
-    const quota = counted ? { quota: { deviceId, limit: this.eventQuota, at: now } } : {};
+    // What the request records (its grant or refusal) is counted, not the expiries recorded before it.
+    let expiries = 0;
+    const quota = counted
+      ? { quota: { deviceId, limit: this.eventQuota, at: now, uncounted: () => expiries } }
+      : {};
     return this.accounts.execute(
       accountId,
       async (unit) => {
         this.requireActiveDevice(unit.state, deviceId);
         this.expire(unit, now);
+        expiries = unit.emitted;
         const held = unit.state.licenses[licenseId];
         if (held !== undefined && held.deviceId === deviceId && replay?.(held, now) === true) {
           return {

@@ -73,7 +73,11 @@ export interface AppOptions {
    * (see {@link resolveLimits}). `limits` overrides it.
    */
   rateLimit?: { burst: number; perSecond: number };
-  /** Request limits per device, account and operator, and the event quota per device (default {@link DEFAULT_LIMITS}). */
+  /**
+   * Request limits per device, account and operator (default {@link DEFAULT_LIMITS}). `events` is validated
+   * here but counted by the service's write: pass the same quota as the service's `eventQuota`
+   * (`createSatchelServer` does).
+   */
   limits?: Partial<Limits>;
   /** The counters to use (default: new ones on `db` from `rateLimit` and `limits`). */
   requestLimits?: RequestLimits;

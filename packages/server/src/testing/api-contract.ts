@@ -656,6 +656,50 @@ export function apiContract(
       await limited.close();
     });
 
+    it("counts a licence request's grant against the device's event quota, not the expiries it records first", async () => {
+      const q = await harness(backend.db, {
+        limits: { events: { points: 500, windowSec: 90 * 86_400 } },
+        http,
+      });
+      const acct = await q.account();
+      const dev = await q.device(acct.token);
+      const first = await q.call('POST', '/v1/licenses', {
+        token: dev.token,
+        body: { titleId: 'night-train' },
+      });
+      expect(first.body.outcome).toBe('granted');
+      const licenseId = first.body.license.licenseId;
+      const events = Array.from({ length: 498 }, (_, i) =>
+        envelope(i + 1, 'PlaybackStopped', { licenseId, deviceId: dev.deviceId, positionMs: i }, T0),
+      );
+      const synced = await q.call('POST', '/v1/sync', {
+        token: dev.token,
+        body: syncBody(dev.deviceId, events),
+      });
+      expect(synced.status).toBe(200);
+      // 499 of 500 used. Past the licence's 30 days, the next request records its expiry (the server's
+      // event) before the grant (the device's): only the grant is counted, and it fits.
+      q.clock.now = T0 + 40 * 86_400_000;
+      const second = await q.call('POST', '/v1/licenses', {
+        token: dev.token,
+        body: { titleId: 'quiet-river' },
+      });
+      expect(second.status).toBe(200);
+      expect(second.body.outcome).toBe('granted');
+      const expired = (await q.server.service.accounts.load(acct.accountId)).state.licenses[licenseId];
+      expect(expired?.status).toBe('expired');
+      const over = await q.call('POST', '/v1/licenses', {
+        token: dev.token,
+        body: { titleId: 'paper-moon' },
+      });
+      expect(over.status).toBe(429);
+      expect(over.body.error).toMatchObject({
+        code: 'RATE_LIMITED',
+        details: { scope: 'events', limit: 500 },
+      });
+      await q.close();
+    });
+
     it('sends CORS headers for browser players', async () => {
       const res = await h.call('OPTIONS', '/v1/sync', {
         headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' },
