@@ -102,7 +102,8 @@ export interface StreamWrite<S> {
 
 /**
  * The quota of new events one device may add to the store: at most `points` in each fixed window of
- * `windowSec` seconds, the window starting at the first event counted after the last one ended.
+ * `windowSec` seconds, the window starting at the first event counted after the last one ended (by the
+ * writer's clock; a window that starts more than `windowSec` after the writer's now has ended too).
  */
 export interface EventQuota {
   readonly points: number;
