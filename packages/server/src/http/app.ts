@@ -255,11 +255,6 @@ export function createApi(options: AppOptions): Api {
   const exposeHeaders = [REQUEST_ID_HEADER, 'retry-after'];
   const app = new Hono<Env>();
 
-  /**
-   * Authenticates a request from its headers alone (nothing of the body is read): the protocol version
-   * header, the bearer token, the device credential (every route but POST /v1/sync, which checks it in
-   * its own read statement), the principal's rate limit. Throws {@link HttpError} or the token's error.
-   */
   /** The principal of a request from its headers: the protocol version header and the bearer token. */
   const identify = async (header: (name: string) => string | undefined): Promise<Principal> => {
     const announced = header(PROTOCOL_VERSION_HEADER);
@@ -273,6 +268,11 @@ export function createApi(options: AppOptions): Api {
     return tokens.verify(m?.[1] ?? '');
   };
 
+  /**
+   * Authenticates a request from its headers alone (nothing of the body is read): the protocol version
+   * header, the bearer token, the device credential (every route but POST /v1/sync, which checks it in
+   * its own read statement), the principal's rate limit. Throws {@link HttpError} or the token's error.
+   */
   const authenticate = async (
     header: (name: string) => string | undefined,
     method: string,
