@@ -42,3 +42,27 @@ describe('the listener bounds in the configuration', () => {
     ).toThrow(/SATCHEL_HEADERS_TIMEOUT_MS/);
   });
 });
+
+describe('the per-request bounds in the configuration', () => {
+  it('keeps the server defaults when unset, and reads SATCHEL_BODY_TIMEOUT_MS and the device sync queue', () => {
+    expect(loadConfig({ SATCHEL_ENV: 'development' }).requestBounds).toEqual({ deviceGate: {} });
+    const { requestBounds } = loadConfig({
+      SATCHEL_ENV: 'development',
+      SATCHEL_BODY_TIMEOUT_MS: '3000',
+      SATCHEL_DEVICE_SYNC_QUEUE: '0',
+      SATCHEL_DEVICE_SYNC_WAIT_MS: '500',
+    });
+    expect(requestBounds).toEqual({ bodyTimeoutMs: 3000, deviceGate: { maxWaiting: 0, waitMs: 500 } });
+  });
+
+  it('refuses to start with a bound that is not a whole number in range, naming the variable', () => {
+    for (const [name, value] of [
+      ['SATCHEL_BODY_TIMEOUT_MS', '0'],
+      ['SATCHEL_BODY_TIMEOUT_MS', '2.5'],
+      ['SATCHEL_DEVICE_SYNC_QUEUE', '-1'],
+      ['SATCHEL_DEVICE_SYNC_WAIT_MS', 'soon'],
+    ] as const) {
+      expect(() => loadConfig({ SATCHEL_ENV: 'development', [name]: value })).toThrow(new RegExp(name));
+    }
+  });
+});

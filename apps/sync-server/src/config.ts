@@ -31,6 +31,13 @@ export interface Config {
   corsOrigins: CorsOrigins;
   /** The HTTP listener's connection cap and timeouts (`SATCHEL_MAX_CONNECTIONS`, `SATCHEL_*_TIMEOUT_MS`). */
   connections: Required<ConnectionLimits>;
+  /**
+   * Bounds on one request's work: `SATCHEL_BODY_TIMEOUT_MS` (time to receive a body once reading starts,
+   * ms), `SATCHEL_DEVICE_SYNC_QUEUE` (syncs of one device that may wait behind its running one) and
+   * `SATCHEL_DEVICE_SYNC_WAIT_MS` (how long each may wait, ms). Unset ones keep the server's defaults
+   * (10 000 ms, 2, 2 000 ms).
+   */
+  requestBounds: { bodyTimeoutMs?: number; deviceGate: { maxWaiting?: number; waitMs?: number } };
   /** `SATCHEL_RATE_DEVICE`, `SATCHEL_RATE_ACCOUNT`, `SATCHEL_RATE_OPERATOR`, `SATCHEL_EVENT_QUOTA`: see {@link readLimits}. */
   limits: Partial<Limits>;
   /**
@@ -86,6 +93,30 @@ export function readConnectionLimits(env: NodeJS.ProcessEnv): Required<Connectio
   if (limits.headersTimeoutMs > limits.requestTimeoutMs)
     throw new Error('SATCHEL_HEADERS_TIMEOUT_MS must not exceed SATCHEL_REQUEST_TIMEOUT_MS');
   return limits;
+}
+
+/** A whole number of at least `min` from `name`, or undefined when unset. Throws naming the variable. */
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new Error(`${name} must be a whole number of at least ${min}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** Reads the per-request bounds (see {@link Config.requestBounds}). Throws naming a variable that is invalid. */
+export function readRequestBounds(env: NodeJS.ProcessEnv): Config['requestBounds'] {
+  const bodyTimeoutMs = wholeNumber(env, 'SATCHEL_BODY_TIMEOUT_MS', 1);
+  const maxWaiting = wholeNumber(env, 'SATCHEL_DEVICE_SYNC_QUEUE', 0);
+  const waitMs = wholeNumber(env, 'SATCHEL_DEVICE_SYNC_WAIT_MS', 1);
+  return {
+    ...(bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs }),
+    deviceGate: {
+      ...(maxWaiting === undefined ? {} : { maxWaiting }),
+      ...(waitMs === undefined ? {} : { waitMs }),
+    },
+  };
 }
 
 /**
@@ -144,6 +175,7 @@ export function loadConfig(
     demoAccountId: env.SATCHEL_DEMO_ACCOUNT ?? 'demo',
     corsOrigins: readCorsOrigins(env.SATCHEL_CORS_ORIGINS, production),
     connections: readConnectionLimits(env),
+    requestBounds: readRequestBounds(env),
     limits: readLimits(env),
     runProjections: projections === 'on',
   };

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,60 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
     expect(ready).toBe(true);
     expect(out).toContain("Demo account 'demo' enrolment token");
     expect(code).toBe(0);
+  });
+
+  it('applies SATCHEL_BODY_TIMEOUT_MS: a sync whose body stalls is answered 408 after it, not after the 10 s default', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'satchel-body-timeout-'));
+    const child = run('main.ts', {
+      SATCHEL_ENV: 'development',
+      PORT: String(port),
+      SATCHEL_DATA_DIR: dir,
+      SATCHEL_MEDIA_DIR: NO_MEDIA,
+      SATCHEL_PROJECTIONS: 'off',
+      SATCHEL_BODY_TIMEOUT_MS: '1000',
+    });
+    let out = '';
+    child.stdout?.on('data', (d) => (out += d));
+    const done = exited(child);
+    try {
+      await readyzUntil(port, (r) => r.status === 'ready' || r.status === 'ok', 60_000);
+      const enrolment = /enrolment token[^\n]*\n\s+(\S+)/.exec(out)?.[1] ?? '';
+      const registered = await fetch(`http://127.0.0.1:${port}/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${enrolment}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'stalls' }),
+      });
+      expect(registered.status).toBe(201);
+      const { token } = (await registered.json()) as { token: string };
+      // 5 of the 100 declared bytes, then nothing.
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(
+            `POST /v1/sync HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${token}\r\n` +
+              'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"pro',
+          );
+        });
+        let text = '';
+        socket.on('data', (d) => {
+          text += d;
+          if (text.includes('\r\n\r\n')) {
+            socket.destroy();
+            resolve(text);
+          }
+        });
+        socket.on('error', reject);
+      });
+      const elapsed = Date.now() - started;
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(elapsed).toBeGreaterThanOrEqual(900);
+      expect(elapsed).toBeLessThan(8_000);
+    } finally {
+      child.kill('SIGTERM');
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers the CLI from the same data directory once the server stopped', async () => {

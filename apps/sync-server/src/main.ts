@@ -113,6 +113,7 @@ try {
     snapshotEvery: config.snapshotEvery,
     logger,
     limits: config.limits,
+    ...config.requestBounds,
     licenseProxy: {
       clearKeys: async (titleId) => {
         const key = (await media.catch(() => null))?.keys.get(titleId);
