@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import type { WhatIfAccountResponse, WhatIfResponse } from '@satchel/protocol';
 import { DEVELOPMENT_TOKEN_SECRET, Tokens } from '@satchel/server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, type RunningServer, shot, startServer, text } from './harness.js';
+import {
+  launchChromium,
+  type RunningServer,
+  shot,
+  startServer,
+  text,
+  unlabelledControls,
+} from './harness.js';
 
 let server: RunningServer;
 let browser: Browser;
@@ -94,6 +102,44 @@ async function signIn(context: BrowserContext): Promise<{ page: Page; errors: st
   return { page, errors };
 }
 
+/**
+ * Lane names and details of the what-if drawings that reach into the drawing: past the label column's
+ * rule, or over a mark or a span; and drawings wider than their column (read only by scrolling sideways).
+ */
+function labelsOverDrawings(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const problems: string[] = [];
+    const meets = (a: DOMRect, b: DOMRect) =>
+      a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    for (const svg of document.querySelectorAll<SVGSVGElement>('.what-if-account svg')) {
+      const id = svg.closest('.timeline')?.id;
+      const box = svg.getBoundingClientRect();
+      const host = svg.parentElement as HTMLElement;
+      if (host.scrollWidth > host.clientWidth + 1 || box.right > document.documentElement.clientWidth) {
+        problems.push(`${id}: ${Math.round(box.width)} px drawn in a ${host.clientWidth} px column`);
+      }
+      const scale = box.width / Number(svg.getAttribute('width'));
+      const rule = box.left + (Number(svg.dataset.x0) - 8) * scale;
+      const drawing = [
+        ...svg.querySelectorAll('g.mark, g.mark-group, g.lane > rect:not(:first-of-type)'),
+      ].map((e) => e.getBoundingClientRect());
+      const labels = svg.querySelectorAll('g.lane > text');
+      if (labels.length === 0) problems.push(`${id}: no lane labels`);
+      for (const label of labels) {
+        const r = label.getBoundingClientRect();
+        const name = `${id}: "${label.textContent}"`;
+        if (r.right > rule + 0.5) problems.push(`${name} ends at ${r.right}, the label column at ${rule}`);
+        if (drawing.some((d) => meets(r, d))) problems.push(`${name} is drawn over a mark`);
+      }
+    }
+    return problems;
+  });
+}
+
+/** Waits for the frames in which a drawing takes its column's width. */
+const settled = (page: Page) =>
+  page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+
 describe('the operator console: reports and what-if', () => {
   it('Reports: the studio accounting the server keeps, drawn per month, with the projection lag', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -166,7 +212,115 @@ describe('the operator console: reports and what-if', () => {
       page.locator('#timeline-proposed').boundingBox(),
     ]);
     expect(a && p && Math.abs(a.y - p.y) < 2 && p.x > a.x + (a.width ?? 0) - 2).toBe(true);
+    await settled(page);
+    expect(await labelsOverDrawings(page)).toEqual([]);
     await shot(page, 'console-what-if-account');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('What if, compared on a 540 px wide screen: the two timelines one above the other, no lane label over the drawing', async () => {
+    const context = await browser.newContext({ viewport: { width: 540, height: 1000 } });
+    const { page, errors } = await signIn(context);
+    const change = { titles: { 'quiet-river': { playbackDurationSec: 86_400 } } };
+    await page.goto(
+      `${server.url}/console#/what-if/the-okafors?change=${encodeURIComponent(JSON.stringify(change))}`,
+    );
+    await page.locator('#timeline-actual svg').waitFor();
+    await page.locator('#timeline-proposed svg').waitFor();
+    await settled(page);
+    // The account, its two devices (named, with their ids) and their two licences, in each drawing.
+    expect(await page.locator('#timeline-actual g.lane').count()).toBe(5);
+    expect(await labelsOverDrawings(page)).toEqual([]);
+    const [a, p] = await Promise.all([
+      page.locator('#timeline-actual').boundingBox(),
+      page.locator('#timeline-proposed').boundingBox(),
+    ]);
+    expect(a && p && p.y >= a.y + a.height).toBe(true);
+    await shot(page, 'console-what-if-account-540');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("What if by plan: one download device, run from the console, answers as the admin API does, totals and one account's drill-down", async () => {
+    const change = { plans: { standard: { maxDownloadDevices: 1 } } };
+    const report: WhatIfResponse = await call('POST', '/v1/admin/what-if', adminToken, change);
+    // The Okafors' second device could not have taken its copy of Quiet River; the Lindqvists have one device.
+    expect(report.totals.accountsAffected).toBe(1);
+    expect(report.totals.refusedGrants).toEqual({ total: 1, byCode: { DEVICE_LIMIT: 1 } });
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const { page, errors } = await signIn(context);
+    await page.getByRole('link', { name: 'What if' }).click();
+    await page.locator('#what-if-form').waitFor();
+    await page.locator('#what-if-kind').selectOption('plan');
+    expect(await page.locator('#what-if-title').isHidden()).toBe(true);
+    await page.getByRole('textbox', { name: 'Plan id' }).fill('standard');
+    await page.locator('#what-if-fields').fill('maxDownloadDevices=1');
+    expect(await unlabelledControls(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Run' }).click();
+    await page.locator('#what-if-totals').waitFor({ timeout: 60_000 });
+    const t = report.totals;
+    expect(await text(page.locator('#what-if-status'))).toBe(
+      `Done: ${t.accountsScanned} accounts replayed. Nothing was written.`,
+    );
+    expect(await text(page.locator('#what-if-results h2').first())).toBe(
+      'plan standard: maxDownloadDevices=1',
+    );
+    const rows = await page
+      .locator('#what-if-totals tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows.map((r) => r.slice(0, 2))).toEqual([
+      ['Accounts scanned', String(t.accountsScanned)],
+      ['Accounts affected', String(t.accountsAffected)],
+      ['Grants that would be refused', String(t.refusedGrants.total)],
+      ['Renewals that would be refused', String(t.refusedRenewals.total)],
+      ['Refused requests that would be granted', String(t.newGrants)],
+      ['Licences expiring earlier', String(t.expiresEarlier.licences)],
+      ['Licences expiring later', String(t.expiresLater.licences)],
+    ]);
+    expect(rows[2]?.[2]).toBe('DEVICE_LIMIT 1');
+    const accounts = await page
+      .locator('#what-if-accounts tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(accounts.map((r) => r.slice(0, 6))).toEqual(
+      report.accounts.map((x) =>
+        [x.accountId, x.refusedGrants, x.refusedRenewals, x.newGrants, x.expiresEarlier, x.expiresLater].map(
+          String,
+        ),
+      ),
+    );
+    await shot(page, 'console-what-if-plan');
+
+    await page
+      .locator('#what-if-accounts tbody tr', { hasText: 'the-okafors' })
+      .getByRole('link', { name: 'Compare timelines' })
+      .click();
+    await page.locator('#timeline-proposed svg').waitFor();
+    const detail: WhatIfAccountResponse = await call(
+      'POST',
+      '/v1/admin/what-if/accounts/the-okafors',
+      adminToken,
+      change,
+    );
+    expect(detail.refusedGrants).toHaveLength(1);
+    const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+    expect(await page.locator('#what-if-differences li').allInnerTexts()).toEqual(
+      detail.refusedGrants.map(
+        (g) => `Grant of Quiet River on ${g.deviceId} at ${iso(g.at)} would be refused: ${g.code}`,
+      ),
+    );
+    // One licence lane per licence each history holds: the refused one is in the recorded history only.
+    const issued = (events: WhatIfAccountResponse['actualEvents'] = []) =>
+      events.filter((e) => e.type === 'LicenseIssued').length;
+    expect(await page.locator('#timeline-actual g.lane-license').count()).toBe(issued(detail.actualEvents));
+    expect(await page.locator('#timeline-proposed g.lane-license').count()).toBe(
+      issued(detail.proposedEvents),
+    );
+    expect(issued(detail.proposedEvents)).toBe(issued(detail.actualEvents) - 1);
+    await settled(page);
+    expect(await labelsOverDrawings(page)).toEqual([]);
+    await shot(page, 'console-what-if-plan-account');
     expect(errors).toEqual([]);
     await context.close();
   });

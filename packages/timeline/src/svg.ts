@@ -135,6 +135,34 @@ export function timelineAxis(model: TimelineModel, options: TimelineSvgOptions =
   return best.slice(0, 1);
 }
 
+// Advance widths (em) of DejaVu Sans Bold, rounded up by class of character: wider than its regular
+// weight and than the usual system-ui fonts. Characters past ASCII count as 1.1 em.
+const CHAR_EM: readonly (readonly [RegExp, number])[] = [
+  [/[ !'(),./:;I[\]fijlrt|]/, 0.5],
+  [/[%@MWmw]/, 1.12],
+  [/[A-Z#&+<=>^~]/, 0.88],
+  [/[\x20-\x7e]/, 0.74],
+];
+const charEm = (c: string) => CHAR_EM.find(([re]) => re.test(c))?.[1] ?? 1.1;
+
+/** Estimated width (px) of `text` at font-size 11: an upper bound for DejaVu Sans (regular or bold) and narrower fonts. */
+export function labelTextWidth(text: string): number {
+  let em = 0;
+  for (const c of text) em += charEm(c);
+  return em * 11;
+}
+
+/**
+ * `text` as it fits in `room` px ({@link labelTextWidth}): unchanged when it does, else cut with an ellipsis.
+ * Pure.
+ */
+export function fitLabel(text: string, room: number): string {
+  if (labelTextWidth(text) <= room) return text;
+  const chars = [...text];
+  while (chars.length > 0 && labelTextWidth(`${chars.join('')}…`) > room) chars.pop();
+  return chars.length === 0 ? '' : `${chars.join('').trimEnd()}…`;
+}
+
 /** Smallest horizontal distance (px) between two point marks drawn on one row of a lane. */
 export const MARK_GAP = 13;
 /** Vertical distance (px) between the rows of stacked marks. */
@@ -225,7 +253,9 @@ function legendLayout(width: number, y0: number): { kind: TimelineMarkKind; x: n
 export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = {}): string {
   const width = options.width ?? 960;
   const laneHeight = options.laneHeight ?? 34;
-  const labelWidth = options.labelWidth ?? 190;
+  const labelColumn = options.labelWidth ?? 190;
+  // A lane's name and detail end before the column's rule, cut to fit (the lane's tooltip has them whole).
+  const labelRoom = labelColumn - 12;
   const scale = timelineScale(model, options);
   const top = 22;
   const legend = options.legend ?? true;
@@ -258,9 +288,10 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
     const rowY = (row: number) => (row < 0 ? mid : mid + (row - (layout.rows - 1) / 2) * MARK_ROW);
     out.push(
       `<g class="lane lane-${lane.kind}" data-lane-id="${escapeXml(lane.id)}">`,
+      `<title>${escapeXml(`${lane.label} — ${lane.detail}`)}</title>`,
       `<rect x="0" y="${y}" width="${width}" height="${h}" fill="${i % 2 === 0 ? '#f6f8fa' : '#ffffff'}"/>`,
-      `<text x="6" y="${mid - 2}" font-weight="600" fill="#1f2328">${escapeXml(lane.label.slice(0, 40))}</text>`,
-      `<text x="6" y="${mid + 11}" fill="#57606a">${escapeXml(lane.detail.slice(0, 44))}</text>`,
+      `<text class="lane-label" x="6" y="${mid - 2}" font-weight="600" fill="#1f2328">${escapeXml(fitLabel(lane.label, labelRoom))}</text>`,
+      `<text class="lane-detail" x="6" y="${mid + 11}" fill="#57606a">${escapeXml(fitLabel(lane.detail, labelRoom))}</text>`,
     );
     for (const span of lane.spans) {
       const x = scale.x(span.from);
@@ -286,7 +317,7 @@ export function timelineSvg(model: TimelineModel, options: TimelineSvgOptions = 
     out.push('</g>');
   });
   out.push(
-    `<line x1="${labelWidth}" y1="${top}" x2="${labelWidth}" y2="${top + lanesHeight}" stroke="#d0d7de"/>`,
+    `<line x1="${labelColumn}" y1="${top}" x2="${labelColumn}" y2="${top + lanesHeight}" stroke="#d0d7de"/>`,
   );
   for (const { kind, x, y } of legendItems) {
     out.push(

@@ -9,7 +9,7 @@ import {
   timelineScale,
   timelineSvg,
 } from './index.js';
-import { AXIS_CHAR_WIDTH } from './svg.js';
+import { AXIS_CHAR_WIDTH, fitLabel, labelTextWidth } from './svg.js';
 
 const T = Date.UTC(2026, 2, 1, 10);
 const L = '00000000-0000-4000-8000-0000000000aa';
@@ -114,6 +114,36 @@ describe('timelineSvg', () => {
     expect(svg).toContain('data-event-id="ev-5"');
     expect(svg).toContain(`<g class="cursor" data-at="${T + DAY_MS}"`);
     expect(svg.match(/class="mark /g)).toHaveLength(model.lanes.flatMap((l) => l.marks).length);
+  });
+
+  it("cuts a lane's name and detail to its label column, whole in the lane's tooltip", () => {
+    const device = '0195b3c2-7d4e-7a10-9c3f-5e2d8a9b1c44';
+    const rows = history().map((r) =>
+      r.event.type === 'DeviceRegistered'
+        ? {
+            ...r,
+            event: event('DeviceRegistered', { deviceId: device, name: 'Living-room Wall Monitor', at: T }),
+          }
+        : r,
+    );
+    for (const labelWidth of [190, 150]) {
+      const model = buildTimeline('acc', rows, {
+        titles: { 'night-train': 'Night Train to Lisbon, Director’s Cut' },
+      });
+      const svg = timelineSvg(model, { width: 540, labelWidth });
+      const texts = [
+        ...svg.matchAll(/<text class="lane-(?:label|detail)" x="([\d.]+)"[^>]*>([^<]+)<\/text>/g),
+      ];
+      expect(texts).toHaveLength(2 * model.lanes.length);
+      for (const [, x, t = ''] of texts) {
+        expect(Number(x) + labelTextWidth(t), t).toBeLessThanOrEqual(labelWidth - 6);
+      }
+      expect(texts.map((m) => m[2])).toContain(fitLabel(`device ${device}`, labelWidth - 12));
+      expect(fitLabel(`device ${device}`, labelWidth - 12)).toMatch(/^device 0195b3c2-.*…$/);
+      expect(svg).toContain(`<title>Living-room Wall Monitor — device ${device}</title>`);
+    }
+    expect(fitLabel('Laptop', 178)).toBe('Laptop');
+    expect(fitLabel('Laptop', 5)).toBe('');
   });
 
   it('escapes names and maps instants to x and back', () => {

@@ -79,10 +79,16 @@ export const whatIfPage: Page = {
     );
     const titleSelect = h(
       'select',
-      { name: 'titleId', id: 'what-if-title' },
+      { name: 'titleId', id: 'what-if-title', 'aria-label': 'Title' },
       ...catalogue.titles.map((t) => h('option', { value: t.titleId }, `${t.name} (${t.titleId})`)),
     );
-    const planInput = h('input', { name: 'planId', id: 'what-if-plan', value: 'standard', hidden: true });
+    const planInput = h('input', {
+      name: 'planId',
+      id: 'what-if-plan',
+      value: 'standard',
+      hidden: true,
+      'aria-label': 'Plan id',
+    });
     const fields = h('input', {
       name: 'fields',
       id: 'what-if-fields',
@@ -96,7 +102,13 @@ export const whatIfPage: Page = {
       planInput.hidden = kind.value !== 'plan';
       fields.placeholder = kind.value === 'title' ? 'playbackDurationSec=86400' : 'maxDownloadDevices=1';
     });
-    const bar = h('progress', { id: 'what-if-progress', max: 1, value: 0, hidden: true });
+    const bar = h('progress', {
+      id: 'what-if-progress',
+      max: 1,
+      value: 0,
+      hidden: true,
+      'aria-label': 'Accounts replayed',
+    });
     const status = h('span', { id: 'what-if-status', 'aria-live': 'polite' });
     const results = h('div', { id: 'what-if-results' });
     const run = h('button', { type: 'submit' }, 'Run');
@@ -255,17 +267,41 @@ export const whatIfAccountPage: Page = {
           `Licence of ${titles[c.titleId] ?? c.titleId} would expire ${c.deltaMs < 0 ? 'earlier' : 'later'} by ${duration(Math.abs(c.deltaMs))}: ${iso(c.actualExpiresAt)} → ${iso(c.proposedExpiresAt)}`,
       ),
     ];
-    const views: MountedTimeline[] = [];
+    const views = new Map<string, MountedTimeline>();
+    let cursor = to;
     const column = (id: string, heading: string, events: RecordedEvent[]) => {
       const box = h('div', { id, class: 'timeline' });
-      const view = mountTimeline(box, buildTimeline(accountId, events, { titles, from, to }), {
-        at: to,
-        width: 540,
-        onScrub: (at) => {
-          for (const v of views) if (v !== view) v.setAt(at);
-        },
+      const model = buildTimeline(accountId, events, { titles, from, to });
+      // As wide as its column: side by side on a wide screen, one above the other on a narrow one.
+      let drawn = 0;
+      const draw = (width: number) => {
+        if (width === drawn) return;
+        drawn = width;
+        views.get(id)?.destroy();
+        views.set(
+          id,
+          mountTimeline(box, model, {
+            at: cursor,
+            width,
+            labelWidth: Math.min(190, Math.round(width * 0.36)),
+            onScrub: (at) => {
+              cursor = at;
+              for (const [other, v] of views) if (other !== id) v.setAt(at);
+            },
+          }),
+        );
+      };
+      draw(540);
+      let shown = false;
+      const resized = new ResizeObserver(() => {
+        if (!box.isConnected) {
+          if (shown) resized.disconnect();
+          return;
+        }
+        shown = true;
+        if (box.clientWidth > 0) draw(Math.max(320, Math.floor(box.clientWidth)));
       });
-      views.push(view);
+      resized.observe(box);
       return h('div', { class: 'what-if-column' }, h('h2', {}, heading), box);
     };
     return h(
