@@ -70,6 +70,35 @@ async function readyzUntil(port: number, until: (r: Readiness) => boolean, ms = 
 // The sample media is not needed here: a media directory that cannot be created leaves the API running without it.
 const NO_MEDIA = '/dev/null/no-media';
 
+/**
+ * A development server on a fresh data directory and a free port, without sample media. `output()` is
+ * what it printed so far; `done` resolves when it exits; `remove()` deletes its directory.
+ */
+async function devServer(prefix: string, env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const port = await freePort();
+  const child = run('main.ts', {
+    SATCHEL_ENV: 'development',
+    PORT: String(port),
+    SATCHEL_DATA_DIR: dir,
+    SATCHEL_MEDIA_DIR: NO_MEDIA,
+    ...env,
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  return {
+    dir,
+    port,
+    child,
+    done: exited(child),
+    output: () => out,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The one JSON object a CLI run printed (between its first `{` and its last `}`). */
+const printedJson = (out: string) => JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1));
+
 describe('the reference sync server process', { timeout: 90_000 }, () => {
   it('serves /healthz within 20 s on a fresh PGlite directory, becomes ready, and stops on SIGTERM', async () => {
     const port = await freePort();
@@ -109,22 +138,14 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
   });
 
   it('applies SATCHEL_BODY_TIMEOUT_MS: a sync whose body stalls is answered 408 after it, not after the 10 s default', async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'satchel-body-timeout-'));
-    const child = run('main.ts', {
-      SATCHEL_ENV: 'development',
-      PORT: String(port),
-      SATCHEL_DATA_DIR: dir,
-      SATCHEL_MEDIA_DIR: NO_MEDIA,
+    const server = await devServer('satchel-body-timeout-', {
       SATCHEL_PROJECTIONS: 'off',
       SATCHEL_BODY_TIMEOUT_MS: '1000',
     });
-    let out = '';
-    child.stdout?.on('data', (d) => (out += d));
-    const done = exited(child);
+    const { port } = server;
     try {
-      await readyzUntil(port, (r) => r.status === 'ready' || r.status === 'ok', 60_000);
-      const enrolment = /enrolment token[^\n]*\n\s+(\S+)/.exec(out)?.[1] ?? '';
+      await readyzUntil(port, (r) => r.status === 'ready', 60_000);
+      const enrolment = /enrolment token[^\n]*\n\s+(\S+)/.exec(server.output())?.[1] ?? '';
       const registered = await fetch(`http://127.0.0.1:${port}/v1/devices`, {
         method: 'POST',
         headers: { authorization: `Bearer ${enrolment}`, 'content-type': 'application/json' },
@@ -156,9 +177,9 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
       expect(elapsed).toBeGreaterThanOrEqual(900);
       expect(elapsed).toBeLessThan(8_000);
     } finally {
-      child.kill('SIGTERM');
-      await done;
-      rmSync(dir, { recursive: true, force: true });
+      server.child.kill('SIGTERM');
+      await server.done;
+      server.remove();
     }
   });
 
@@ -183,16 +204,8 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
   });
 
   it('runs the projection runner: /readyz shows the studio accounting caught up under this instance, and SIGTERM gives the lease up', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'satchel-runner-'));
+    const { dir, port, child, done, remove } = await devServer('satchel-runner-');
     try {
-      const port = await freePort();
-      const child = run('main.ts', {
-        SATCHEL_ENV: 'development',
-        PORT: String(port),
-        SATCHEL_DATA_DIR: dir,
-        SATCHEL_MEDIA_DIR: NO_MEDIA,
-      });
-      const done = exited(child);
       const r = await readyzUntil(port, (r) => {
         const p = r.details?.projections?.find((p) => p.projection === 'studio-accounting');
         return p !== undefined && p.position > 0 && p.eventsBehind === 0 && p.leaseOwner !== null;
@@ -204,25 +217,18 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
       // Stopped cleanly: the lease is given up at once (not left to lapse), so another instance can take it.
       const lag = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dir }, ['projections', '--json']));
       expect(lag.code).toBe(0);
-      const after = JSON.parse(lag.out.slice(lag.out.indexOf('{'), lag.out.lastIndexOf('}') + 1)).projections;
+      const after = printedJson(lag.out).projections;
       expect(after).toMatchObject([{ projection: 'studio-accounting', leaseOwner: null, eventsBehind: 0 }]);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     }
   });
 
   it('with SATCHEL_PROJECTIONS=off runs no consumer: /readyz shows the studio accounting behind and unleased', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'satchel-runner-off-'));
+    const { dir, port, child, done, remove } = await devServer('satchel-runner-off-', {
+      SATCHEL_PROJECTIONS: 'off',
+    });
     try {
-      const port = await freePort();
-      const child = run('main.ts', {
-        SATCHEL_ENV: 'development',
-        PORT: String(port),
-        SATCHEL_DATA_DIR: dir,
-        SATCHEL_MEDIA_DIR: NO_MEDIA,
-        SATCHEL_PROJECTIONS: 'off',
-      });
-      const done = exited(child);
       const first = await readyzUntil(port, (r) => r.status === 'ready');
       // A pause of several idle polls: a running consumer would have caught up by then.
       await new Promise((r) => setTimeout(r, 2_000));
@@ -239,16 +245,14 @@ describe('the reference sync server process', { timeout: 90_000 }, () => {
       const report = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dir }, ['report', '--json']));
       expect(report.code).toBe(0);
       expect(report.out).toMatch(/caught the projections up in this process \(\d+ events\)/);
-      const lag = JSON.parse(report.out.slice(report.out.indexOf('{'), report.out.lastIndexOf('}') + 1)).lag;
+      const lag = printedJson(report.out).lag;
       expect(lag).toMatchObject([{ projection: 'studio-accounting', eventsBehind: 0 }]);
       expect(lag[0].position).toBeGreaterThan(0);
       const after = await exited(run('cli.ts', { SATCHEL_DATA_DIR: dir }, ['projections', '--json']));
-      const projections = JSON.parse(
-        after.out.slice(after.out.indexOf('{'), after.out.lastIndexOf('}') + 1),
-      ).projections;
+      const projections = printedJson(after.out).projections;
       expect(projections).toMatchObject([{ position: lag[0].position, leaseOwner: null }]);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     }
   });
 
