@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Queryable } from '../db/database.js';
 import { isConcurrencyError, isEventQuotaExceededError } from '../errors.js';
-import { EventStore, type Fold, type NewEvent, type StoredEvent } from '../store/event-store.js';
+import {
+  type DeviceReceipt,
+  EventStore,
+  type Fold,
+  type NewEvent,
+  type StoredEvent,
+} from '../store/event-store.js';
 import { MIGRATIONS, migrate, migrationsCurrent } from '../store/migrations.js';
 import { uid, uuid } from './ids.js';
 
@@ -49,6 +55,16 @@ const versionOf = async (store: EventStore, q: Queryable, accountId: string) =>
 
 const cursorOf = async (store: EventStore, q: Queryable, accountId: string, deviceId: string) =>
   (await store.deviceCursors(q, accountId)).find((c) => c.deviceId === deviceId)?.lastSeq ?? 0;
+
+/** An accepted device receipt (device `d1` unless given). */
+const accepted = (seq: number, eventId: string, deviceId = 'd1'): DeviceReceipt => ({
+  deviceId,
+  seq,
+  eventId,
+  status: 'accepted',
+  code: null,
+  message: null,
+});
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = () => {};
@@ -239,14 +255,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
 
     it('stores device receipts once and answers them by seq and by event id', async () => {
       const account = uid('acct');
-      const r1 = {
-        deviceId: 'd1',
-        seq: 1,
-        eventId: uuid(),
-        status: 'accepted' as const,
-        code: null,
-        message: null,
-      };
+      const r1 = accepted(1, uuid());
       const r2 = {
         deviceId: 'd1',
         seq: 2,
@@ -271,14 +280,6 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
     it('writes events, receipts, the device cursor and a snapshot together, or nothing on a conflict', async () => {
       const account = uid('acct');
       const fold = counterFold(1);
-      const receipt = (seq: number, eventId: string) => ({
-        deviceId: 'd1',
-        seq,
-        eventId,
-        status: 'accepted' as const,
-        code: null,
-        message: null,
-      });
       const first = [
         ev('A', { n: 1 }, { deviceId: 'd1', seq: 1 }),
         ev('B', { n: 2 }, { deviceId: 'd1', seq: 2 }),
@@ -287,7 +288,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         store.write(tx, account, {
           expectedVersion: 0,
           events: first,
-          receipts: first.map((e, i) => receipt(i + 1, e.eventId)),
+          receipts: first.map((e, i) => accepted(i + 1, e.eventId)),
           cursor: { deviceId: 'd1', lastSeq: 2, at: 5_000 },
           snapshot: { version: 2, foldVersion: 1, state: { count: 2, sum: 3, types: ['A', 'B'] } },
         }),
@@ -314,7 +315,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         store.write(tx, account, {
           expectedVersion: 1,
           events: [late],
-          receipts: [receipt(3, late.eventId)],
+          receipts: [accepted(3, late.eventId)],
           cursor: { deviceId: 'd1', lastSeq: 3, at: 6_000 },
         }),
       );
@@ -326,30 +327,22 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       await store.write(backend.db, account, {
         expectedVersion: 2,
         events: [],
-        receipts: [receipt(3, late.eventId)],
+        receipts: [accepted(3, late.eventId)],
         cursor: { deviceId: 'd1', lastSeq: 3, at: 7_000 },
       });
       await expect(
-        store.write(backend.db, account, { expectedVersion: 2, events: [], receipts: [receipt(3, uuid())] }),
+        store.write(backend.db, account, { expectedVersion: 2, events: [], receipts: [accepted(3, uuid())] }),
       ).rejects.toSatisfy(isConcurrencyError);
       expect(await cursorOf(store, backend.db, account, 'd1')).toBe(3);
     });
 
     it('compare-and-sets a device cursor: on another value nothing at all is written', async () => {
       const account = uid('acct');
-      const receipt = (seq: number, eventId: string) => ({
-        deviceId: 'd1',
-        seq,
-        eventId,
-        status: 'accepted' as const,
-        code: null,
-        message: null,
-      });
       const a = ev('A', { n: 1 }, { deviceId: 'd1', seq: 1 });
       await store.write(backend.db, account, {
         expectedVersion: 0,
         events: [a],
-        receipts: [receipt(1, a.eventId)],
+        receipts: [accepted(1, a.eventId)],
         cursor: { deviceId: 'd1', lastSeq: 1, at: 1_000, expectedLastSeq: 0 },
       });
       // A second sync that loaded the cursor at 0 too loses, though its stream version is free.
@@ -358,7 +351,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         store.write(backend.db, account, {
           expectedVersion: 1,
           events: [b],
-          receipts: [receipt(2, b.eventId)],
+          receipts: [accepted(2, b.eventId)],
           cursor: { deviceId: 'd1', lastSeq: 2, at: 2_000, expectedLastSeq: 0 },
           snapshot: { version: 2, foldVersion: 1, state: { count: 2, sum: 3, types: [] } },
         }),
@@ -373,7 +366,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       await store.write(backend.db, account, {
         expectedVersion: 1,
         events: [b],
-        receipts: [receipt(2, b.eventId)],
+        receipts: [accepted(2, b.eventId)],
         cursor: { deviceId: 'd1', lastSeq: 2, at: 2_000, expectedLastSeq: 1 },
       });
       expect(await cursorOf(store, backend.db, account, 'd1')).toBe(2);
@@ -389,14 +382,6 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
     it("counts a device's new events against its quota in the same write: over it, nothing at all is written", async () => {
       const account = uid('acct');
       const limit = { points: 5, windowSec: 60 };
-      const receipt = (seq: number, eventId: string) => ({
-        deviceId: 'd1',
-        seq,
-        eventId,
-        status: 'accepted' as const,
-        code: null,
-        message: null,
-      });
       let version = 0;
       let seq = 0;
       const sync = (n: number, at: number, deviceId = 'd1') => {
@@ -404,7 +389,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         return store.write(backend.db, account, {
           expectedVersion: version,
           events,
-          receipts: events.map((e, i) => ({ ...receipt(seq + 1 + i, e.eventId), deviceId })),
+          receipts: events.map((e, i) => accepted(seq + 1 + i, e.eventId, deviceId)),
           cursor: { deviceId, lastSeq: seq + n, at, expectedLastSeq: seq },
           quota: { deviceId, events: n, limit, at },
         });
@@ -428,7 +413,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       await store.write(backend.db, account, {
         expectedVersion: 5,
         events: [other],
-        receipts: [{ ...receipt(1, other.eventId), deviceId: 'd2' }],
+        receipts: [accepted(1, other.eventId, 'd2')],
         quota: { deviceId: 'd2', events: 1, limit, at: 27_000 },
       });
       version = 6;
@@ -457,14 +442,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
         return {
           expectedVersion: version,
           events,
-          receipts: events.map((e, i) => ({
-            deviceId: 'd1',
-            seq: from + i,
-            eventId: e.eventId,
-            status: 'accepted' as const,
-            code: null,
-            message: null,
-          })),
+          receipts: events.map((e, i) => accepted(from + i, e.eventId)),
           cursor: { deviceId: 'd1', lastSeq: from + n - 1, at, expectedLastSeq },
           quota: { deviceId: 'd1', events: n, limit, at },
         };
@@ -563,20 +541,12 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
     it('reads a device batch from one statement: the account, the cursor, and the receipts it needs', async () => {
       const account = uid('acct');
       const fold = counterFold(1);
-      const receipt = (deviceId: string, seq: number, eventId: string) => ({
-        deviceId,
-        seq,
-        eventId,
-        status: 'accepted' as const,
-        code: null,
-        message: null,
-      });
       const [a, b, other] = [ev('A', { n: 1 }), ev('B', { n: 2 }), ev('O', { n: 4 })];
       // d1 synced seqs 1–2; d2 used an event id of its own.
       await store.write(backend.db, account, {
         expectedVersion: 0,
         events: [a, b, other],
-        receipts: [receipt('d1', 1, a.eventId), receipt('d1', 2, b.eventId), receipt('d2', 1, other.eventId)],
+        receipts: [accepted(1, a.eventId), accepted(2, b.eventId), accepted(1, other.eventId, 'd2')],
         cursor: { deviceId: 'd1', lastSeq: 2, at: 1_000 },
       });
       const fresh = uuid();
@@ -589,7 +559,7 @@ export function storeContract(name: string, open: () => Promise<StoreBackend>): 
       expect(read.loaded).toMatchObject({ version: 3, state: { count: 3, sum: 7 } });
       // By seq only at or below the cursor; by event id only above it, from any device.
       expect([...read.bySeq.keys()]).toEqual([2]);
-      expect(read.bySeq.get(2)).toEqual(receipt('d1', 2, b.eventId));
+      expect(read.bySeq.get(2)).toEqual(accepted(2, b.eventId));
       expect([...read.byEventId.keys()]).toEqual([other.eventId]);
       expect(read.byEventId.get(other.eventId)?.deviceId).toBe('d2');
       const never = await store.loadDeviceBatch(backend.db, account, fold, 'd9', [
