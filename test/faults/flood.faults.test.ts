@@ -9,7 +9,7 @@
 // as at least FLOOR_MS (docs/reliability.md, "Hostile-device flood").
 
 import { spawn } from 'node:child_process';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCounters } from './lib/counters.js';
 import { uuidv7 } from './lib/devices.js';
 import { freePort, freshDatabase, openDb } from './lib/pg.js';
+import { type Answer, postSync } from './lib/post-sync.js';
 import { FAULTS_SECRET, ROOMY_PLAN } from './lib/seed.js';
 import { bundle, ServerProcess, sleep } from './lib/server-process.js';
 
@@ -84,40 +85,8 @@ afterAll(async () => {
   await pg?.drop();
 });
 
-interface Answer {
-  status: number;
-  text: string;
-}
-
-function post(agent: Agent, token: string, body: Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      `${syncServer.url}/v1/sync`,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${token}`,
-          'content-length': String(body.length),
-        },
-        timeout: 60_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('socket', (s) => {
-      if (s.listenerCount('error') === 0) s.on('error', () => {});
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer in 60 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (agent: Agent, token: string, body: Buffer): Promise<Answer> =>
+  postSync(syncServer.url, agent, token, body);
 
 /** One well-behaved sync of one event: its latency in ms (throws unless it is a 200 that accepted it). */
 const calmAgent = new Agent({ keepAlive: true, maxSockets: 1 });

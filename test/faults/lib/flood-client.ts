@@ -2,7 +2,8 @@
 // machine: its sending does not share the well-behaved client's event loop). Env: FLOOD_URL, FLOOD_TOKEN,
 // FLOOD_DEVICE, FLOOD_NESTED_PER_SECOND, FLOOD_FLAT_PER_SECOND, FLOOD_LANES. Floods until its stdin
 // closes, then prints one JSON line: `{"sent":N,"refused":{"<status> <code>":N},"problems":[…]}`.
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
+import { postSync } from './post-sync.js';
 
 const url = process.env.FLOOD_URL ?? '';
 const token = process.env.FLOOD_TOKEN ?? '';
@@ -23,35 +24,7 @@ const result = { sent: 0, refused: {} as Record<string, number>, problems: [] as
 let running = true;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function post(body: Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      `${url}/v1/sync`,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${token}`,
-          'content-length': String(body.length),
-        },
-        timeout: 60_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('socket', (s) => {
-      if (s.listenerCount('error') === 0) s.on('error', () => {});
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer in 60 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (body: Buffer) => postSync(url, agent, token, body);
 
 const count = (kind: string) => {
   result.refused[kind] = (result.refused[kind] ?? 0) + 1;
