@@ -27,7 +27,7 @@ import type {
   SyncRequest,
   SyncResponse,
 } from '@satchel/protocol';
-import { MAX_SYNC_BATCH_EVENTS, PROTOCOL_VERSION } from '@satchel/protocol';
+import { PROTOCOL_VERSION } from '@satchel/protocol';
 import { uuidv7 } from 'uuidv7';
 import { type AccountRepository, type AccountUnit, countBy } from './accounts.js';
 import { AuthError } from './auth.js';
@@ -43,6 +43,7 @@ import {
   statusOf,
 } from './credentials.js';
 import { ServerError } from './errors.js';
+import { checkEventQuota } from './limit-window.js';
 import { mergeBatch } from './merge.js';
 import type { Metrics } from './metrics.js';
 import type { DeviceCursor, DeviceReceipt, EventQuota, StoredEvent } from './store/event-store.js';
@@ -105,19 +106,6 @@ export interface ServiceOptions {
 /** The default event quota: 10,000 new events per device per hour. */
 export const DEFAULT_EVENT_QUOTA: EventQuota = { points: 10_000, windowSec: 3600 };
 
-/**
- * The quota, or a `RangeError`: its window must be a whole number of seconds (at least 1), its points a
- * whole number up to 2^31-1 and at least one sync batch ({@link MAX_SYNC_BATCH_EVENTS}: a batch larger
- * than the whole quota could never be stored).
- */
-function checkedEventQuota(q: EventQuota): EventQuota {
-  if (!Number.isSafeInteger(q.windowSec) || q.windowSec < 1)
-    throw new RangeError('eventQuota.windowSec must be a whole number of seconds, at least 1');
-  if (!Number.isSafeInteger(q.points) || q.points < MAX_SYNC_BATCH_EVENTS || q.points > 2 ** 31 - 1)
-    throw new RangeError(`eventQuota.points must be a whole number from ${MAX_SYNC_BATCH_EVENTS} to 2^31-1`);
-  return q;
-}
-
 const toRefusal = (r: Rejection): Refusal => {
   const out: Refusal = { code: r.code, message: r.message };
   for (const k of ['limit', 'used', 'remaining', 'nextAvailableAt', 'titleId', 'licenseId'] as const) {
@@ -142,7 +130,7 @@ export class SatchelService {
 
   constructor(accounts: AccountRepository, options: ServiceOptions) {
     this.refusalQuota = options.refusalQuota ?? REFUSAL_QUOTA;
-    this.eventQuota = checkedEventQuota(options.eventQuota ?? DEFAULT_EVENT_QUOTA);
+    this.eventQuota = checkEventQuota(options.eventQuota ?? DEFAULT_EVENT_QUOTA, 'eventQuota');
     this.accounts = accounts;
     this.catalogue = options.catalogue;
     this.metrics = options.metrics;

@@ -1,4 +1,4 @@
-import { MAX_SYNC_BATCH_EVENTS, type RateLimitDetails } from '@satchel/protocol';
+import type { RateLimitDetails } from '@satchel/protocol';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
@@ -6,6 +6,7 @@ import {
   RateLimiterRes,
 } from 'rate-limiter-flexible';
 import type { Database } from '../db/database.js';
+import { checkEventQuota, checkLimitWindow, MAX_LIMIT_POINTS } from '../limit-window.js';
 import { DEFAULT_EVENT_QUOTA } from '../service.js';
 
 /** At most `points` in each fixed window of `windowSec` seconds (a whole number, at least 1). */
@@ -38,15 +39,12 @@ export const DEFAULT_LIMITS: Limits = {
   events: DEFAULT_EVENT_QUOTA,
 };
 
-/** The largest count a limit may have (the store's counters are 32-bit). */
-const MAX_POINTS = 2 ** 31 - 1;
-
 /**
  * The limits from a server's options. `rateLimit` is the older token-bucket form, still accepted: `burst`
  * requests per device in a window of `burst / perSecond` seconds (rounded up); the account then gets 3×
  * that and the event quota 10× `burst` events per hour (at least the default), each at most 2^31-1. `limits` overrides any
  * part. Throws a `RangeError` for a window that is not a positive whole number of seconds, a
- * non-positive limit, or an event quota below one sync batch ({@link MAX_SYNC_BATCH_EVENTS}: a batch
+ * non-positive limit, or an event quota below one sync batch (`MAX_SYNC_BATCH_EVENTS`: a batch
  * larger than the whole quota could never be accepted).
  */
 export function resolveLimits(
@@ -55,7 +53,7 @@ export function resolveLimits(
 ): Limits {
   let base = DEFAULT_LIMITS;
   if (rateLimit) {
-    const cap = (n: number) => Math.min(MAX_POINTS, n);
+    const cap = (n: number) => Math.min(MAX_LIMIT_POINTS, n);
     const points = cap(Math.max(1, Math.floor(rateLimit.burst)));
     const windowSec = Math.max(1, Math.ceil(points / rateLimit.perSecond));
     base = {
@@ -66,14 +64,9 @@ export function resolveLimits(
     };
   }
   const resolved: Limits = { ...base, ...limits };
-  for (const [name, w] of Object.entries(resolved) as [string, LimitWindow][]) {
-    if (!Number.isSafeInteger(w.windowSec) || w.windowSec < 1)
-      throw new RangeError(`limits.${name}.windowSec must be a whole number of seconds, at least 1`);
-    if (!Number.isSafeInteger(w.points) || w.points < 1 || w.points > MAX_POINTS)
-      throw new RangeError(`limits.${name}.points must be a whole number from 1 to 2^31-1`);
-  }
-  if (resolved.events.points < MAX_SYNC_BATCH_EVENTS)
-    throw new RangeError(`limits.events.points must be at least one sync batch (${MAX_SYNC_BATCH_EVENTS})`);
+  for (const name of ['device', 'account', 'operator'] as const)
+    checkLimitWindow(resolved[name], `limits.${name}`);
+  checkEventQuota(resolved.events, 'limits.events');
   return resolved;
 }
 
@@ -140,12 +133,12 @@ export class RequestLimits {
       | { kind: 'operator'; operatorId: string },
   ): Promise<LimitRefusal | null> {
     if (principal.kind === 'operator') {
-      return take(this.operator, key(principal.operatorId), 1, 'operator', this.limits.operator);
+      return take(this.operator, key(principal.operatorId), 'operator', this.limits.operator);
     }
-    const accountCount = take(this.account, key(principal.accountId), 1, 'account', this.limits.account);
+    const accountCount = take(this.account, key(principal.accountId), 'account', this.limits.account);
     if (principal.kind === 'account') return accountCount;
     const [byDevice, byAccount] = await Promise.all([
-      take(this.device, key(principal.accountId, principal.deviceId), 1, 'device', this.limits.device),
+      take(this.device, key(principal.accountId, principal.deviceId), 'device', this.limits.device),
       accountCount,
     ]);
     return longer(byDevice, byAccount);
@@ -158,12 +151,11 @@ const key = (...parts: string[]): string => JSON.stringify(parts);
 async function take(
   limiter: RateLimiterAbstract,
   k: string,
-  n: number,
   scope: RateLimitDetails['scope'],
   w: LimitWindow,
 ): Promise<LimitRefusal | null> {
   try {
-    await limiter.consume(k, n);
+    await limiter.consume(k);
     return null;
   } catch (e) {
     if (!(e instanceof RateLimiterRes)) throw e;
