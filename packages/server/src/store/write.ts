@@ -79,7 +79,6 @@ export async function writeStream<S>(q: Queryable, accountId: string, w: StreamW
   const events = w.events;
   const receipts = w.receipts ?? [];
   const quota = w.quota !== undefined && w.quota.events > 0 ? w.quota : undefined;
-  const windowMs = quota ? quota.limit.windowSec * 1000 : null;
   let rows: Answer[];
   try {
     rows = await q.query<Answer>(WRITE_SQL, [
@@ -106,7 +105,7 @@ export async function writeStream<S>(q: Queryable, accountId: string, w: StreamW
       quota?.deviceId ?? null,
       quota?.events ?? null,
       quota?.limit.points ?? null,
-      windowMs,
+      quota ? quota.limit.windowSec * 1000 : null,
       quota?.at ?? null,
     ]);
   } catch (e) {
@@ -114,7 +113,8 @@ export async function writeStream<S>(q: Queryable, accountId: string, w: StreamW
     throw err?.code === '23505' ? new ConcurrencyError(accountId, w.expectedVersion, err.constraint) : e;
   }
   const answer = rows[0];
-  if (quota && windowMs !== null && answer?.fits === false) {
+  if (quota && answer?.fits === false) {
+    const windowMs = quota.limit.windowSec * 1000;
     // The row as read before the statement: absent, or a window already over by this clock, when a
     // concurrent write opened the window that refused (it opened no later than now: wait a whole window).
     const read = answer.window_start === null ? null : Number(answer.window_start);
