@@ -1,15 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import type { WhatIfAccountResponse, WhatIfResponse } from '@satchel/protocol';
 import { DEVELOPMENT_TOKEN_SECRET, Tokens } from '@satchel/server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  callApi,
   launchChromium,
   type RunningServer,
   shot,
   startServer,
   text,
   unlabelledControls,
+  uuidv7,
 } from './harness.js';
 
 let server: RunningServer;
@@ -17,30 +18,8 @@ let browser: Browser;
 const tokens = new Tokens(DEVELOPMENT_TOKEN_SECRET);
 let adminToken: string;
 
-function uuidv7(): string {
-  const b = randomBytes(16);
-  const ms = BigInt(Date.now());
-  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-  b[6] = ((b[6] ?? 0) & 0x0f) | 0x70;
-  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
-  const hex = b.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: the test reads answers loosely
-  const json: any = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const call = (method: string, path: string, token: string, body?: unknown) =>
+  callApi(server.url, method, path, token, body);
 
 // Two households each download the demo catalogue's "Quiet River" (Riverbank Studio, a 48 h playback
 // window) and play it; one also downloads it on a second device and never plays that copy.

@@ -1,10 +1,18 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DEVELOPMENT_TOKEN_SECRET, Tokens } from '@satchel/server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, ROOT, type RunningServer, shot, startServer, text } from './harness.js';
+import {
+  callApi,
+  launchChromium,
+  ROOT,
+  type RunningServer,
+  shot,
+  startServer,
+  text,
+  uuidv7,
+} from './harness.js';
 
 let server: RunningServer;
 let browser: Browser;
@@ -12,31 +20,8 @@ const tokens = new Tokens(DEVELOPMENT_TOKEN_SECRET);
 let adminToken: string;
 let supportToken: string;
 
-/** A UUIDv7 for a device event (what the SDK assigns). */
-function uuidv7(): string {
-  const b = randomBytes(16);
-  const ms = BigInt(Date.now());
-  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-  b[6] = ((b[6] ?? 0) & 0x0f) | 0x70;
-  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
-  const hex = b.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: the test reads answers loosely
-  const json: any = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const call = (method: string, path: string, token: string, body?: unknown) =>
+  callApi(server.url, method, path, token, body);
 
 const member = {
   accountId: 'support-case',
