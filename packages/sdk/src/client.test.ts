@@ -138,6 +138,45 @@ describe('createSatchel', () => {
     expect(s.server.state.licenses[licenseId]?.firstPlayedAt).toBe(T0);
   });
 
+  it('reads a licence whole while a sync commits between its reads: never the old snapshot with an emptied outbox', async () => {
+    const inner = idbStorage({ name: `client-test-torn-${++counter}` });
+    // A sync of another tab commits right after the first read of each licences() call.
+    let commitAfterFirstRead: (() => Promise<unknown>) | null = null;
+    const landing = async <T>(read: Promise<T>): Promise<T> => {
+      const value = await read;
+      const commit = commitAfterFirstRead;
+      commitAfterFirstRead = null;
+      if (commit) await commit();
+      return value;
+    };
+    const torn: SatchelStorage = {
+      kind: 'torn',
+      open: () => inner.open(),
+      append: (events, patch) => inner.append(events, patch),
+      pending: (limit) => landing(inner.pending(limit)),
+      pendingCount: () => inner.pendingCount(),
+      commit: (ackSeq, patch) => inner.commit(ackSeq, patch),
+      renumber: (moved, afterSeq) => inner.renumber(moved, afterSeq),
+      readMeta: () => landing(inner.readMeta()),
+      close: () => inner.close(),
+    };
+    const s = await registered({ storage: torn });
+    const licenseId = await downloaded(s, 'short');
+    expect((await s.client.licenses())[0]).toMatchObject({
+      licenseId,
+      status: 'downloaded',
+      pendingSync: true,
+    });
+    // The sync acknowledges the download and brings the snapshot that has it, in one transaction.
+    commitAfterFirstRead = () => s.client.sync();
+    expect((await s.client.licenses())[0]).toMatchObject({
+      licenseId,
+      status: 'downloaded',
+      pendingSync: false,
+    });
+    expect(commitAfterFirstRead).toBeNull();
+  });
+
   it('records and decides the same through a storage that has no record()', async () => {
     const inner = idbStorage({ name: `client-test-plain-${++counter}` });
     const plain: SatchelStorage = {

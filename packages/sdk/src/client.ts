@@ -25,7 +25,7 @@ import { ClientError } from './errors.js';
 import { type SatchelLogger, safeLogger } from './logger.js';
 import { overlayLicenses } from './overlay.js';
 import { idbStorage } from './storage/idb.js';
-import { recordThrough } from './storage/shared.js';
+import { readView, recordThrough } from './storage/shared.js';
 import type {
   NewOutboxEvent,
   OutboxEntry,
@@ -780,9 +780,8 @@ class Client implements SatchelClient {
 
   async licenses(): Promise<LicenseState[]> {
     await this.#open();
-    const meta = await this.#storage.readMeta();
+    const { meta, pending } = await readView(this.#storage);
     if (meta.snapshot === null) return [];
-    const pending = await this.#storage.pending();
     const pendingIds = new Set(pending.map((e) => e.data.licenseId));
     const reading = this.#reading();
     const { now, rollback } = readSecureClock(

@@ -105,15 +105,31 @@ export function patchWrites(
  * {@link SatchelStorage.record} for a storage that lacks it: the reads come from their own transactions,
  * the seq is still assigned by `append` in the transaction that writes the events.
  */
+/**
+ * The meta and the outbox entries its snapshot does not include yet, as one consistent view from two
+ * transactions: the entries are read first, then the meta, and only entries above the meta's `ackSeq` are
+ * kept. A sync committed between the two reads (its acknowledgement and snapshot are one transaction) is
+ * then seen whole: its snapshot, without the entries that snapshot already includes. (Read the other way
+ * round, the old snapshot met the emptied outbox: a licence looked as it was before those events.)
+ */
+export async function readView(
+  storage: SatchelStorage,
+): Promise<{ meta: StoredMeta; pending: OutboxEntry[] }> {
+  const pending = await storage.pending();
+  const meta = await storage.readMeta();
+  return { meta, pending: pending.filter((e) => e.seq > meta.cursor.ackSeq) };
+}
+
 export async function recordThrough<T>(
   storage: SatchelStorage,
   read: RecordRead,
   build: (state: RecordState) => RecordPlan<T>,
 ): Promise<{ entries: OutboxEntry[]; result: T }> {
-  const meta = await storage.readMeta();
   const licenseId = read.licenseId;
-  const pending =
-    licenseId === undefined ? [] : (await storage.pending()).filter((e) => e.data.licenseId === licenseId);
+  const view =
+    licenseId === undefined ? { meta: await storage.readMeta(), pending: [] } : await readView(storage);
+  const meta = view.meta;
+  const pending = view.pending.filter((e) => e.data.licenseId === licenseId);
   const plan = build({
     identity: read.identity === true ? meta.identity : null,
     snapshot: read.snapshot === true ? meta.snapshot : null,
